@@ -1,0 +1,212 @@
+//! Support for berth's end-to-end tests: private temporary directories, busybox
+//! bundles built on the spot, and guards that tear containers down on success,
+//! failure and panic alike.
+//!
+//! Conventions every test follows:
+//! - each test uses its own root/state directories and unique container ids
+//!   ([`unique`]), so tests run in parallel and never see each other;
+//! - every kernel object a test creates is owned by a guard whose `Drop` removes it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A name unique to this test process and call: `<prefix>-<pid>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// The directory holding the workspace's built binaries (target/<profile>), found from
+/// the running test executable (target/<profile>/deps/<test>), or `BERTH_BIN_DIR`.
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BERTH_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("test executable has a directory");
+    if deps.ends_with("deps") {
+        deps.parent().unwrap().to_path_buf()
+    } else {
+        deps.to_path_buf()
+    }
+}
+
+/// Path of one of the workspace's binaries; panics with a hint when it is not built.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the tests",
+        p.display()
+    );
+    p
+}
+
+/// The statically linked busybox the tests build root filesystems from
+/// (`BERTH_TEST_BUSYBOX`, or Debian's busybox-static at /bin/busybox).
+pub fn busybox() -> PathBuf {
+    let p = std::env::var_os("BERTH_TEST_BUSYBOX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/bin/busybox"));
+    assert!(
+        p.exists(),
+        "{} is missing: install Debian's busybox-static",
+        p.display()
+    );
+    p
+}
+
+/// True when the tests run as root (they touch mounts, cgroups and namespaces).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A temporary directory removed, with everything mounted below it, on drop.
+pub struct TestDir {
+    path: PathBuf,
+}
+
+impl TestDir {
+    /// Creates `/tmp/berth-test/<unique(prefix)>` (or under `BERTH_TEST_TMP`).
+    pub fn new(prefix: &str) -> TestDir {
+        let base = std::env::var_os("BERTH_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp/berth-test"));
+        let path = base.join(unique(prefix));
+        std::fs::create_dir_all(&path).expect("create test dir");
+        TestDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        unmount_below(&self.path);
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Lazily unmounts every mount at or below `dir` (deepest first).
+pub fn unmount_below(dir: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| Path::new(m).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let c = std::ffi::CString::new(p).unwrap();
+        // SAFETY: c is a valid NUL-terminated path.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// Mount points currently listed in /proc/self/mountinfo at or below `dir`.
+pub fn mounts_below(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| Path::new(m).starts_with(dir))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Builds a root filesystem of busybox and its applets (as symlinks) at `rootfs`.
+pub fn busybox_rootfs(rootfs: &Path) {
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in ["proc", "sys", "dev", "tmp", "etc", "root", "usr/bin", "sbin"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    let bb = bin.join("busybox");
+    if std::fs::hard_link(busybox(), &bb).is_err() {
+        std::fs::copy(busybox(), &bb).unwrap();
+    }
+    let list = Command::new(&bb).arg("--list").output().expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+        }
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+}
+
+/// The outcome of a command, with helpers for assertions that print everything on
+/// failure.
+pub struct Run {
+    /// What ran, for messages.
+    pub what: String,
+    /// Its output.
+    pub out: Output,
+}
+
+impl Run {
+    /// Stdout as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    /// Stderr as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    /// The exit code (128+n for a signal, like a shell).
+    pub fn code(&self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        self.out
+            .status
+            .code()
+            .unwrap_or_else(|| 128 + self.out.status.signal().unwrap_or(0))
+    }
+    /// Asserts exit 0 and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert_eq!(
+            self.code(),
+            0,
+            "{} failed\nstdout: {}\nstderr: {}",
+            self.what,
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+    /// Asserts a non-zero exit and returns stderr.
+    #[track_caller]
+    pub fn fails(&self) -> String {
+        assert_ne!(
+            self.code(),
+            0,
+            "{} unexpectedly succeeded\nstdout: {}",
+            self.what,
+            self.stdout()
+        );
+        self.stderr()
+    }
+}
+
+/// Runs `cmd` with stdin closed and captures its output.
+pub fn run(cmd: &mut Command) -> Run {
+    let what = format!("{cmd:?}");
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    Run { what, out }
+}
