@@ -22,6 +22,7 @@ mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
 hostname berth-v2-guest
 ip link set lo up
 
+# shellcheck source=/dev/null # written by run.sh
 . /berth/env
 
 overall=0

@@ -42,10 +42,11 @@ mkdir -p "$cache"
 work=$(mktemp -d "$cache/run.XXXXXX")
 qemu_pid=
 tail_pid=
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
     # Only the processes this script started, by pid.
-    [[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null
-    [[ -n $tail_pid ]] && kill "$tail_pid" 2>/dev/null
+    if [[ -n $qemu_pid ]]; then kill "$qemu_pid" 2>/dev/null || true; fi
+    if [[ -n $tail_pid ]]; then kill "$tail_pid" 2>/dev/null || true; fi
     if [[ ${BERTH_GUEST_KEEP:-0} == 1 ]]; then
         log "kept $work"
     else
@@ -159,7 +160,9 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
     -append "systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all console=ttyS0 panic=-1 quiet" \
     </dev/null >"$work/qemu.out" 2>&1 &
 qemu_pid=$!
-tail -n +1 -F --pid="$qemu_pid" "$serial" 2>/dev/null | tr -d '\r' &
+# Live guest output, without the firmware's terminal escapes and carriage returns.
+tail -n +1 -F --pid="$qemu_pid" "$serial" 2>/dev/null |
+    sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/\r$//' &
 tail_pid=$!
 qemu_rc=0
 wait "$qemu_pid" || qemu_rc=$?
