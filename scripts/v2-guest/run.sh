@@ -34,8 +34,8 @@ die() {
 for tool in qemu-system-x86_64 cpio busybox python3 ldd strip timeout; do
     command -v "$tool" >/dev/null || die "$tool is missing (.ci/run installs what the guest needs)"
 done
-[[ -x /bin/busybox ]] && file_is_static=$(ldd /bin/busybox 2>&1 || true)
-[[ ${file_is_static:-} == *"not a dynamic executable"* ]] ||
+linkage=$(ldd /bin/busybox 2>&1 || true)
+[[ $linkage == *"not a dynamic executable"* ]] ||
     die "/bin/busybox must be the static one: install busybox-static"
 
 mkdir -p "$cache"
