@@ -64,9 +64,9 @@ locked=()
 # Workspace binaries and test executables, by the paths cargo reports.
 log "building the binaries and test executables"
 (cd "$repo" && cargo build --workspace --bins "${locked[@]}" --message-format=json-render-diagnostics) \
-    >"$work/bins.json"
+    >"$work/bins.json" || die "cargo build failed"
 (cd "$repo" && cargo test -p berth-tests --no-run "${locked[@]}" --message-format=json-render-diagnostics) \
-    >"$work/tests.json"
+    >"$work/tests.json" || die "building the test executables failed"
 python3 - "$work" "$tests" <<'PY'
 import json, sys
 work, wanted = sys.argv[1], sys.argv[2].split()
