@@ -10,8 +10,8 @@
 #   BERTH_GUEST_TESTS         test targets to run if they exist
 #                             (default: "runtime_lifecycle runtime_cgroups v2_guest_smoke")
 #   BERTH_GUEST_TEST_ARGS     extra arguments for every test executable (e.g. a filter)
-#   BERTH_GUEST_TIMEOUT       seconds before the whole guest counts as hung (1200)
-#   BERTH_GUEST_TEST_TIMEOUT  seconds one test executable may take in the guest (900)
+#   BERTH_GUEST_TIMEOUT       seconds before the whole guest counts as hung (1500)
+#   BERTH_GUEST_TEST_TIMEOUT  seconds one test executable may take in the guest (600)
 #   BERTH_GUEST_MODULES       kernel modules to load in the guest (default: overlay)
 #   BERTH_GUEST_CACHE         where the kernel is cached (<repo>/target/v2-guest)
 #   BERTH_GUEST_KEEP=1        keep the initramfs and serial log (path is printed)
@@ -20,8 +20,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$repo/scripts/v2-guest
 tests=${BERTH_GUEST_TESTS:-runtime_lifecycle runtime_cgroups v2_guest_smoke}
-timeout_s=${BERTH_GUEST_TIMEOUT:-1200}
-test_timeout_s=${BERTH_GUEST_TEST_TIMEOUT:-900}
+timeout_s=${BERTH_GUEST_TIMEOUT:-1500}
+test_timeout_s=${BERTH_GUEST_TEST_TIMEOUT:-600}
 modules=${BERTH_GUEST_MODULES-overlay}
 cache=${BERTH_GUEST_CACHE:-$repo/target/v2-guest}
 
