@@ -33,7 +33,7 @@ fail() {
 
 echo "+cpuset +cpu +io +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control ||
     fail "cannot enable controllers in /sys/fs/cgroup/cgroup.subtree_control"
-echo "berth-guest: kernel $(uname -r), cgroup controllers enabled: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+echo "berth-guest: kernel $(uname -r) up after $(cut -d' ' -f1 /proc/uptime)s, cgroup controllers enabled: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 
 if [ -s /berth/modules.load ]; then
     while read -r ko; do
@@ -73,6 +73,7 @@ while read -r cg; do
     fi
 done </tmp/cgroups-left
 
+echo "berth-guest: tests done after $(cut -d' ' -f1 /proc/uptime)s of guest uptime"
 echo "BERTH-GUEST-DONE status=$overall"
 sync
 poweroff -f

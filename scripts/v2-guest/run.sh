@@ -149,6 +149,9 @@ chmod 0755 "$root/init" "$root/berth/guest.sh"
 (cd "$root" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) >"$work/initrd"
 log "initramfs: $(du -h "$work/initrd" | cut -f1), kernel $release"
 
+# Serial output without the firmware's terminal escapes and carriage returns.
+clean() { sed "$@" -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/\r$//'; }
+
 # The guest. TCG because KVM does not work on these machines; no network device.
 serial=$work/serial.log
 : >"$serial"
@@ -160,9 +163,8 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
     -append "systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all console=ttyS0 panic=-1 quiet" \
     </dev/null >"$work/qemu.out" 2>&1 &
 qemu_pid=$!
-# Live guest output, without the firmware's terminal escapes and carriage returns.
-tail -n +1 -F --pid="$qemu_pid" "$serial" 2>/dev/null |
-    sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/\r$//' &
+# Live guest output.
+tail -n +1 -F --pid="$qemu_pid" "$serial" 2>/dev/null | clean -u &
 tail_pid=$!
 qemu_rc=0
 wait "$qemu_pid" || qemu_rc=$?
@@ -178,13 +180,13 @@ fi
 if ((qemu_rc == 124 || qemu_rc == 137)); then
     die "guest timed out after ${timeout_s}s"
 fi
-done_line=$(tr -d '\r' <"$serial" | grep -E '^BERTH-GUEST-DONE status=[0-9]+' | tail -n1 || true)
+done_line=$(clean <"$serial" | grep -E '^BERTH-GUEST-DONE status=[0-9]+' | tail -n1 || true)
 [[ -n $done_line ]] || die "guest stopped without a result (qemu exit $qemu_rc) after ${elapsed}s"
 
-boot=$(tr -d '\r' <"$serial" | grep -m1 '^berth-guest: kernel' || true)
+boot=$(clean <"$serial" | grep -E '^berth-guest: (kernel|tests done)' | sed 's/^/  /' || true)
 echo "v2-guest summary (${elapsed}s in qemu):"
-tr -d '\r' <"$serial" | grep -E '^BERTH-GUEST-RESULT' | sed 's/^/  /'
-[[ -n $boot ]] && echo "  $boot"
+clean <"$serial" | grep -E '^BERTH-GUEST-RESULT' | sed 's/^/  /' || true
+[[ -z $boot ]] || echo "$boot"
 status=${done_line##*status=}
 if [[ $status == 0 ]]; then
     echo "v2-guest: all tests passed on pure cgroup v2"
