@@ -6,17 +6,89 @@
 //! returns the matching [`Manager`]; everything above this module speaks only the
 //! trait.
 //!
-//! OWNERSHIP: this module is being written by the cgroups helper; the signatures
-//! below are the contract the rest of the runtime calls.
+//! The order the runtime calls a manager in: [`new_manager`], [`Manager::create`],
+//! [`Manager::apply`] (limits in place before anything runs), then
+//! [`Manager::add_task`] with the container's first process, before that process
+//! unshares its cgroup namespace (so the namespace's root is the container's cgroup).
+//!
+//! Files: `detect` (mountinfo, /proc/self/cgroup), `path` (cgroupsPath semantics),
+//! `fs` (traced reads and writes), `v1` and `v2` (the two managers), `devices` (rule
+//! checking), `devices_bpf` and `bpf_sys` (the v2 device program), `stats`.
 
-use std::path::PathBuf;
+mod bpf_sys;
+mod detect;
+mod devices;
+mod devices_bpf;
+mod fs;
+mod path;
+mod stats;
+mod v1;
+mod v2;
 
-use oci_spec::runtime::LinuxResources;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxRdma, LinuxResources};
 
 /// Errors from cgroup operations. Messages name the file, the value and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Any failure, described for the user.
+    /// The kernel refused a value.
+    #[error(
+        "cgroup {file}: cannot set {value} in {}: {}{}",
+        .dir.display(),
+        fs::errno_text(.source),
+        fs::write_hint(.file, .source)
+    )]
+    Write {
+        /// The cgroup file, such as memory.max.
+        file: String,
+        /// The value written.
+        value: String,
+        /// The cgroup directory.
+        dir: PathBuf,
+        /// What the kernel said.
+        source: io::Error,
+    },
+    /// A read, mkdir or open failed.
+    #[error("{what}: {}", fs::errno_text(.source))]
+    Io {
+        /// What was being done, with the path.
+        what: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A cgroup directory could not be removed.
+    #[error(
+        "cannot remove cgroup {}: {}{}",
+        .dir.display(),
+        fs::errno_text(.source),
+        if .source.raw_os_error() == Some(libc::EBUSY) { " (processes are still in it)" } else { "" }
+    )]
+    Remove {
+        /// The directory.
+        dir: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A bpf(2) step of v2 device control failed.
+    #[error(
+        "cannot {what}: {}{}",
+        fs::errno_text(.source),
+        if .log.is_empty() { String::new() } else { format!("; verifier says: {}", .log) }
+    )]
+    Bpf {
+        /// The step.
+        what: String,
+        /// The cause.
+        source: io::Error,
+        /// The verifier's log, when loading failed.
+        log: String,
+    },
+    /// The configuration asks for something this host or cgroup version cannot do.
+    #[error("{0}")]
+    Config(String),
+    /// Any other failure, described for the user.
     #[error("{0}")]
     Other(String),
 }
@@ -75,7 +147,7 @@ pub trait Manager {
 
 /// Detects the host's cgroup layout from /proc/self/mountinfo.
 pub fn detect() -> Result<Layout> {
-    Err(Error::Other("cgroups: not implemented yet".into()))
+    detect::Mounts::read()?.layout()
 }
 
 /// Returns the manager for a container. `cgroups_path` is the config's
@@ -88,6 +160,134 @@ pub fn new_manager(
     id: &str,
     systemd_driver: bool,
 ) -> Result<Box<dyn Manager>> {
-    let _ = (cgroups_path, id, systemd_driver);
-    Err(Error::Other("cgroups: not implemented yet".into()))
+    let path = path::from_config(cgroups_path, id, systemd_driver)?;
+    // Read once here; the manager keeps the directories it derives from them.
+    let mounts = detect::Mounts::read()?;
+    let layout = mounts.layout()?;
+    let own = match path {
+        path::CgroupPath::Relative(_) => Some(detect::OwnCgroups::read()?),
+        path::CgroupPath::Absolute(_) => None,
+    };
+    Ok(match (layout, &mounts.v2) {
+        (Layout::V2, Some(v2)) => Box::new(v2::V2Manager::new(v2, own.as_ref(), &path)),
+        _ => Box::new(v1::V1Manager::new(
+            &mounts,
+            own.as_ref(),
+            &path,
+            layout == Layout::Hybrid,
+        )),
+    })
+}
+
+/// A v2 manager for the cgroup `cgroup` (absolute, "/a/b") in the unified hierarchy
+/// mounted at `mount_point`, whatever the host's layout. On a hybrid host this drives
+/// the unified hierarchy alone: freezing with cgroup.freeze, device filtering with
+/// eBPF and whatever controllers are bound there.
+pub fn new_unified_manager(mount_point: &Path, cgroup: &str) -> Result<Box<dyn Manager>> {
+    let path = path::from_config(Some(Path::new(cgroup)), "", false)?;
+    if !matches!(path, path::CgroupPath::Absolute(_)) {
+        return Err(Error::Config(format!(
+            "cgroup {cgroup:?} must be an absolute path"
+        )));
+    }
+    let mount = detect::V2Mount {
+        mount_point: mount_point.to_path_buf(),
+        root: "/".into(),
+    };
+    Ok(Box::new(v2::V2Manager::new(&mount, None, &path)))
+}
+
+/// Checks a hugepage size as the runtime spec writes it ("2MB", "1GB") before it
+/// becomes part of a file name.
+fn check_page_size(size: &str) -> Result<&str> {
+    let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &size[digits.len()..];
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !matches!(unit, "KB" | "MB" | "GB")
+    {
+        return Err(Error::Config(format!(
+            "hugepage size {size:?} is invalid: use a number with KB, MB or GB, such as 2MB"
+        )));
+    }
+    Ok(size)
+}
+
+/// One line of rdma.max: `device hca_handle=N hca_object=M`, "max" where unset.
+fn rdma_line(device: &str, l: &LinuxRdma) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "max".to_owned(), |v| v.to_string());
+    format!(
+        "{device} hca_handle={} hca_object={}",
+        n(l.hca_handles()),
+        n(l.hca_objects())
+    )
+}
+
+/// The device rules runc grants every container on top of the config's own
+/// (`linux.resources.devices`): /dev/null, zero, full, random, urandom, tty, console,
+/// ptmx and the pty slaves, tun, plus mknod of any char and block device (the mknod is
+/// harmless: opening is still checked). Callers append the config's rules after these
+/// and then an allow rule per `linux.devices` entry, as runc does.
+pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
+    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType as T};
+    let rule = |typ: T, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(typ)
+            .access(access);
+        if let Some(m) = major {
+            b = b.major(m);
+        }
+        if let Some(m) = minor {
+            b = b.minor(m);
+        }
+        b.build().expect("all fields of a device rule are set")
+    };
+    vec![
+        rule(T::C, None, None, "m"),
+        rule(T::B, None, None, "m"),
+        rule(T::C, Some(1), Some(3), "rwm"),
+        rule(T::C, Some(1), Some(8), "rwm"),
+        rule(T::C, Some(1), Some(7), "rwm"),
+        rule(T::C, Some(5), Some(0), "rwm"),
+        rule(T::C, Some(1), Some(5), "rwm"),
+        rule(T::C, Some(1), Some(9), "rwm"),
+        rule(T::C, Some(5), Some(1), "rwm"),
+        rule(T::C, Some(136), None, "rwm"),
+        rule(T::C, Some(5), Some(2), "rwm"),
+        rule(T::C, Some(10), Some(200), "rwm"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes() {
+        assert!(check_page_size("2MB").is_ok());
+        assert!(check_page_size("1GB").is_ok());
+        assert!(check_page_size("../x").is_err());
+        assert!(check_page_size("MB").is_err());
+        assert!(check_page_size("2mb").is_err());
+    }
+
+    #[test]
+    fn rdma_rendering() {
+        let l = oci_spec::runtime::LinuxRdmaBuilder::default()
+            .hca_handles(2u32)
+            .build()
+            .unwrap();
+        assert_eq!(
+            rdma_line("mlx4_0", &l),
+            "mlx4_0 hca_handle=2 hca_object=max"
+        );
+    }
+
+    #[test]
+    fn default_rules_are_valid() {
+        let r = devices::rules(&default_device_rules()).unwrap();
+        assert_eq!(r.len(), 12);
+        assert!(r.iter().all(|r| r.allow));
+    }
 }

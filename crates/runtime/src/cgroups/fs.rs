@@ -1,0 +1,255 @@
+//! Reading and writing cgroup files.
+//!
+//! Every write and every mkdir is an `--explain` step, so the trace lists each cgroup
+//! file written with its value; every refusal names the file, the value and a likely
+//! cause.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{Error, Result};
+use crate::explain;
+
+/// Writes `value` into `dir/file` in one write(2), as cgroupfs expects.
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    let path = dir.join(file);
+    explain::step(
+        || format!("write {value} > {}", path.display()),
+        || {
+            write_raw(&path, value).map_err(|source| Error::Write {
+                file: file.to_owned(),
+                value: value.to_owned(),
+                dir: dir.to_path_buf(),
+                source,
+            })
+        },
+    )
+}
+
+fn write_raw(path: &Path, value: &str) -> io::Result<()> {
+    // No O_CREAT: a missing file means a missing controller, never a file to create.
+    // O_TRUNC is what a shell's `>` does; cgroupfs ignores it.
+    let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
+    let n = f.write(value.as_bytes())?;
+    if n != value.len() {
+        return Err(io::Error::new(io::ErrorKind::WriteZero, "short write"));
+    }
+    Ok(())
+}
+
+/// Reads `dir/file` as a string.
+pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
+    let path = dir.join(file);
+    std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        what: format!("read {}", path.display()),
+        source,
+    })
+}
+
+/// Reads `dir/file` if it exists.
+pub(crate) fn read_opt(dir: &Path, file: &str) -> Result<Option<String>> {
+    match read(dir, file) {
+        Ok(s) => Ok(Some(s)),
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads a single number; "max" reads as `u64::MAX` (runc reports unlimited that way).
+pub(crate) fn read_u64(dir: &Path, file: &str) -> Result<u64> {
+    let s = read(dir, file)?;
+    parse_u64(s.trim()).ok_or_else(|| {
+        Error::Config(format!(
+            "{}: expected a number, found {:?}",
+            dir.join(file).display(),
+            s.trim()
+        ))
+    })
+}
+
+/// Parses a cgroup number; "max" is unlimited.
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
+    if s == "max" {
+        Some(u64::MAX)
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// Creates `dir` and any missing parents up to (not including) `mount_point`. Returns
+/// the directories it created, outermost first, so the caller can initialise them
+/// (v1 cpuset) or enable controllers in them (v2).
+pub(crate) fn mkdir_all(mount_point: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut cur = dir;
+    // Walk up until an existing directory; usually only the leaf is missing, so this is
+    // one stat in the common case.
+    while cur != mount_point && !cur.is_dir() {
+        missing.push(cur.to_path_buf());
+        match cur.parent() {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    missing.reverse();
+    for d in &missing {
+        explain::step(
+            || format!("mkdir {}", d.display()),
+            || match std::fs::create_dir(d) {
+                Ok(()) => Ok(()),
+                // Another runtime made it between our stat and mkdir: fine, it is shared.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                Err(source) => Err(Error::Io {
+                    what: format!("mkdir {}", d.display()),
+                    source,
+                }),
+            },
+        )?;
+    }
+    Ok(missing)
+}
+
+/// Removes `dir` and every cgroup below it, deepest first. Missing directories are
+/// fine. EBUSY (tasks still exiting) is retried until `deadline`.
+pub(crate) fn remove_tree(dir: &Path, deadline: Instant) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Io {
+                what: format!("read {}", dir.display()),
+                source,
+            });
+        }
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            remove_tree(&entry.path(), deadline)?;
+        }
+    }
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let r = explain::step(
+            || format!("rmdir {}", dir.display()),
+            || std::fs::remove_dir(dir),
+        );
+        match r {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(source) => {
+                return Err(Error::Remove {
+                    dir: dir.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Pids listed in `cgroup.procs` of `dir` and of every cgroup below it.
+pub(crate) fn procs_recursive(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+    let text = match read_opt(dir, "cgroup.procs")? {
+        Some(t) => t,
+        None => return Ok(()),
+    };
+    out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Io {
+                what: format!("read {}", dir.display()),
+                source,
+            });
+        }
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            procs_recursive(&entry.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The errno of `e` as lowercase text without "(os error N)".
+pub(crate) fn errno_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            let d = nix::errno::Errno::from_raw(n).desc();
+            let mut c = d.chars();
+            match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => format!("errno {n}"),
+            }
+        }
+        None => e.to_string(),
+    }
+}
+
+/// A likely cause for a refused write, by file and errno.
+pub(crate) fn write_hint(file: &str, e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EBUSY) if file.starts_with("memory.") => " (the limit is below current usage?)",
+        Some(libc::EBUSY) if file == "cgroup.subtree_control" => {
+            " (the cgroup has processes of its own; controllers can only be enabled in an empty cgroup)"
+        }
+        Some(libc::EBUSY) => " (the cgroup is in use)",
+        Some(libc::ENOENT) => {
+            " (this kernel or cgroup lacks the file: is the controller enabled and supported?)"
+        }
+        Some(libc::EINVAL) | Some(libc::ERANGE) => " (value out of range for this kernel?)",
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            " (not allowed: rootless, or a read-only cgroup mount?)"
+        }
+        Some(libc::ENOSPC) if file.starts_with("cpuset.") => {
+            " (the cpus or mems are not all in the parent cgroup's cpuset?)"
+        }
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_error_names_file_value_and_cause() {
+        let e = Error::Write {
+            file: "memory.limit_in_bytes".into(),
+            value: "4096".into(),
+            dir: PathBuf::from("/sys/fs/cgroup/memory/x"),
+            source: io::Error::from_raw_os_error(libc::EBUSY),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cgroup memory.limit_in_bytes: cannot set 4096 in /sys/fs/cgroup/memory/x: \
+             device or resource busy (the limit is below current usage?)"
+        );
+    }
+
+    #[test]
+    fn numbers_and_max() {
+        assert_eq!(parse_u64("max"), Some(u64::MAX));
+        assert_eq!(parse_u64("67108864"), Some(67108864));
+        assert_eq!(parse_u64("-1"), None);
+    }
+
+    #[test]
+    fn write_never_creates_files() {
+        let dir = std::env::temp_dir().join(format!("berth-cg-fs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = write(&dir, "pids.max", "20").unwrap_err();
+        assert!(e.to_string().contains("no such file or directory"), "{e}");
+        assert!(!dir.join("pids.max").exists());
+        std::fs::write(dir.join("pids.max"), "").unwrap();
+        write(&dir, "pids.max", "20").unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap(), "20");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
