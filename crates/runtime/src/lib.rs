@@ -3,7 +3,24 @@
 //!
 //! The library is what berth's engine calls in-process; the `berth-runtime` binary is
 //! the same library behind runc's command line.
+//!
+//! Where to find things: [`container`] has one file per lifecycle verb; [`process`]
+//! forks and sets up the container's process; [`namespaces`], [`rootfs`],
+//! [`cgroups`], [`capabilities`] and [`terminal`] each own one kernel concept;
+//! [`sys`] holds the raw system calls; [`explain`] traces every kernel step.
 
+pub mod capabilities;
 pub mod cgroups;
+pub mod container;
+pub mod error;
 pub mod explain;
+pub mod namespaces;
+pub mod process;
 pub mod rootfs;
+pub mod spec;
+pub mod state;
+pub mod sys;
+pub mod terminal;
+
+pub use container::{CreateOptions, ExecOptions, Runtime};
+pub use error::{Error, Result};

@@ -1,0 +1,279 @@
+//! `create`: from a bundle to an init process blocked before exec.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
+
+use super::Runtime;
+use crate::cgroups::{self, Manager};
+use crate::error::{Error, Result, io, sys};
+use crate::explain::step;
+use crate::namespaces::Plan;
+use crate::process::{self, channel::Msg};
+use crate::state::{self, EXEC_FIFO, Saved};
+use crate::{rootfs, spec};
+
+/// Options of `create` (and of `run`, which is create + start).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Container id.
+    pub id: String,
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// Where to write init's pid.
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to send the pty master to.
+    pub console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// Do not create a session keyring.
+    pub no_new_keyring: bool,
+    /// Extra descriptors (from 3 on) passed to the process.
+    pub preserve_fds: u32,
+}
+
+/// Everything created so far, undone on drop unless disarmed: a create that fails
+/// half way leaves no process, cgroup or state behind.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Box<dyn Manager>>,
+    pids: Vec<i32>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.pids.clear();
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(*pid), None);
+        }
+        if let Some(cg) = &self.cgroup {
+            if let Ok(procs) = cg.procs() {
+                for p in procs {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::SIGKILL);
+                }
+            }
+            let _ = cg.destroy();
+        }
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// The resources to apply: the config's, with the devices every container may use
+/// appended after its own rules (a trailing "deny all" in the config must not undo
+/// them, and runc appends them the same way).
+pub(crate) fn effective_resources(spec: &Spec) -> LinuxResources {
+    let mut r = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut devices = r.devices().clone().unwrap_or_default();
+    devices.extend(spec::default_allowed_devices());
+    // Devices the config creates in the container must also be usable.
+    for d in spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default() {
+        let mut rule = oci_spec::runtime::LinuxDeviceCgroup::default();
+        rule.set_allow(true);
+        rule.set_typ(Some(d.typ()));
+        rule.set_major(Some(d.major()));
+        rule.set_minor(Some(d.minor()));
+        rule.set_access(Some("rwm".into()));
+        devices.push(rule);
+    }
+    r.set_devices(Some(devices));
+    r
+}
+
+fn write_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref().expect("user namespace implies linux");
+    let render = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
+    };
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        // An unprivileged writer may map only after giving up setgroups.
+        let _ = std::fs::write(format!("/proc/{pid}/setgroups"), "deny");
+    }
+    for (file, text) in [
+        ("uid_map", render(linux.uid_mappings())),
+        ("gid_map", render(linux.gid_mappings())),
+    ] {
+        let path = format!("/proc/{pid}/{file}");
+        step(
+            || format!("write {:?} > {path}", text.trim()),
+            || std::fs::write(&path, &text),
+        )
+        .map_err(io(format!("cannot write {} {:?}", file, text.trim())))?;
+    }
+    Ok(())
+}
+
+impl Runtime {
+    /// Creates a container: its state, cgroup and namespaces, with its init set up
+    /// and blocked until [`Runtime::start`]. Returns init's host pid.
+    pub fn create(&self, o: &CreateOptions) -> Result<i32> {
+        state::validate_id(&o.id)?;
+        let bundle = o
+            .bundle
+            .canonicalize()
+            .map_err(io(format!("bundle {}", o.bundle.display())))?;
+        let spec = step(|| "load config.json".into(), || spec::load(&bundle))?;
+        spec::validate(&spec, &bundle)?;
+        let process = spec.process().clone().expect("validated");
+        let rootfs_path = spec::rootfs(&spec, &bundle)?
+            .canonicalize()
+            .map_err(io("root filesystem"))?;
+        let linux = spec.linux().as_ref();
+        let plan = Plan::from_linux(linux)?;
+        let terminal = process.terminal() == Some(true);
+        if terminal && o.console_socket.is_none() {
+            return Err(Error::Usage(
+                "cannot allocate tty if runc will detach without setting console socket"
+                    .replace("runc", "berth-runtime"),
+            ));
+        }
+        if !terminal && o.console_socket.is_some() {
+            return Err(Error::Usage(
+                "cannot use console socket if berth-runtime will not detach or allocate tty"
+                    .into(),
+            ));
+        }
+
+        let dir = self.root.reserve(&o.id)?;
+        let mut undo = Undo {
+            dir: Some(dir.clone()),
+            cgroup: None,
+            pids: Vec::new(),
+        };
+        let fifo = dir.join(EXEC_FIFO);
+        step(
+            || format!("mkfifo {}", fifo.display()),
+            || nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)),
+        )
+        .map_err(sys(format!("cannot create {}", fifo.display())))?;
+        let fifo_dir: OwnedFd = nix::fcntl::open(
+            &dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys(format!("open {}", dir.display())))?;
+
+        let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
+        let cg = cgroups::new_manager(cgroups_path.as_deref(), &o.id, self.systemd_cgroup)?;
+        cg.create()?;
+        undo.cgroup = Some(cg);
+        let cg = undo.cgroup.as_ref().unwrap();
+        cg.apply(&effective_resources(&spec))?;
+
+        let console: Option<OwnedFd> = match &o.console_socket {
+            Some(p) => Some(connect_console(p)?),
+            None => None,
+        };
+        let new_user = plan.creates(LinuxNamespaceType::User);
+        let cfg = process::Config {
+            id: &o.id,
+            spec: &spec,
+            process: &process,
+            plan: &plan,
+            rootfs: if plan.has(LinuxNamespaceType::Mount) {
+                Some(rootfs::Options {
+                    rootfs: rootfs_path.clone(),
+                    bundle: bundle.clone(),
+                    no_pivot: o.no_pivot,
+                    user_ns: plan.has(LinuxNamespaceType::User),
+                    cgroup_ns: plan.has(LinuxNamespaceType::Cgroup),
+                })
+            } else {
+                None
+            },
+            fifo_dir: Some(&fifo_dir),
+            console: console.as_ref(),
+            preserve_fds: o.preserve_fds,
+            no_new_keyring: o.no_new_keyring,
+            setgroups_allowed: !new_user || nix::unistd::geteuid().is_root(),
+        };
+        let (ours, theirs) = process::channel::pair()?;
+        let stage1 = process::spawn(&cfg, &ours, theirs)?;
+        undo.pids.push(stage1);
+        drop(console);
+        cg.add_task(stage1)?;
+        ours.send(&Msg::Go)?;
+        let init = loop {
+            match ours.recv()? {
+                Some(Msg::NeedMaps) => {
+                    write_maps(stage1, &spec)?;
+                    ours.send(&Msg::MapsDone)?;
+                }
+                Some(Msg::Pid(p)) => break p,
+                Some(Msg::Error(e)) => return Err(Error::Init(e)),
+                Some(m) => return Err(Error::Init(format!("unexpected {m:?} from stage-1"))),
+                None => return Err(Error::Init("stage-1 exited without reporting init".into())),
+            }
+        };
+        undo.pids.push(init);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
+        undo.pids.retain(|p| *p != stage1);
+        ours.expect(&Msg::Ready, "container init")?;
+
+        let (pid_start, _) = state::proc_stat(init)
+            .ok_or_else(|| Error::Init("container init exited during create".into()))?;
+        let saved = Saved {
+            id: o.id.clone(),
+            bundle,
+            rootfs: rootfs_path,
+            pid: init,
+            pid_start,
+            created: state::now_rfc3339(),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            cgroups_path,
+            systemd_cgroup: self.systemd_cgroup,
+            namespaces: plan
+                .new
+                .iter()
+                .chain(plan.join.iter().map(|j| &j.typ))
+                .map(|t| crate::namespaces::proc_name(*t).to_string())
+                .collect(),
+            terminal,
+        };
+        step(|| format!("write {}/state.json", dir.display()), || self.root.save(&saved))?;
+        if let Some(p) = &o.pid_file {
+            write_pid_file(p, init)?;
+        }
+        ours.send(&Msg::Go)?;
+        undo.disarm();
+        Ok(init)
+    }
+}
+
+/// Writes a pid file atomically (runc writes the bare number, no newline).
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(io("cwd"))?.join(path)
+    };
+    state::write_atomic(&path, pid.to_string().as_bytes())
+}
+
+fn connect_console(path: &Path) -> Result<OwnedFd> {
+    let s = UnixStream::connect(path)
+        .map_err(io(format!("cannot connect to console socket {}", path.display())))?;
+    Ok(s.as_fd().try_clone_to_owned().map_err(io("dup console socket"))?)
+}

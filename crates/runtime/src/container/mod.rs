@@ -1,0 +1,59 @@
+//! Container lifecycle operations, one file per verb, as the OCI runtime spec
+//! defines them: create, start, state, kill, delete, plus runc's exec, ps, pause,
+//! resume, update and events.
+
+mod create;
+mod delete;
+mod events;
+mod exec;
+mod kill;
+mod pause;
+mod start;
+mod status;
+mod update;
+mod wait;
+
+pub use create::CreateOptions;
+pub use kill::parse_signal;
+pub use exec::ExecOptions;
+pub use status::OciState;
+pub use wait::{exit_code, prepare_foreground, wait_foreground};
+
+use std::path::PathBuf;
+
+use crate::cgroups;
+use crate::error::Result;
+use crate::state::{Root, Saved};
+
+/// A runtime instance: a state root and global options.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// Where container state lives.
+    pub root: Root,
+    /// `--systemd-cgroup`: cgroupsPath is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
+}
+
+impl Runtime {
+    /// Opens a runtime on a state root directory.
+    pub fn new(root: &std::path::Path, systemd_cgroup: bool) -> Result<Runtime> {
+        Ok(Runtime {
+            root: Root::open(root)?,
+            systemd_cgroup,
+        })
+    }
+
+    /// The cgroup manager of a saved container.
+    pub(crate) fn cgroup(&self, s: &Saved) -> Result<Box<dyn cgroups::Manager>> {
+        Ok(cgroups::new_manager(
+            s.cgroups_path.as_deref(),
+            &s.id,
+            s.systemd_cgroup,
+        )?)
+    }
+
+    /// The state directory of a container.
+    pub fn dir(&self, id: &str) -> Result<PathBuf> {
+        self.root.container_dir(id)
+    }
+}

@@ -1,0 +1,61 @@
+//! `start`: releases a created container's init into exec.
+
+use std::os::fd::AsFd;
+
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::stat::Mode;
+
+use super::Runtime;
+use crate::error::{Error, Result, sys};
+use crate::explain::step;
+use crate::state::{EXEC_FIFO, Status};
+
+impl Runtime {
+    /// Starts a created container: opens its exec fifo, which unblocks init, and
+    /// waits for init's byte saying it is about to exec.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let s = self.root.load(id)?;
+        match self.status(&s) {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(Error::WrongState("cannot start a container that has stopped".into()));
+            }
+            _ => {
+                return Err(Error::WrongState("cannot start an already running container".into()));
+            }
+        }
+        let fifo = self.root.path().join(id).join(EXEC_FIFO);
+        // Non-blocking: if init died in between, a blocking open would wait forever.
+        let fd = nix::fcntl::open(
+            &fifo,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys(format!("cannot open {}", fifo.display())))?;
+        step(
+            || "read exec.fifo (init's go-ahead)".into(),
+            || -> Result<()> {
+                loop {
+                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                    let n = poll(&mut fds, PollTimeout::from(100u16)).map_err(sys("poll exec fifo"))?;
+                    if n > 0 {
+                        let mut b = [0u8; 1];
+                        match nix::unistd::read(&fd, &mut b) {
+                            Ok(1) => return Ok(()),
+                            Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}
+                            Err(e) => return Err(sys("read exec fifo")(e)),
+                        }
+                    }
+                    if !s.alive() {
+                        return Err(Error::WrongState(
+                            "cannot start a container that has stopped".into(),
+                        ));
+                    }
+                }
+            },
+        )?;
+        let _ = std::fs::remove_file(&fifo);
+        Ok(())
+    }
+}

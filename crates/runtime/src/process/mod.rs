@@ -1,0 +1,287 @@
+//! Making the container's process: the runtime forks a *stage-1* helper, which
+//! enters or creates the namespaces and forks the container's *init*; init sets up
+//! the root filesystem and the process, then waits on the exec fifo until `start`.
+//!
+//! Why two forks: a new pid namespace (and time namespace) applies only to children
+//! of the process that unshares it, and a new user namespace must get its uid/gid
+//! maps from outside before the others are created inside it. Stage-1 does those
+//! unshares, forks init as pid 1 of the new pid namespace, reports init's host pid
+//! and exits; init is then reparented to the runtime (which is a child subreaper for
+//! foreground runs) or to the engine's shim.
+//!
+//! ```text
+//! runtime                  stage-1                      init
+//!  fork ───────────────────►
+//!  cgroup += stage-1
+//!  Go ─────────────────────► setns joined namespaces
+//!                            unshare(USER) ─ NeedMaps ─► (runtime writes maps)
+//!                            unshare(NS|PID|NET|...)
+//!                            fork ────────────────────► setsid, mounts, pivot_root,
+//!  ◄──────────────────────── Pid(init), exit             hostname, console, masks,
+//!                                                        rlimits, caps + uid, cwd
+//!  ◄─────────────────────────────────────────────────── Ready
+//!  state.json, pid file, Go ───────────────────────────► open exec.fifo (blocks)
+//!  (start opens the fifo) ─────────────────────────────► execve
+//! ```
+
+pub mod channel;
+pub mod setup;
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use self::channel::{Channel, Msg};
+use crate::error::{Error, Result, io, sys};
+use crate::explain::{self, step};
+use crate::namespaces::{self, Plan};
+use crate::sys::{self as raw, Forked};
+use crate::{rootfs, terminal};
+
+/// Everything the forked processes need; borrowed from the runtime's memory, which
+/// the forks copy.
+pub struct Config<'a> {
+    /// Container id (names the session keyring).
+    pub id: &'a str,
+    /// The container's config.
+    pub spec: &'a Spec,
+    /// The process to run (the config's, or the one given to `exec`).
+    pub process: &'a Process,
+    /// Namespaces to join and create.
+    pub plan: &'a Plan,
+    /// Root filesystem setup; `None` for `exec` (the container's root is joined).
+    pub rootfs: Option<rootfs::Options>,
+    /// The container's state directory, holding the exec fifo (create only).
+    pub fifo_dir: Option<&'a OwnedFd>,
+    /// A connected console socket when the process has a terminal.
+    pub console: Option<&'a OwnedFd>,
+    /// How many descriptors beyond stdio to pass to the process (`--preserve-fds`).
+    pub preserve_fds: u32,
+    /// `--no-new-keyring`: keep the runtime's session keyring.
+    pub no_new_keyring: bool,
+    /// Whether setgroups(2) is allowed (not in a user namespace made by an
+    /// unprivileged runtime, where /proc/<pid>/setgroups is "deny").
+    pub setgroups_allowed: bool,
+}
+
+/// Forks stage-1. Returns its pid in the runtime; the child never returns.
+pub fn spawn(cfg: &Config<'_>, ours: &Channel, theirs: Channel) -> Result<i32> {
+    let forked = step(|| "fork stage-1".into(), raw::fork).map_err(sys("fork"))?;
+    match forked {
+        Forked::Parent(pid) => {
+            drop(theirs);
+            Ok(pid)
+        }
+        Forked::Child => {
+            explain::set_role(1);
+            // Our copy of the runtime's end must go, so that EOF means "runtime gone".
+            // The runtime's end is only borrowed here; close our copy of its fd (we
+            // leave through _exit, so it is never closed twice).
+            let _ = nix::unistd::close(ours.raw());
+            let code = match stage1(cfg, &theirs) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = theirs.send(&Msg::Error(e.to_string()));
+                    1
+                }
+            };
+            raw::exit_now(code)
+        }
+    }
+}
+
+fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
+    ch.expect(&Msg::Go, "runtime")?;
+    for j in &cfg.plan.join {
+        namespaces::join(j)?;
+    }
+    if cfg.plan.creates(LinuxNamespaceType::User) {
+        step(
+            || "unshare CLONE_NEWUSER".into(),
+            || nix::sched::unshare(CloneFlags::CLONE_NEWUSER),
+        )
+        .map_err(sys("cannot create a user namespace"))?;
+        ch.send(&Msg::NeedMaps)?;
+        ch.expect(&Msg::MapsDone, "runtime")?;
+        // Become root of the new namespace when root is mapped, so that what follows
+        // runs with its full privileges; an unmapped root is not an error here.
+        let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
+        let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+    }
+    if let Some(adj) = cfg.process.oom_score_adj() {
+        step(
+            || format!("write {adj} > /proc/self/oom_score_adj"),
+            || std::fs::write("/proc/self/oom_score_adj", adj.to_string()),
+        )
+        .map_err(io(format!("cannot set oom_score_adj to {adj}")))?;
+    }
+    let flags = cfg.plan.unshare_flags();
+    if !flags.is_empty() {
+        step(
+            || format!("unshare {}", namespaces::describe(flags)),
+            || nix::sched::unshare(flags),
+        )
+        .map_err(sys(format!(
+            "cannot create namespaces {}",
+            namespaces::describe(flags)
+        )))?;
+    }
+    if cfg.plan.creates(LinuxNamespaceType::Time) {
+        write_time_offsets(cfg.spec)?;
+    }
+    let forked = step(|| "fork init (pid 1 of the new pid namespace)".into(), raw::fork)
+        .map_err(sys("fork init"))?;
+    match forked {
+        Forked::Parent(pid) => ch.send(&Msg::Pid(pid)),
+        Forked::Child => {
+            explain::set_role(2);
+            let target = match init(cfg, ch) {
+                Ok(t) => t,
+                Err(e) => {
+                    let _ = ch.send(&Msg::Error(e.to_string()));
+                    raw::exit_now(1)
+                }
+            };
+            if ch.send(&Msg::Ready).is_err() {
+                raw::exit_now(1);
+            }
+            if let Some(dir) = cfg.fifo_dir {
+                // The runtime acknowledges once our state is saved; if it died
+                // instead, nobody could ever start or delete us: leave.
+                if ch.expect(&Msg::Go, "runtime").is_err() {
+                    raw::exit_now(1);
+                }
+                if wait_for_start(dir).is_err() {
+                    raw::exit_now(1);
+                }
+            }
+            setup::exec(&target)
+        }
+    }
+}
+
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+        .unwrap_or_default();
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for (clock, off) in &offsets {
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    step(
+        || format!("write {:?} > /proc/self/timens_offsets", text.trim()),
+        || std::fs::write("/proc/self/timens_offsets", &text),
+    )
+    .map_err(io(format!("cannot set time offsets {:?}", text.trim())))
+}
+
+/// The container's init up to the point where it waits for `start`.
+fn init(cfg: &Config<'_>, _ch: &Channel) -> Result<setup::ExecTarget> {
+    let process = cfg.process;
+    let terminal = process.terminal() == Some(true);
+    if cfg.rootfs.is_some() || terminal {
+        step(|| "setsid".into(), nix::unistd::setsid).map_err(sys("setsid"))?;
+    }
+    if let Some(opts) = &cfg.rootfs {
+        rootfs::prepare(cfg.spec, opts)?;
+        rootfs::pivot(opts)?;
+    }
+    if cfg.rootfs.is_some() && cfg.plan.has(LinuxNamespaceType::Uts) {
+        if let Some(h) = cfg.spec.hostname() {
+            step(|| format!("sethostname {h}"), || nix::unistd::sethostname(h))
+                .map_err(sys(format!("cannot set hostname {h}")))?;
+        }
+        if let Some(d) = cfg.spec.domainname() {
+            step(|| format!("setdomainname {d}"), || raw::set_domainname(d))
+                .map_err(sys(format!("cannot set domainname {d}")))?;
+        }
+    }
+    if let Some(sock) = cfg.console {
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        terminal::setup_console(sock, size, cfg.rootfs.is_some())?;
+    }
+    if let Some(opts) = &cfg.rootfs {
+        rootfs::finish(cfg.spec, opts)?;
+    }
+    if !cfg.no_new_keyring && cfg.rootfs.is_some() {
+        join_session_keyring(cfg.id)?;
+    }
+    if let Some(p) = cfg.spec.linux().as_ref().and_then(|l| l.personality().clone()) {
+        let persona = match p.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        };
+        step(|| format!("personality {}", p.domain()), || raw::personality(persona))
+            .map_err(sys(format!("cannot set personality {}", p.domain())))?;
+    }
+    setup::rlimits(process)?;
+    setup::identity(process, cfg.setgroups_allowed)?;
+    setup::cwd(process)?;
+    let target = setup::exec_target(process)?;
+    // Nothing of the runtime beyond stdio and the preserved descriptors may reach the
+    // container's process (CVE-2024-21626: a leaked host directory fd let a process
+    // escape through /proc/self/fd). Our own descriptors stay usable until exec.
+    step(
+        || format!("close_range {}.. CLOSE_RANGE_CLOEXEC", 3 + cfg.preserve_fds),
+        || raw::cloexec_from(3 + cfg.preserve_fds),
+    )
+    .map_err(sys("close_range"))?;
+    Ok(target)
+}
+
+/// Joins a fresh session keyring named after the container, so containers do not
+/// share the runtime's keys. Kernels without keyrings are fine.
+fn join_session_keyring(id: &str) -> Result<()> {
+    let name = std::ffi::CString::new(id).map_err(|_| Error::Usage("NUL in container id".into()))?;
+    let r = step(
+        || format!("keyctl JOIN_SESSION_KEYRING {id}"),
+        || -> std::result::Result<(), nix::errno::Errno> {
+            // SAFETY: keyctl with a valid NUL-terminated name; no other pointers.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_keyctl,
+                    libc::KEYCTL_JOIN_SESSION_KEYRING,
+                    name.as_ptr(),
+                )
+            };
+            nix::errno::Errno::result(r).map(drop)
+        },
+    );
+    match r {
+        Ok(()) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
+        // Quota exhausted or keyrings restricted (user namespaces): run without.
+        Err(nix::errno::Errno::EDQUOT) | Err(nix::errno::Errno::EACCES) => Ok(()),
+        Err(e) => Err(sys("cannot join a session keyring")(e)),
+    }
+}
+
+/// Blocks on the exec fifo until `start` opens it, then tells `start` we are going.
+fn wait_for_start(dir: &OwnedFd) -> Result<()> {
+    let fd = step(
+        || "open exec.fifo for writing (blocks until start)".into(),
+        || {
+            nix::fcntl::openat(
+                dir,
+                crate::state::EXEC_FIFO,
+                nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+        },
+    )
+    .map_err(sys("open exec fifo"))?;
+    nix::unistd::write(&fd, &[0]).map_err(sys("write exec fifo"))?;
+    let _ = fd.as_raw_fd();
+    Ok(())
+}
