@@ -2,11 +2,11 @@
 //! guest (scripts/v2-guest) in particular.
 //!
 //! On any host it classifies the cgroup layout from the filesystem type mounted at
-//! /sys/fs/cgroup and checks that the kernel's own view of this process
-//! (/proc/self/cgroup) and the mount table agree with it. In the guest
-//! (`BERTH_EXPECT_CGROUP2=1`) it also requires pure cgroup v2 and creates a child
-//! cgroup with memory and pids limits, moves a process into it and reads the limits
-//! back, which is what the runtime's cgroup code will rely on.
+//! /sys/fs/cgroup, checks that the kernel's own view of this process
+//! (/proc/self/cgroup) and the mount table agree with it, and creates a child cgroup
+//! with memory and pids limits holding a process (one v2 directory, or one directory
+//! per v1 controller). In the guest (`BERTH_EXPECT_CGROUP2=1`) it also requires pure
+//! cgroup v2 with the controllers the runtime uses enabled.
 
 use std::ffi::CString;
 use std::fs;
@@ -149,39 +149,76 @@ impl Drop for Cgroup {
     }
 }
 
-#[test]
-fn child_cgroup_limits_apply_on_v2() {
-    if layout() != Layout::Unified {
-        eprintln!("not pure cgroup v2: the child-cgroup test runs in the v2 guest");
-        return;
-    }
-    assert!(is_root(), "cgroup tests need root");
-    let cg = Cgroup(Path::new("/sys/fs/cgroup").join(unique("berth-smoke")));
-    fs::create_dir(&cg.0).expect("create child cgroup");
-    let max = 64 * 1024 * 1024;
-    fs::write(cg.0.join("memory.max"), max.to_string()).expect("write memory.max");
-    fs::write(cg.0.join("pids.max"), "16").expect("write pids.max");
-    assert_eq!(
-        fs::read_to_string(cg.0.join("memory.max")).unwrap().trim(),
-        max.to_string()
-    );
-    assert_eq!(fs::read_to_string(cg.0.join("pids.max")).unwrap().trim(), "16");
+/// Kills and reaps the process on drop, so that a failed assertion leaks nothing.
+struct Reaped(std::process::Child);
 
-    let mut child = Command::new("sleep")
-        .arg("30")
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn sleep");
-    fs::write(cg.0.join("cgroup.procs"), child.id().to_string()).expect("move into cgroup");
-    let seen = fs::read_to_string(format!("/proc/{}/cgroup", child.id())).unwrap();
-    let name = cg.0.file_name().unwrap().to_str().unwrap();
-    assert_eq!(seen.trim(), format!("0::/{name}"));
-    let current: u64 = fs::read_to_string(cg.0.join("pids.current"))
-        .unwrap()
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn read_trimmed(path: &Path) -> String {
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
         .trim()
-        .parse()
-        .unwrap();
-    assert_eq!(current, 1, "the cgroup holds exactly the sleep process");
-    child.kill().unwrap();
-    child.wait().unwrap();
+        .to_string()
+}
+
+/// A child cgroup with memory and pids limits holds a process and reports it, on
+/// whichever layout the host has: one v2 directory, or one per v1 controller.
+#[test]
+fn child_cgroup_limits_apply() {
+    assert!(is_root(), "cgroup tests need root");
+    let name = unique("berth-smoke");
+    let max = (64 * 1024 * 1024).to_string();
+    // (cgroup, memory limit file, expected line in /proc/<pid>/cgroup)
+    let (memory, memory_file, pids, expected) = match layout() {
+        Layout::Unified => {
+            let dir = Path::new("/sys/fs/cgroup").join(&name);
+            (dir.clone(), "memory.max", dir, vec![format!("0::/{name}")])
+        }
+        Layout::Hybrid => (
+            Path::new("/sys/fs/cgroup/memory").join(&name),
+            "memory.limit_in_bytes",
+            Path::new("/sys/fs/cgroup/pids").join(&name),
+            vec![format!(":memory:/{name}"), format!(":pids:/{name}")],
+        ),
+    };
+    let mut guards = vec![Cgroup(memory.clone())];
+    fs::create_dir(&memory).expect("create memory cgroup");
+    if pids != memory {
+        guards.push(Cgroup(pids.clone()));
+        fs::create_dir(&pids).expect("create pids cgroup");
+    }
+    fs::write(memory.join(memory_file), &max).expect("write the memory limit");
+    fs::write(pids.join("pids.max"), "16").expect("write pids.max");
+    assert_eq!(read_trimmed(&memory.join(memory_file)), max);
+    assert_eq!(read_trimmed(&pids.join("pids.max")), "16");
+
+    let child = Reaped(
+        Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sleep"),
+    );
+    let pid = child.0.id().to_string();
+    for dir in guards.iter().map(|g| &g.0) {
+        fs::write(dir.join("cgroup.procs"), &pid).expect("move into cgroup");
+    }
+    let seen = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for want in &expected {
+        assert!(
+            seen.lines().any(|l| l.ends_with(want.as_str())),
+            "{want} missing from /proc/{pid}/cgroup: {seen:?}"
+        );
+    }
+    assert_eq!(
+        read_trimmed(&pids.join("pids.current")),
+        "1",
+        "the cgroup holds exactly the sleep process"
+    );
+    drop(child);
 }
