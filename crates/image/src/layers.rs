@@ -1,0 +1,214 @@
+//! Unpacked layers, one directory per chain ID (`layers/<chain hex>/diff`), shared by
+//! every image whose stack contains them.
+//!
+//! A layer is unpacked into a temporary directory, its diff ID is verified in the same
+//! pass that decompresses and unpacks it, the file system is synced, and only then is
+//! the directory renamed into place: a layer directory that exists is complete.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::apply::{ApplyStats, apply_tar};
+use crate::digest::{Digest, HashReader, chain_id};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil;
+use crate::spec::Compression;
+
+/// What berth records about an unpacked layer (`layers/<chain>/layer.json`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LayerInfo {
+    /// The chain ID naming this layer and everything below it.
+    pub chain_id: Digest,
+    /// The digest of the uncompressed changeset.
+    pub diff_id: Digest,
+    /// The chain ID of the layer below, if any.
+    pub parent: Option<Digest>,
+    /// Bytes of file content the changeset holds.
+    pub size: u64,
+}
+
+/// The directory of unpacked layers.
+#[derive(Clone, Debug)]
+pub struct LayerStore {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+/// A temporary directory removed on drop unless kept.
+struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+impl LayerStore {
+    /// The store at `dir`, unpacking through `tmp` (same file system).
+    pub fn open(dir: PathBuf, tmp: PathBuf) -> Result<LayerStore> {
+        fs::create_dir_all(&dir).ctx("create layer directory", &dir)?;
+        Ok(LayerStore { dir, tmp })
+    }
+
+    /// The directory holding layer `chain`'s files (whether or not it exists).
+    pub fn diff_dir(&self, chain: &Digest) -> PathBuf {
+        self.dir.join(chain.hex()).join("diff")
+    }
+
+    /// True when layer `chain` is unpacked.
+    pub fn contains(&self, chain: &Digest) -> bool {
+        self.dir.join(chain.hex()).join("layer.json").is_file()
+    }
+
+    /// The record of layer `chain`.
+    pub fn info(&self, chain: &Digest) -> Result<LayerInfo> {
+        let p = self.dir.join(chain.hex()).join("layer.json");
+        let data = fs::read(&p).ctx("read layer record", &p)?;
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::InvalidInput(format!("corrupt layer record {}: {e}", p.display())))
+    }
+
+    /// The diff directories of `chain` and every layer below it, top first (the order
+    /// overlayfs wants for lowerdir).
+    pub fn stack(&self, chain: &Digest) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let mut cur = Some(chain.clone());
+        while let Some(c) = cur {
+            let info = self.info(&c)?;
+            out.push(self.diff_dir(&c));
+            cur = info.parent;
+        }
+        Ok(out)
+    }
+
+    /// Every unpacked layer.
+    pub fn list(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.dir).ctx("list layers", &self.dir)? {
+            let e = e.ctx("list layers", &self.dir)?;
+            if let Some(d) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes layer `chain`: renamed aside first, so a crash never leaves a half
+    /// deleted directory under a chain ID.
+    pub fn remove(&self, chain: &Digest) -> Result<()> {
+        let p = self.dir.join(chain.hex());
+        if !p.exists() {
+            return Ok(());
+        }
+        let aside = fsutil::temp_path(&self.tmp, "removed-layer");
+        fs::rename(&p, &aside).ctx("remove layer", &p)?;
+        fs::remove_dir_all(&aside).ctx("remove layer", &aside)
+    }
+
+    /// Unpacks a layer blob read from `blob` on top of `parent`.
+    ///
+    /// `compression` is what the manifest says (None: sniff the first bytes). When
+    /// `expected_diff` is given the uncompressed stream must hash to it. The caller
+    /// may wrap `blob` in a [`HashReader`] to verify the compressed digest in the same
+    /// pass; everything up to the end of `blob` is consumed either way.
+    pub fn unpack(
+        &self,
+        parent: Option<&Digest>,
+        expected_diff: Option<&Digest>,
+        compression: Option<Compression>,
+        blob: &mut dyn Read,
+    ) -> Result<(LayerInfo, ApplyStats)> {
+        if let Some(d) = expected_diff {
+            let chain = chain_id(parent, d);
+            if self.contains(&chain) {
+                io::copy(blob, &mut io::sink()).ctx("read layer", "blob")?;
+                return Ok((self.info(&chain)?, ApplyStats::default()));
+            }
+        }
+        let lowers = match parent {
+            Some(p) => self.stack(p)?,
+            None => Vec::new(),
+        };
+        let tmp = TempDir {
+            path: fsutil::temp_path(&self.tmp, "layer"),
+            keep: false,
+        };
+        let diff = tmp.path.join("diff");
+        fs::create_dir_all(&diff).ctx("create layer directory", &diff)?;
+
+        let mut buffered = BufReader::with_capacity(1 << 20, blob);
+        let comp = match compression {
+            Some(c) => c,
+            None => Compression::sniff(buffered.fill_buf().ctx("read layer", "blob")?),
+        };
+        let decoded: Box<dyn Read + '_> = match comp {
+            Compression::None => Box::new(&mut buffered),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut buffered)),
+            Compression::Zstd => Box::new(
+                zstd::stream::read::Decoder::with_buffer(&mut buffered)
+                    .ctx("start zstd decoder", "layer")?,
+            ),
+        };
+        let mut hashed = HashReader::new(decoded);
+        let stats = apply_tar(&diff, &lowers, &mut hashed)?;
+        let (diff_id, _, decoded) = hashed.finish().map_err(|e| {
+            Error::InvalidInput(format!("malformed layer: decompressing failed: {e}"))
+        })?;
+        drop(decoded);
+        io::copy(&mut buffered, &mut io::sink()).ctx("read layer", "blob")?;
+        if let Some(want) = expected_diff {
+            if *want != diff_id {
+                return Err(Error::DigestMismatch {
+                    what: "layer diff ID".into(),
+                    expected: want.to_string(),
+                    actual: diff_id.to_string(),
+                });
+            }
+        }
+        let chain = chain_id(parent, &diff_id);
+        let info = LayerInfo {
+            chain_id: chain.clone(),
+            diff_id,
+            parent: parent.cloned(),
+            size: stats.size,
+        };
+        let rec = tmp.path.join("layer.json");
+        fs::write(
+            &rec,
+            serde_json::to_vec_pretty(&info).expect("layer record serialises"),
+        )
+        .ctx("write layer record", &rec)?;
+        sync_fs(&tmp.path)?;
+        let dst = self.dir.join(chain.hex());
+        match fs::rename(&tmp.path, &dst) {
+            Ok(()) => {}
+            // Another writer (or an earlier image) made the same layer: use theirs.
+            Err(e) if dst.join("layer.json").is_file() => {
+                let _ = e;
+                return Ok((self.info(&chain)?, stats));
+            }
+            Err(e) => return Err(Error::io("store layer", dst, e)),
+        }
+        fsutil::sync_dir(&self.dir)?;
+        Ok((info, stats))
+    }
+}
+
+/// syncfs on the file system holding `p`: one call that makes a whole unpacked layer
+/// durable before it is renamed into place.
+fn sync_fs(p: &Path) -> Result<()> {
+    let f = fs::File::open(p).ctx("open for sync", p)?;
+    rustix::fs::syncfs(&f).ctx("sync file system", p)
+}

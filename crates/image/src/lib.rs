@@ -1,0 +1,29 @@
+//! berth's image store.
+//!
+//! - [`content`]: blobs by sha256 digest, verified and written atomically;
+//! - [`reference`]: image names parsed and normalised as Docker does;
+//! - [`spec`]: manifests, indexes and image configs;
+//! - [`apply`]: layer tars unpacked safely into directories, whiteouts for overlayfs;
+//! - [`layers`]: those directories keyed by chain ID and shared between images;
+//! - [`store`]: the image index (names, manifests, configs) and the operations on it;
+//! - [`archive`]: `docker save`/`load` archives and OCI image layouts;
+//! - [`snapshot`]: container root filesystems as overlay mounts over the layers.
+
+pub mod apply;
+pub mod archive;
+pub mod content;
+pub mod diff;
+pub mod digest;
+pub mod error;
+mod fsutil;
+pub mod layers;
+pub mod reference;
+pub mod snapshot;
+pub mod spec;
+pub mod store;
+pub mod time;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use reference::Reference;
+pub use store::Store;
