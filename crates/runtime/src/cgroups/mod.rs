@@ -28,7 +28,7 @@ mod v2;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxRdma, LinuxResources};
+use oci_spec::runtime::{LinuxRdma, LinuxResources};
 
 /// Errors from cgroup operations. Messages name the file, the value and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -223,42 +223,6 @@ fn rdma_line(device: &str, l: &LinuxRdma) -> String {
     )
 }
 
-/// The device rules runc grants every container on top of the config's own
-/// (`linux.resources.devices`): /dev/null, zero, full, random, urandom, tty, console,
-/// ptmx and the pty slaves, tun, plus mknod of any char and block device (the mknod is
-/// harmless: opening is still checked). Callers append the config's rules after these
-/// and then an allow rule per `linux.devices` entry, as runc does.
-pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
-    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType as T};
-    let rule = |typ: T, major: Option<i64>, minor: Option<i64>, access: &str| {
-        let mut b = LinuxDeviceCgroupBuilder::default()
-            .allow(true)
-            .typ(typ)
-            .access(access);
-        if let Some(m) = major {
-            b = b.major(m);
-        }
-        if let Some(m) = minor {
-            b = b.minor(m);
-        }
-        b.build().expect("all fields of a device rule are set")
-    };
-    vec![
-        rule(T::C, None, None, "m"),
-        rule(T::B, None, None, "m"),
-        rule(T::C, Some(1), Some(3), "rwm"),
-        rule(T::C, Some(1), Some(8), "rwm"),
-        rule(T::C, Some(1), Some(7), "rwm"),
-        rule(T::C, Some(5), Some(0), "rwm"),
-        rule(T::C, Some(1), Some(5), "rwm"),
-        rule(T::C, Some(1), Some(9), "rwm"),
-        rule(T::C, Some(5), Some(1), "rwm"),
-        rule(T::C, Some(136), None, "rwm"),
-        rule(T::C, Some(5), Some(2), "rwm"),
-        rule(T::C, Some(10), Some(200), "rwm"),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,12 +246,5 @@ mod tests {
             rdma_line("mlx4_0", &l),
             "mlx4_0 hca_handle=2 hca_object=max"
         );
-    }
-
-    #[test]
-    fn default_rules_are_valid() {
-        let r = devices::rules(&default_device_rules()).unwrap();
-        assert_eq!(r.len(), 12);
-        assert!(r.iter().all(|r| r.allow));
     }
 }
