@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -71,6 +71,16 @@ fn options(bundle: &Path, rootfs: &Path) -> Options {
 /// Runs `f` as pid 1 of new pid/mount/uts/ipc namespaces (plus `extra`) and
 /// returns its verdict.
 fn in_container(extra: CloneFlags, f: impl FnOnce() -> Check) -> Check {
+    // BERTH_ROOTFS_EXPLAIN=1 prints the `--explain` trace of each container's
+    // set-up (run with --nocapture --test-threads=1 to read it).
+    let explain = std::env::var_os("BERTH_ROOTFS_EXPLAIN").is_some();
+    let f = move || {
+        if explain {
+            berth_runtime::explain::enable(std::io::stderr().as_fd().try_clone_to_owned().unwrap());
+            berth_runtime::explain::set_role(2);
+        }
+        f()
+    };
     let (r, w) = nix::unistd::pipe().unwrap();
     // SAFETY: the child only runs this test's code and leaves with _exit, never
     // returning into the test harness.
@@ -105,8 +115,25 @@ fn stage1(extra: CloneFlags, w: OwnedFd, f: impl FnOnce() -> Check) -> i32 {
     let report = |w: &OwnedFd, m: String| {
         let _ = fs::File::from(w.try_clone().unwrap()).write_all(m.as_bytes());
     };
-    if let Err(e) = nix::sched::unshare(flags) {
+    if extra.contains(CloneFlags::CLONE_NEWUSER)
+        && let Err(e) = enter_user_ns()
+    {
+        report(&w, e);
+        return 1;
+    }
+    if let Err(e) = nix::sched::unshare(flags & !CloneFlags::CLONE_NEWUSER) {
         report(&w, format!("unshare: {e}"));
+        return 1;
+    }
+    // Whatever `prepare` does, nothing this test mounts may reach the host.
+    if let Err(e) = nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_SLAVE | nix::mount::MsFlags::MS_REC,
+        None::<&str>,
+    ) {
+        report(&w, format!("make / rslave: {e}"));
         return 1;
     }
     // SAFETY: as above; the grandchild is pid 1 of the new pid namespace.
@@ -143,6 +170,20 @@ fn stage1(extra: CloneFlags, w: OwnedFd, f: impl FnOnce() -> Check) -> i32 {
     }
 }
 
+/// A user namespace mapping root to root (the one mapping a process may write for
+/// itself): mknod is refused there, and host mounts' flags are locked.
+fn enter_user_ns() -> Check {
+    nix::sched::unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user: {e}"))?;
+    for (file, text) in [
+        ("setgroups", "deny"),
+        ("uid_map", "0 0 1"),
+        ("gid_map", "0 0 1"),
+    ] {
+        fs::write(format!("/proc/self/{file}"), text).map_err(|e| format!("{file}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// No mount on the host mentions `base`.
 fn no_host_mounts(base: &Path) -> Check {
     let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -171,7 +212,11 @@ fn expect_erofs(path: &str) -> Check {
 }
 
 fn runc_like_spec(extra_mounts: &str, sysctl: &str) -> Spec {
-    let json = format!(
+    serde_json::from_str(&runc_like_json(extra_mounts, sysctl)).unwrap()
+}
+
+fn runc_like_json(extra_mounts: &str, sysctl: &str) -> String {
+    format!(
         r#"{{
   "ociVersion": "1.0.2",
   "root": {{"path": "rootfs", "readonly": true}},
@@ -201,12 +246,11 @@ fn runc_like_spec(extra_mounts: &str, sysctl: &str) -> Spec {
     "sysctl": {{ {sysctl} }}
   }}
 }}"#
-    );
-    serde_json::from_str(&json).unwrap()
+    )
 }
 
 /// What a container made from runc's default configuration must see.
-fn check_default_container() -> Check {
+fn check_default_container(user_ns: bool) -> Check {
     // pid 1 of its own pid namespace, with its own /proc.
     check(nix::unistd::getpid().as_raw() == 1, || "not pid 1".into())?;
     let me = fs::read_link("/proc/self").map_err(|e| format!("/proc/self: {e}"))?;
@@ -233,12 +277,16 @@ fn check_default_container() -> Check {
     check(fuse.rdev() == nix::sys::stat::makedev(10, 229), || {
         "/dev/fuse rdev".into()
     })?;
-    check(fuse.permissions().mode() & 0o7777 == 0o600, || {
-        format!(
-            "/dev/fuse mode {:o}, expected 600",
-            fuse.permissions().mode() & 0o7777
-        )
-    })?;
+    // In a user namespace the node is the host's, bind-mounted: the host's mode.
+    check(
+        user_ns || fuse.permissions().mode() & 0o7777 == 0o600,
+        || {
+            format!(
+                "/dev/fuse mode {:o}, expected 600",
+                fuse.permissions().mode() & 0o7777
+            )
+        },
+    )?;
     for d in ["zero", "full", "random", "urandom", "tty"] {
         let m = fs::symlink_metadata(format!("/dev/{d}")).map_err(|e| format!("/dev/{d}: {e}"))?;
         check(m.file_type().is_char_device(), || {
@@ -337,7 +385,7 @@ fn runc_default_config_in_real_namespaces() {
         rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
         rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
         rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
-        check_default_container()?;
+        check_default_container(false)?;
         // Binds: a bundle-relative file, read-only; a directory, read-write.
         let hf = fs::read_to_string("/etc/hostfile").map_err(|e| format!("/etc/hostfile: {e}"))?;
         check(hf == "hello\n", || format!("/etc/hostfile: {hf:?}"))?;
@@ -370,7 +418,7 @@ fn cgroup_namespace_gets_fresh_cgroup_mounts() {
         rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
         rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
         rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
-        check_default_container()
+        check_default_container(false)
     });
     r.unwrap();
     no_host_mounts(&base.0).unwrap();
@@ -391,7 +439,7 @@ fn no_pivot_moves_the_root() {
         rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
         rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
         rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
-        check_default_container()
+        check_default_container(false)
     });
     r.unwrap();
     no_host_mounts(&base.0).unwrap();
@@ -531,6 +579,64 @@ fn mount_errors_name_what_and_where() {
                 )
             }
         }
+    });
+    r.unwrap();
+    no_host_mounts(&base.0).unwrap();
+}
+
+#[test]
+fn user_namespace_binds_devices_and_keeps_locked_flags() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let base = TempDir::new("userns");
+    let (bundle, rootfs) = busybox_bundle(&base.0);
+    // gid 5 is not mapped in a namespace that maps root alone.
+    let json =
+        runc_like_json("", r#""kernel.domainname": "berth-test""#).replace(r#", "gid=5""#, "");
+    let spec: Spec = serde_json::from_str(&json).unwrap();
+    let mut opts = options(&bundle, &rootfs);
+    opts.user_ns = true;
+    let r = in_container(CloneFlags::CLONE_NEWUSER, || {
+        // Without a network namespace of its own, sysfs cannot be mounted here:
+        // the host's /sys is bound instead.
+        rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
+        rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
+        rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
+        check_default_container(true)
+    });
+    r.unwrap();
+    no_host_mounts(&base.0).unwrap();
+}
+
+#[test]
+fn shared_root_propagation_is_applied_after_the_pivot() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let base = TempDir::new("rshared");
+    let (bundle, rootfs) = busybox_bundle(&base.0);
+    let json = runc_like_json("", r#""kernel.domainname": "berth-test""#).replace(
+        r#""linux": {"#,
+        r#""linux": { "rootfsPropagation": "rshared","#,
+    );
+    let spec: Spec = serde_json::from_str(&json).unwrap();
+    let opts = options(&bundle, &rootfs);
+    let r = in_container(CloneFlags::empty(), || {
+        rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
+        rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
+        rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
+        check_default_container(false)?;
+        let mi = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+        let root = mi
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .ok_or("no / in mountinfo")?;
+        check(root.contains(" shared:"), || {
+            format!("/ is not shared: {root}")
+        })
     });
     r.unwrap();
     no_host_mounts(&base.0).unwrap();

@@ -137,7 +137,7 @@ fn mount_v1(
         if name.contains(',') {
             let dir = mounts::reopen(root, rel, target)?;
             for part in name.split(',') {
-                crate::explain::step(
+                super::step(
                     || format!("symlink {target}/{part} -> {name}"),
                     || match sys::symlinkat(Path::new(&name), dir.as_fd(), Path::new(part)) {
                         Err(e) if sys::errno(&e) == libc::EEXIST => Ok(()),
@@ -208,8 +208,17 @@ impl Hierarchy {
     /// The host directory of the container's cgroup in this hierarchy.
     fn source(&self) -> PathBuf {
         let root = self.mount_root.trim_end_matches('/');
-        let below = self.own.strip_prefix(root).unwrap_or("/");
-        Path::new(&self.mountpoint).join(below.trim_start_matches('/'))
+        let below = self
+            .own
+            .strip_prefix(root)
+            .unwrap_or("/")
+            .trim_start_matches('/');
+        if below.is_empty() {
+            // Joining "" would add a trailing slash to what the trace shows.
+            PathBuf::from(&self.mountpoint)
+        } else {
+            Path::new(&self.mountpoint).join(below)
+        }
     }
 }
 

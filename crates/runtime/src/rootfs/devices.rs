@@ -166,7 +166,7 @@ fn make_node(root: BorrowedFd<'_>, dev: BorrowedFd<'_>, n: &Node, user_ns: bool)
         }
         .on(file.as_fd());
     }
-    let made = crate::explain::step(
+    let made = super::step(
         || {
             format!(
                 "mknod {shown} {} {}:{} {:04o}",
@@ -186,7 +186,7 @@ fn make_node(root: BorrowedFd<'_>, dev: BorrowedFd<'_>, n: &Node, user_ns: bool)
         Err(e) => return Err(Error::path("mknod", shown)(e)),
     }
     if n.uid != 0 || n.gid != 0 {
-        crate::explain::step(
+        super::step(
             || format!("chown {shown} {}:{}", n.uid, n.gid),
             || sys::chownat(dir, name, n.uid, n.gid),
         )
@@ -198,7 +198,7 @@ fn make_node(root: BorrowedFd<'_>, dev: BorrowedFd<'_>, n: &Node, user_ns: bool)
 /// /dev/ptmx -> pts/ptmx (the container's own devpts instance), the standard
 /// fd links, and /dev/core when the host has /proc/kcore.
 fn links(dev: BorrowedFd<'_>) -> Result<()> {
-    crate::explain::step(
+    super::step(
         || "symlink /dev/ptmx -> pts/ptmx".to_string(),
         || {
             match sys::unlinkat(dev, Path::new("ptmx")) {
@@ -211,7 +211,7 @@ fn links(dev: BorrowedFd<'_>) -> Result<()> {
     .map_err(Error::path("symlink", "/dev/ptmx"))?;
     let core = sys::exists(Path::new("/proc/kcore")).then_some(("core", "/proc/kcore"));
     for (name, target) in LINKS.into_iter().chain(core) {
-        crate::explain::step(
+        super::step(
             || format!("symlink /dev/{name} -> {target}"),
             || match sys::symlinkat(Path::new(target), dev, Path::new(name)) {
                 Err(e) if sys::errno(&e) == libc::EEXIST => Ok(()),

@@ -85,6 +85,21 @@ impl Error {
     }
 }
 
+/// One traced kernel step (`--explain`), its failure shown the way berth's errors
+/// read rather than as Rust's `Os { .. }` text.
+fn step<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    crate::explain::step(what, || f().map_err(Kernel)).map_err(|k| k.0)
+}
+
+/// An errno on its way through the trace.
+struct Kernel(io::Error);
+
+impl std::fmt::Display for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&errstr(&self.0))
+    }
+}
+
 /// `" (a,b)"`, or nothing for no options.
 fn paren(options: &str) -> String {
     if options.is_empty() {

@@ -34,7 +34,7 @@ impl Call<'_> {
     /// Mounts onto the inode `target` holds.
     pub fn on(&self, target: BorrowedFd<'_>) -> Result<()> {
         let tp = sys::fd_path(target);
-        crate::explain::step(
+        super::step(
             || {
                 format!(
                     "mount {} on {}{}",
@@ -203,7 +203,7 @@ fn after_mount(root: BorrowedFd<'_>, rel: &Path, target: &str, o: &MountOptions)
         set_propagation(fd.as_fd(), target, p)?;
     }
     if rec {
-        crate::explain::step(
+        super::step(
             || {
                 format!(
                     "mount_setattr {target} recursive set {:#x} clear {:#x}",
@@ -262,7 +262,7 @@ pub(crate) fn remount_bind(
         Ok(flags | keep)
     };
     let call = |flags: MsFlags| {
-        crate::explain::step(
+        super::step(
             || format!("mount -o remount,bind,{} {target}", flag_names(flags)),
             || sys::mount(None, &tp, None, base | flags, None),
         )
@@ -288,7 +288,7 @@ pub(crate) fn remount_bind(
 /// `mount --make-<propagation>` on the mount `fd` is the root of.
 pub(crate) fn set_propagation(fd: BorrowedFd<'_>, target: &str, p: MsFlags) -> Result<()> {
     let tp = sys::fd_path(fd);
-    crate::explain::step(
+    super::step(
         || format!("mount --make-{} {target}", options::propagation_name(p)),
         || sys::mount(None, &tp, None, p, None),
     )

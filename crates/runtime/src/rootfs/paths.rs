@@ -109,20 +109,36 @@ pub(crate) fn mkdir_all(root: BorrowedFd<'_>, rel: &Path) -> io::Result<OwnedFd>
 }
 
 /// Opens the file `rel` inside `root`, creating it empty (mode 0644), and its
-/// parents, when missing. An existing directory or device is returned as is.
+/// parents, when missing. An existing directory or device is returned as is. A
+/// dangling symlink in its place is followed inside the root and its target
+/// created (images ship `/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf`
+/// and engines bind-mount onto it).
 pub(crate) fn create_file(root: BorrowedFd<'_>, rel: &Path) -> io::Result<OwnedFd> {
-    match open(root, rel) {
-        Err(e) if sys::errno(&e) == libc::ENOENT => {}
-        r => return r,
+    let mut want = rel.to_path_buf();
+    for _ in 0..40 {
+        match open(root, &want) {
+            Err(e) if sys::errno(&e) == libc::ENOENT => {}
+            r => return r,
+        }
+        let (parent, name) = split(&want)?;
+        let dir = mkdir_all(root, parent)?;
+        // O_NOFOLLOW: never create through a symlink; a symlink answers ELOOP and
+        // is followed by hand below.
+        match sys::openat_nofollow(dir.as_fd(), name, OFlags::CREATE | OFlags::RDONLY, 0o644) {
+            Err(e) if sys::errno(&e) == libc::ELOOP => {
+                let target = sys::readlinkat(dir.as_fd(), name)?;
+                let base = if target.is_absolute() {
+                    PathBuf::new()
+                } else {
+                    parent.to_path_buf()
+                };
+                want = clean(&base.join(target));
+            }
+            Err(e) if sys::errno(&e) == libc::EEXIST => return open(root, &want),
+            r => return r,
+        }
     }
-    let (parent, name) = split(rel)?;
-    let dir = mkdir_all(root, parent)?;
-    // O_NOFOLLOW: a dangling symlink in the name's place must not be created
-    // through.
-    match sys::openat_nofollow(dir.as_fd(), name, OFlags::CREATE | OFlags::RDONLY, 0o644) {
-        Err(e) if sys::errno(&e) == libc::EEXIST => open(root, rel),
-        r => r,
-    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
 /// Splits a cleaned relative path into its parent and final name.
@@ -165,7 +181,16 @@ mod tests {
         assert!(split(Path::new("")).is_err());
     }
 
-    fn tempdir(tag: &str) -> PathBuf {
+    /// A temporary directory, removed even when the test fails.
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tempdir(tag: &str) -> TempDir {
         let d = std::env::temp_dir().join(format!(
             "berth-paths-{tag}-{}-{:?}",
             std::process::id(),
@@ -174,15 +199,15 @@ mod tests {
                 .unwrap()
         ));
         std::fs::create_dir_all(&d).unwrap();
-        d
+        TempDir(d)
     }
 
     #[test]
     fn symlinks_resolve_inside_the_root() {
         // Needs no privileges: only directory and file creation, in a temp dir.
         let base = tempdir("escape");
-        let root = base.join("root");
-        let outside = base.join("outside");
+        let root = base.0.join("root");
+        let outside = base.0.join("outside");
         std::fs::create_dir_all(&root).unwrap();
         std::fs::create_dir_all(&outside).unwrap();
         // An absolute symlink and a `..` symlink, both aimed outside the root.
@@ -196,26 +221,30 @@ mod tests {
         let left_outside: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
         // What the links point at is looked up inside the root instead.
         let inside = root.join(outside.strip_prefix("/").unwrap());
-        let ok = left_outside.is_empty()
-            && inside.join("x/y").is_dir()
-            && inside.join("file").is_file()
-            && root.join("outside/z").is_dir();
-        std::fs::remove_dir_all(&base).unwrap();
         assert!(
-            ok,
-            "something was created outside the root: {left_outside:?}"
+            left_outside.is_empty(),
+            "created outside the root: {left_outside:?}"
         );
+        assert!(inside.join("x/y").is_dir());
+        assert!(inside.join("file").is_file());
+        assert!(root.join("outside/z").is_dir());
     }
 
     #[test]
-    fn create_file_refuses_a_dangling_symlink() {
+    fn create_file_follows_a_dangling_symlink_inside_the_root() {
         let base = tempdir("dangling");
-        std::os::unix::fs::symlink("/nonexistent-berth-target", base.join("link")).unwrap();
-        let rfd = sys::open(&base, OFlags::PATH | OFlags::DIRECTORY).unwrap();
-        let r = create_file(rfd.as_fd(), Path::new("link"));
-        let host_created = Path::new("/nonexistent-berth-target").exists();
-        std::fs::remove_dir_all(&base).unwrap();
-        assert!(r.is_err());
-        assert!(!host_created);
+        std::os::unix::fs::symlink("/nonexistent-berth-target", base.0.join("link")).unwrap();
+        std::fs::create_dir(base.0.join("etc")).unwrap();
+        std::os::unix::fs::symlink("../run/stub.conf", base.0.join("etc/resolv.conf")).unwrap();
+        let rfd = sys::open(&base.0, OFlags::PATH | OFlags::DIRECTORY).unwrap();
+        create_file(rfd.as_fd(), Path::new("link")).unwrap();
+        create_file(rfd.as_fd(), Path::new("etc/resolv.conf")).unwrap();
+        assert!(!Path::new("/nonexistent-berth-target").exists());
+        assert!(base.0.join("nonexistent-berth-target").is_file());
+        assert!(base.0.join("run/stub.conf").is_file());
+        // A symlink loop ends with ELOOP.
+        std::os::unix::fs::symlink("loop", base.0.join("loop")).unwrap();
+        let e = create_file(rfd.as_fd(), Path::new("loop")).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
     }
 }

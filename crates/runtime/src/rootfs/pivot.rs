@@ -17,7 +17,7 @@ pub(crate) fn pivot_root(rootfs: &Path) -> Result<()> {
     let old = sys::open(Path::new("/"), dir).map_err(Error::path("open", "/"))?;
     let new = sys::open(rootfs, dir).map_err(Error::path("open rootfs", shown.as_str()))?;
     sys::fchdir(new.as_fd()).map_err(Error::path("chdir", shown.as_str()))?;
-    crate::explain::step(
+    super::step(
         || format!("pivot_root {shown}"),
         || sys::pivot_root(Path::new("."), Path::new(".")),
     )
@@ -27,7 +27,7 @@ pub(crate) fn pivot_root(rootfs: &Path) -> Result<()> {
     sys::fchdir(old.as_fd()).map_err(Error::path("chdir", "old root"))?;
     // Slave first, so that the detach below does not propagate unmounts to the
     // host's mounts.
-    crate::explain::step(
+    super::step(
         || "mount --make-rslave old root".to_string(),
         || {
             sys::mount(
@@ -40,7 +40,7 @@ pub(crate) fn pivot_root(rootfs: &Path) -> Result<()> {
         },
     )
     .map_err(Error::path("make rslave", "old root"))?;
-    crate::explain::step(
+    super::step(
         || "umount2 old root (detach)".to_string(),
         || sys::umount2(Path::new("."), MntFlags::MNT_DETACH),
     )
@@ -54,7 +54,7 @@ pub(crate) fn pivot_root(rootfs: &Path) -> Result<()> {
 pub(crate) fn move_root(rootfs: &Path) -> Result<()> {
     let shown = rootfs.display().to_string();
     sys::chdir(rootfs).map_err(Error::path("chdir", shown.as_str()))?;
-    crate::explain::step(
+    super::step(
         || format!("mount --move {shown} /"),
         || sys::mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None),
     )
@@ -64,7 +64,7 @@ pub(crate) fn move_root(rootfs: &Path) -> Result<()> {
         options: "move".into(),
         source,
     })?;
-    crate::explain::step(|| "chroot .".to_string(), || sys::chroot(Path::new(".")))
+    super::step(|| "chroot .".to_string(), || sys::chroot(Path::new(".")))
         .map_err(Error::path("chroot", shown.as_str()))?;
     sys::chdir(Path::new("/")).map_err(Error::path("chdir", "/"))
 }

@@ -45,7 +45,7 @@ pub(crate) fn prepare_root(rootfs: &Path, flags: MsFlags) -> Result<()> {
         change(&parent, MsFlags::MS_PRIVATE)?;
     }
     let shown = rootfs.display().to_string();
-    crate::explain::step(
+    super::step(
         || format!("mount --rbind {shown} on {shown}"),
         || {
             sys::mount(
@@ -77,7 +77,7 @@ pub(crate) fn finish_root(flags: MsFlags) -> Result<()> {
 fn change(target: &Path, flags: MsFlags) -> Result<()> {
     let name = options::propagation_name(flags);
     let shown = target.display().to_string();
-    crate::explain::step(
+    super::step(
         || format!("mount --make-{name} {shown}"),
         || sys::mount(None, target, None, flags, None),
     )

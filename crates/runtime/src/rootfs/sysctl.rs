@@ -45,7 +45,7 @@ pub(crate) fn apply(sysctls: &HashMap<String, String>) -> Result<()> {
                 "not a sysctl name",
             ))
         })?;
-        crate::explain::step(
+        super::step(
             || format!("sysctl {key}={value}"),
             || {
                 let fd = sys::open_beneath(dir.as_fd(), &rel, OFlags::WRONLY | OFlags::TRUNC)?;
