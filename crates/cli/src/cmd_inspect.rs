@@ -1,0 +1,178 @@
+//! `image inspect`: Docker's JSON shape.
+
+use clap::Args;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use berth_image::store::Image;
+use berth_image::{Reference, Store};
+
+use crate::template::Template;
+use crate::{CmdResult, Fail};
+
+/// `image inspect` flags.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    format: Option<String>,
+    /// The images
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+/// `berth image inspect`.
+pub fn inspect(store: &Store, a: InspectArgs) -> CmdResult {
+    let tmpl = match a.format.as_deref() {
+        Some("json") | None => None,
+        Some(f) => Some(Template::parse(f).map_err(Fail::usage)?),
+    };
+    let mut docs = Vec::new();
+    let mut missing = Vec::new();
+    for name in &a.images {
+        match store.resolve(name) {
+            Ok(id) => docs.push(build(store, &store.image(&id)?)),
+            Err(berth_image::Error::NoSuchImage(_)) => missing.push(name.clone()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match &tmpl {
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&docs).expect("inspect document serialises")
+        ),
+        Some(t) => {
+            for d in &docs {
+                let v = serde_json::to_value(d).expect("inspect document serialises");
+                println!("{}", t.render(&v).map_err(Fail::usage)?);
+            }
+        }
+    }
+    match missing.first() {
+        None => Ok(()),
+        Some(_) => Err(Fail::usage(
+            missing
+                .iter()
+                .map(|m| format!("No such image: {m}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+    }
+}
+
+/// Docker's `Config` object of an image, in Docker's field order.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerConfig {
+    hostname: String,
+    domainname: String,
+    user: String,
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exposed_ports: Option<BTreeMap<String, Value>>,
+    tty: bool,
+    open_stdin: bool,
+    stdin_once: bool,
+    env: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthcheck: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args_escaped: Option<bool>,
+    image: String,
+    volumes: Option<BTreeMap<String, Value>>,
+    working_dir: String,
+    entrypoint: Option<Vec<String>>,
+    on_build: Option<Vec<String>>,
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shell: Option<Vec<String>>,
+}
+
+/// Docker's image inspect document, in Docker's field order.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Document {
+    id: String,
+    repo_tags: Vec<String>,
+    repo_digests: Vec<String>,
+    parent: String,
+    comment: String,
+    created: String,
+    docker_version: String,
+    author: String,
+    config: DockerConfig,
+    architecture: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<String>,
+    os: String,
+    size: u64,
+    graph_driver: Value,
+    #[serde(rename = "RootFS")]
+    root_fs: Value,
+    metadata: Value,
+}
+
+/// The inspect document of one image.
+fn build(store: &Store, img: &Image) -> Document {
+    let c = img.config.config.clone().unwrap_or_default();
+    let config = DockerConfig {
+        hostname: String::new(),
+        domainname: String::new(),
+        user: c.user.unwrap_or_default(),
+        attach_stdin: false,
+        attach_stdout: false,
+        attach_stderr: false,
+        exposed_ports: c.exposed_ports,
+        tty: false,
+        open_stdin: false,
+        stdin_once: false,
+        env: c.env,
+        cmd: c.cmd,
+        healthcheck: c.healthcheck,
+        args_escaped: c.args_escaped,
+        image: String::new(),
+        volumes: c.volumes,
+        working_dir: c.working_dir.unwrap_or_default(),
+        entrypoint: c.entrypoint,
+        on_build: c.on_build,
+        labels: c.labels,
+        stop_signal: c.stop_signal,
+        shell: c.shell,
+    };
+    let mut graph = Map::new();
+    if let Some(top) = &img.record.top_layer {
+        if let Ok(stack) = store.layers().stack(top) {
+            let s = |p: &std::path::PathBuf| p.to_string_lossy().into_owned();
+            graph.insert("UpperDir".into(), json!(s(&stack[0])));
+            if stack.len() > 1 {
+                let lower: Vec<String> = stack[1..].iter().map(s).collect();
+                graph.insert("LowerDir".into(), json!(lower.join(":")));
+            }
+        }
+    }
+    Document {
+        id: img.id().to_string(),
+        repo_tags: img.tags().iter().map(|r| r.familiar()).collect(),
+        repo_digests: img.repo_digests().iter().map(Reference::familiar).collect(),
+        parent: String::new(),
+        comment: img.config.comment.clone().unwrap_or_default(),
+        created: img.config.created.clone().unwrap_or_default(),
+        docker_version: img.config.docker_version.clone().unwrap_or_default(),
+        author: img.config.author.clone().unwrap_or_default(),
+        config,
+        architecture: img.config.architecture.clone(),
+        variant: img.config.variant.clone(),
+        os: img.config.os.clone(),
+        size: img.size,
+        graph_driver: json!({"Data": graph, "Name": "overlay"}),
+        root_fs: json!({"Type": "layers", "Layers": img.config.rootfs.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()}),
+        metadata: json!({"LastTagTime": img.record.last_tag_time.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into())}),
+    }
+}

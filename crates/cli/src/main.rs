@@ -1,0 +1,226 @@
+//! `berth`: docker's command line over berth's engine. For now, the image commands.
+//!
+//! Exit codes follow docker's CLI: 0 on success, 1 when the engine refuses what was
+//! asked (no such image, conflict, bad archive; printed as docker prints daemon
+//! errors) or when a command gets the wrong number of arguments, 125 for unknown
+//! flags and for failures of the engine itself (a disk error in the store).
+
+mod change;
+mod cmd_archive;
+mod cmd_images;
+mod cmd_inspect;
+mod cmd_remove;
+mod template;
+mod units;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A failure with the exit code docker would use.
+#[derive(Debug)]
+pub struct Fail {
+    /// Exit status.
+    pub code: u8,
+    /// What to print on stderr.
+    pub message: String,
+}
+
+impl Fail {
+    /// A refusal of what the user asked (exit 1, docker's "Error response from daemon").
+    pub fn user(msg: impl std::fmt::Display) -> Fail {
+        Fail {
+            code: 1,
+            message: format!("Error response from daemon: {msg}"),
+        }
+    }
+
+    /// A usage mistake found after parsing (exit 1, plain "Error:").
+    pub fn usage(msg: impl std::fmt::Display) -> Fail {
+        Fail {
+            code: 1,
+            message: format!("Error: {msg}"),
+        }
+    }
+}
+
+impl From<berth_image::Error> for Fail {
+    fn from(e: berth_image::Error) -> Fail {
+        if e.is_user_error() {
+            Fail::user(e)
+        } else {
+            Fail {
+                code: 125,
+                message: format!("Error: {e}"),
+            }
+        }
+    }
+}
+
+/// The result of a command.
+pub type CmdResult = Result<(), Fail>;
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A container engine with docker's command line"
+)]
+struct Cli {
+    /// Root of persistent state (images, layers, snapshots).
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_ROOT",
+        default_value = "/var/lib/berth"
+    )]
+    root: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List images
+    Images(cmd_images::ImagesArgs),
+    /// Manage images
+    Image {
+        #[command(subcommand)]
+        cmd: ImageCmd,
+    },
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(cmd_remove::TagArgs),
+    /// Remove one or more images
+    Rmi(cmd_remove::RmiArgs),
+    /// Show the history of an image
+    History(cmd_images::HistoryArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(cmd_archive::ImportArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(cmd_archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(cmd_archive::LoadArgs),
+    /// Manage berth
+    System {
+        #[command(subcommand)]
+        cmd: SystemCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCmd {
+    /// List images
+    #[command(alias = "list")]
+    Ls(cmd_images::ImagesArgs),
+    /// Display detailed information on one or more images
+    Inspect(cmd_inspect::InspectArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(cmd_remove::TagArgs),
+    /// Remove one or more images
+    #[command(alias = "remove")]
+    Rm(cmd_remove::RmiArgs),
+    /// Remove unused images
+    Prune(cmd_remove::PruneArgs),
+    /// Show the history of an image
+    History(cmd_images::HistoryArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(cmd_archive::ImportArgs),
+    /// Save one or more images to a tar archive
+    Save(cmd_archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(cmd_archive::LoadArgs),
+}
+
+#[derive(Subcommand)]
+enum SystemCmd {
+    /// Show berth disk usage
+    Df(DfArgs),
+}
+
+#[derive(Args)]
+struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            let code = match e.kind() {
+                K::DisplayHelp
+                | K::DisplayVersion
+                | K::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                // docker: "requires exactly N arguments" is exit 1; flag errors 125.
+                K::MissingRequiredArgument
+                | K::TooManyValues
+                | K::WrongNumberOfValues
+                | K::TooFewValues => 1,
+                _ => 125,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("{}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CmdResult {
+    let store = || berth_image::Store::open(&cli.root).map_err(Fail::from);
+    match cli.cmd {
+        Cmd::Images(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Ls(a),
+        } => cmd_images::images(&store()?, a),
+        Cmd::Image {
+            cmd: ImageCmd::Inspect(a),
+        } => cmd_inspect::inspect(&store()?, a),
+        Cmd::Tag(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Tag(a),
+        } => cmd_remove::tag(&store()?, a),
+        Cmd::Rmi(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Rm(a),
+        } => cmd_remove::rmi(&store()?, a),
+        Cmd::Image {
+            cmd: ImageCmd::Prune(a),
+        } => cmd_remove::prune(&store()?, a),
+        Cmd::History(a)
+        | Cmd::Image {
+            cmd: ImageCmd::History(a),
+        } => cmd_images::history(&store()?, a),
+        Cmd::Import(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Import(a),
+        } => cmd_archive::import(&store()?, a),
+        Cmd::Save(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Save(a),
+        } => cmd_archive::save(&store()?, a),
+        Cmd::Load(a)
+        | Cmd::Image {
+            cmd: ImageCmd::Load(a),
+        } => cmd_archive::load(&store()?, a),
+        Cmd::System {
+            cmd: SystemCmd::Df(a),
+        } => cmd_images::df(&store()?, a.verbose),
+    }
+}
+
+/// True when file descriptor `fd` is a terminal.
+pub fn is_tty(fd: i32) -> bool {
+    // SAFETY: isatty only reads the descriptor number.
+    unsafe { libc::isatty(fd) == 1 }
+}
