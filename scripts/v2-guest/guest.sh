@@ -48,9 +48,11 @@ export BERTH_EXPECT_CGROUP2=1
 export RUST_BACKTRACE=1
 mkdir -p "$BERTH_TEST_TMP"
 
+# Named <n>-<test target>, so the glob runs them in run.sh's order.
 for t in /berth/tests/*; do
     [ -x "$t" ] || continue
     name=${t##*/}
+    name=${name#*-}
     echo "BERTH-GUEST-BEGIN $name"
     start=$(date +%s)
     # shellcheck disable=SC2086 # BERTH_GUEST_TEST_ARGS is a list of words

@@ -8,7 +8,7 @@
 #
 # Environment:
 #   BERTH_GUEST_TESTS         test targets to run if they exist
-#                             (default: "runtime_lifecycle runtime_cgroups v2_guest_smoke")
+#                             (default: "v2_guest_smoke runtime_lifecycle runtime_cgroups")
 #   BERTH_GUEST_TEST_ARGS     extra arguments for every test executable (e.g. a filter)
 #   BERTH_GUEST_TIMEOUT       seconds before the whole guest counts as hung (1500)
 #   BERTH_GUEST_TEST_TIMEOUT  seconds one test executable may take in the guest (600)
@@ -19,7 +19,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$repo/scripts/v2-guest
-tests=${BERTH_GUEST_TESTS:-runtime_lifecycle runtime_cgroups v2_guest_smoke}
+tests=${BERTH_GUEST_TESTS:-v2_guest_smoke runtime_lifecycle runtime_cgroups}
 timeout_s=${BERTH_GUEST_TIMEOUT:-1500}
 test_timeout_s=${BERTH_GUEST_TEST_TIMEOUT:-600}
 modules=${BERTH_GUEST_MODULES-overlay}
@@ -106,8 +106,11 @@ echo berth-v2-guest >"$root/etc/hostname"
 while read -r name exe; do
     strip --strip-debug -o "$root/berth/bin/$name" "$exe"
 done <"$work/bins.list"
+# Numbered so that the guest runs them in the order of BERTH_GUEST_TESTS.
+n=0
 while read -r name exe; do
-    strip --strip-debug -o "$root/berth/tests/$name" "$exe"
+    n=$((n + 1))
+    strip --strip-debug -o "$root/berth/tests/$(printf %02d "$n")-$name" "$exe"
 done <"$work/tests.list"
 
 # Every shared library they load, at the path the dynamic loader looks for it.
