@@ -210,3 +210,196 @@ pub fn run(cmd: &mut Command) -> Run {
         .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     Run { what, out }
 }
+
+/// True when /sys/fs/cgroup is a pure cgroup v2 mount.
+pub fn cgroup_v2() -> bool {
+    // SAFETY: statfs into a zeroed struct with a valid path.
+    unsafe {
+        let mut s: libc::statfs = std::mem::zeroed();
+        let p = std::ffi::CString::new("/sys/fs/cgroup").unwrap();
+        libc::statfs(p.as_ptr(), &mut s) == 0 && s.f_type == 0x6367_7270
+    }
+}
+
+/// The host directory of cgroup `path` (e.g. "/<id>") for a v1 `controller`, or the
+/// unified directory on pure v2.
+pub fn cgroup_dir(controller: &str, path: &str) -> PathBuf {
+    let rel = path.trim_start_matches('/');
+    if cgroup_v2() {
+        PathBuf::from("/sys/fs/cgroup").join(rel)
+    } else {
+        PathBuf::from("/sys/fs/cgroup").join(controller).join(rel)
+    }
+}
+
+/// Every cgroup directory named `name` directly under any mounted hierarchy root.
+pub fn cgroup_leftovers(name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let base = Path::new("/sys/fs/cgroup");
+    if base.join(name).is_dir() {
+        found.push(base.join(name));
+    }
+    if let Ok(rd) = std::fs::read_dir(base) {
+        for e in rd.flatten() {
+            let p = e.path().join(name);
+            if p.is_dir() {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// A bundle: a busybox root filesystem and runc's default config.json made by
+/// `berth-runtime spec`, adjusted for tests (no terminal, the given args).
+pub struct Bundle {
+    dir: TestDir,
+}
+
+impl Bundle {
+    /// Builds a bundle running `args`.
+    pub fn new(args: &[&str]) -> Bundle {
+        let dir = TestDir::new("bundle");
+        busybox_rootfs(&dir.path().join("rootfs"));
+        run(Command::new(bin("berth-runtime"))
+            .arg("spec")
+            .arg("--bundle")
+            .arg(dir.path()))
+        .ok();
+        let b = Bundle { dir };
+        b.edit(|c| {
+            c["process"]["terminal"] = false.into();
+            c["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
+        });
+        b
+    }
+
+    /// The bundle directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The parsed config.json.
+    pub fn config(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.path().join("config.json")).unwrap()).unwrap()
+    }
+
+    /// Changes config.json with `f`.
+    pub fn edit(&self, f: impl FnOnce(&mut serde_json::Value)) {
+        let mut c = self.config();
+        f(&mut c);
+        std::fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&c).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+/// berth-runtime with a private state root; every container it made is deleted
+/// (forcibly) when it drops, so a failing test leaves nothing running.
+pub struct Runtime {
+    root: TestDir,
+    ids: std::sync::Mutex<Vec<String>>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime on a fresh state root.
+    pub fn new() -> Runtime {
+        Runtime {
+            root: TestDir::new("state"),
+            ids: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// A fresh container id, remembered for cleanup.
+    pub fn id(&self, prefix: &str) -> String {
+        let id = unique(prefix);
+        self.ids.lock().unwrap().push(id.clone());
+        id
+    }
+
+    /// `berth-runtime --root <root>` ready for arguments.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(bin("berth-runtime"));
+        c.arg("--root").arg(self.root.path());
+        c
+    }
+
+    /// Runs berth-runtime with `args`, capturing its output. Do not use for
+    /// commands whose container outlives them (create, run -d): the container would
+    /// hold the pipes open; use [`Runtime::detached`].
+    pub fn run(&self, args: &[&str]) -> Run {
+        run(self.cmd().args(args))
+    }
+
+    /// Runs a command whose container outlives it, with the container's stdio sent
+    /// to `<root>/<name>.out`; returns the command's result (its stderr is in the
+    /// same file).
+    pub fn detached(&self, args: &[&str], name: &str) -> (Run, PathBuf) {
+        let log = self.root.path().join(format!("{name}.out"));
+        let f = std::fs::File::create(&log).unwrap();
+        let status = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .status()
+            .unwrap();
+        let text = std::fs::read(&log).unwrap_or_default();
+        (
+            Run {
+                what: format!("berth-runtime {args:?}"),
+                out: Output {
+                    status,
+                    stdout: Vec::new(),
+                    stderr: text,
+                },
+            },
+            log,
+        )
+    }
+
+    /// The `state` JSON of a container.
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        let out = self.run(&["state", id]).ok();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("state JSON: {e}: {out}"))
+    }
+
+    /// Polls `state` until its status is `want` (up to 5 s).
+    #[track_caller]
+    pub fn wait_status(&self, id: &str, want: &str) {
+        for _ in 0..500 {
+            if self.state(id)["status"] == want {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("container {id} never reached {want}: {}", self.state(id));
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for id in self.ids.lock().unwrap().iter() {
+            let _ = self
+                .cmd()
+                .args(["delete", "--force", id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}

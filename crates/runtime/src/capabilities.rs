@@ -104,10 +104,12 @@ pub fn apply(sets: &Sets) -> Result<()> {
             )
         },
         || -> Result<()> {
-            // Permitted must be set first: effective and inheritable are bounded by it.
-            caps::set(None, CapSet::Permitted, &sets.permitted)
+            // Each capset must leave effective within permitted: shrink effective
+            // first, set inheritable while the old permitted set still covers it, and
+            // shrink permitted last.
+            caps::set(None, CapSet::Effective, &sets.effective)
                 .and_then(|_| caps::set(None, CapSet::Inheritable, &sets.inheritable))
-                .and_then(|_| caps::set(None, CapSet::Effective, &sets.effective))
+                .and_then(|_| caps::set(None, CapSet::Permitted, &sets.permitted))
                 .map_err(|e| Error::Init(format!("cannot set capabilities: {e}")))
         },
     )?;

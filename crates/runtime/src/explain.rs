@@ -114,6 +114,20 @@ pub fn step<T, E: std::fmt::Display>(
     r
 }
 
+/// The current trace time, to pass to [`since`] (for steps such as fork that return
+/// twice, where only one side must print).
+pub fn mark() -> f64 {
+    if enabled() { elapsed_ms() } else { 0.0 }
+}
+
+/// Prints a step that started at `started` (from [`mark`]) and ends now.
+pub fn since(started: f64, what: impl FnOnce() -> String) {
+    if enabled() {
+        let now = elapsed_ms();
+        emit(&line(now, Some(now - started), &what(), None));
+    }
+}
+
 /// Records a point in time without a duration (for example "exec /bin/sh" just before
 /// the exec, which never returns on success).
 pub fn note(what: impl FnOnce() -> String) {

@@ -37,10 +37,10 @@ struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Accepted for runc compatibility; rootless mode is detected
-    #[arg(long, global = true, hide = true)]
+    #[arg(long = "rootless", id = "global_rootless", hide = true)]
     rootless: Option<String>,
     /// Accepted for runc compatibility
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     criu: Option<String>,
     /// Print every kernel step with its time (the live anatomy of a container)
     #[arg(long, global = true)]

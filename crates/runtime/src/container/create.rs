@@ -97,6 +97,18 @@ pub(crate) fn effective_resources(spec: &Spec) -> LinuxResources {
     r
 }
 
+/// The host uid and gid that a new user namespace maps to its root, if any.
+fn mapped_root(spec: &Spec) -> Option<(u32, u32)> {
+    let linux = spec.linux().as_ref()?;
+    let find = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        m.iter()
+            .flatten()
+            .find(|m| m.container_id() == 0)
+            .map(|m| m.host_id())
+    };
+    Some((find(linux.uid_mappings())?, find(linux.gid_mappings())?))
+}
+
 fn write_maps(pid: i32, spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref().expect("user namespace implies linux");
     let render = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
@@ -167,6 +179,14 @@ impl Runtime {
             || nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)),
         )
         .map_err(sys(format!("cannot create {}", fifo.display())))?;
+        // The umask trimmed the mode; and in a user namespace init is an unprivileged
+        // host uid, so the fifo belongs to the container's root.
+        std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(io(format!("chmod {}", fifo.display())))?;
+        if let Some((uid, gid)) = mapped_root(&spec) {
+            std::os::unix::fs::chown(&fifo, Some(uid), Some(gid))
+                .map_err(io(format!("chown {}", fifo.display())))?;
+        }
         let fifo_dir: OwnedFd = nix::fcntl::open(
             &dir,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,

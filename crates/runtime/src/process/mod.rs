@@ -67,9 +67,11 @@ pub struct Config<'a> {
 
 /// Forks stage-1. Returns its pid in the runtime; the child never returns.
 pub fn spawn(cfg: &Config<'_>, ours: &Channel, theirs: Channel) -> Result<i32> {
-    let forked = step(|| "fork stage-1".into(), raw::fork).map_err(sys("fork"))?;
+    let t = explain::mark();
+    let forked = raw::fork().map_err(sys("fork"))?;
     match forked {
         Forked::Parent(pid) => {
+            explain::since(t, || format!("fork stage-1 -> pid {pid}"));
             drop(theirs);
             Ok(pid)
         }
@@ -130,10 +132,13 @@ fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
     if cfg.plan.creates(LinuxNamespaceType::Time) {
         write_time_offsets(cfg.spec)?;
     }
-    let forked = step(|| "fork init (pid 1 of the new pid namespace)".into(), raw::fork)
-        .map_err(sys("fork init"))?;
+    let t = explain::mark();
+    let forked = raw::fork().map_err(sys("fork init"))?;
     match forked {
-        Forked::Parent(pid) => ch.send(&Msg::Pid(pid)),
+        Forked::Parent(pid) => {
+            explain::since(t, || format!("fork init -> host pid {pid}"));
+            ch.send(&Msg::Pid(pid))
+        }
         Forked::Child => {
             explain::set_role(2);
             let target = match init(cfg, ch) {
@@ -152,7 +157,9 @@ fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
                 if ch.expect(&Msg::Go, "runtime").is_err() {
                     raw::exit_now(1);
                 }
-                if wait_for_start(dir).is_err() {
+                if let Err(e) = wait_for_start(dir) {
+                    // Create has returned; stderr is all that is left to tell.
+                    eprintln!("berth-runtime: container init: {e}");
                     raw::exit_now(1);
                 }
             }

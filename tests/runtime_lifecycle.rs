@@ -1,0 +1,314 @@
+//! berth-runtime end to end: real containers from a busybox bundle, checked from
+//! inside (what the process sees) and from the host (state, cgroups, leftovers).
+
+use std::path::Path;
+
+use berth_tests::{Bundle, Runtime, cgroup_leftovers, is_root};
+
+fn need_root() {
+    assert!(is_root(), "the runtime tests create namespaces and cgroups: run them as root");
+}
+
+#[test]
+fn run_is_pid_1_with_own_hostname_and_exit_code() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sh", "-c", "echo pid=$$; hostname; exit 7"]);
+    b.edit(|c| c["hostname"] = "inside".into());
+    let id = rt.id("run");
+    let r = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(r.code(), 7, "stderr: {}", r.stderr());
+    assert_eq!(r.stdout(), "pid=1\ninside\n");
+    assert!(!rt.root().join(&id).exists(), "run must delete the container on exit");
+    assert!(cgroup_leftovers(&id).is_empty(), "{:?}", cgroup_leftovers(&id));
+}
+
+#[test]
+fn killed_process_exits_128_plus_signal() {
+    need_root();
+    let rt = Runtime::new();
+    // Without a pid namespace the shell is not an init, which would be immune to
+    // its own SIGKILL.
+    let b = Bundle::new(&["sh", "-c", "kill -9 $$"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid");
+    });
+    let id = rt.id("sig");
+    let r = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]);
+    assert_eq!(r.code(), 137, "stderr: {}", r.stderr());
+}
+
+#[test]
+fn command_not_found_fails_create() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["no-such-command"]);
+    let id = rt.id("nf");
+    let err = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).fails();
+    assert!(err.contains("executable file not found in $PATH"), "{err}");
+    assert!(!rt.root().join(&id).exists());
+    assert!(cgroup_leftovers(&id).is_empty());
+}
+
+#[test]
+fn create_start_state_kill_delete_follow_the_spec() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sh", "-c", "echo started > /dev/shm/x; exec sleep 60"]);
+    let id = rt.id("life");
+    let bundle = b.path().to_str().unwrap();
+    let pidfile = rt.root().join("pid");
+    let (r, _log) = rt.detached(
+        &["create", "-b", bundle, "--pid-file", pidfile.to_str().unwrap(), &id],
+        "create",
+    );
+    r.ok();
+    let st = rt.state(&id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
+    assert_eq!(
+        Path::new(st["bundle"].as_str().unwrap()),
+        b.path().canonicalize().unwrap()
+    );
+    // Before start the user's program has not run: init is still berth-runtime.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_ne!(comm.trim(), "sleep");
+
+    let err = rt.run(&["delete", "--force", "nonexistent-berth-id"]);
+    err.ok();
+    rt.run(&["start", &id]).ok();
+    rt.wait_status(&id, "running");
+    let err = rt.run(&["start", &id]).fails();
+    assert!(err.contains("already running"), "{err}");
+    let err = rt.run(&["delete", &id]).fails();
+    assert!(err.contains("not stopped"), "{err}");
+    // The list shows it.
+    let list = rt.run(&["list", "-f", "json"]).ok();
+    assert!(list.contains(&id), "{list}");
+
+    rt.run(&["kill", &id, "KILL"]).ok();
+    rt.wait_status(&id, "stopped");
+    assert_eq!(rt.state(&id)["pid"], 0);
+    let err = rt.run(&["kill", &id]).fails();
+    assert!(err.contains("not running"), "{err}");
+    rt.run(&["delete", &id]).ok();
+    let err = rt.run(&["state", &id]).fails();
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!rt.root().join(&id).exists());
+    assert!(cgroup_leftovers(&id).is_empty(), "{:?}", cgroup_leftovers(&id));
+}
+
+#[test]
+fn created_container_can_be_deleted_without_force() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    let id = rt.id("cdel");
+    rt.detached(&["create", "-b", b.path().to_str().unwrap(), &id], "create").0.ok();
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    rt.run(&["delete", &id]).ok();
+    assert!(!rt.root().join(&id).exists());
+    assert!(cgroup_leftovers(&id).is_empty());
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z"), "init still alive: {stat}");
+}
+
+#[test]
+fn exec_joins_the_running_container() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| c["hostname"] = "shared".into());
+    let id = rt.id("exec");
+    rt.detached(&["run", "-d", "-b", b.path().to_str().unwrap(), &id], "run").0.ok();
+    rt.wait_status(&id, "running");
+    let r = rt.run(&[
+        "exec", "-e", "GREETING=hi", &id, "sh", "-c",
+        "echo $GREETING; hostname; cat /proc/1/comm; exit 3",
+    ]);
+    assert_eq!(r.code(), 3, "{}", r.stderr());
+    assert_eq!(r.stdout(), "hi\nshared\nsleep\n");
+    let pids = rt.run(&["ps", "-f", "json", &id]).ok();
+    let pids: Vec<i64> = serde_json::from_str(&pids).unwrap();
+    assert_eq!(pids, vec![rt.state(&id)["pid"].as_i64().unwrap()]);
+    let err = rt.run(&["exec", &id, "no-such-thing"]).fails();
+    assert!(err.contains("not found"), "{err}");
+    rt.run(&["delete", "--force", &id]).ok();
+    assert!(cgroup_leftovers(&id).is_empty());
+}
+
+#[test]
+fn default_spec_isolates_like_runc() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "touch /rootfs-write 2>/dev/null && echo root-writable; \
+         echo 1 > /proc/sys/vm/overcommit_memory 2>/dev/null && echo sys-writable; \
+         wc -c < /proc/timer_list; grep -c . /proc/net/dev; \
+         grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; ls /dev | tr '\\n' ' '",
+    ]);
+    let id = rt.id("iso");
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(!out.contains("root-writable"), "{out}");
+    assert!(!out.contains("sys-writable"), "{out}");
+    assert_eq!(lines[0].trim(), "0", "timer_list must be masked: {out}");
+    // A new network namespace has only lo: two header lines plus lo.
+    assert_eq!(lines[1].trim(), "3", "{out}");
+    // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE = bits 29, 5, 10.
+    assert!(lines[2].ends_with("0000000020000420"), "{out}");
+    assert!(lines[3].ends_with('1'), "{out}");
+    for dev in ["null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd", "stdin"] {
+        assert!(lines[4].split(' ').any(|d| d == dev), "/dev lacks {dev}: {}", lines[4]);
+    }
+}
+
+#[test]
+fn user_namespace_maps_ids() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    let id = rt.id("userns");
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).ok();
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["0", "100000", "65536", "0", "100000", "65536", "0"], "{out}");
+}
+
+#[test]
+fn time_namespace_offsets_shift_the_clock() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["cat", "/proc/uptime"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 1000000}});
+    });
+    let id = rt.id("timens");
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).ok();
+    let up: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(up > 1_000_000.0, "uptime {up}");
+}
+
+#[test]
+fn joins_a_namespace_by_path() {
+    need_root();
+    let rt = Runtime::new();
+    let a = Bundle::new(&["sleep", "60"]);
+    let ida = rt.id("nsa");
+    rt.detached(&["run", "-d", "-b", a.path().to_str().unwrap(), &ida], "a").0.ok();
+    let pid = rt.state(&ida)["pid"].as_i64().unwrap();
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let b = Bundle::new(&["readlink", "/proc/self/ns/net"]);
+    b.edit(|c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "network" {
+                ns["path"] = format!("/proc/{pid}/ns/net").into();
+            }
+        }
+    });
+    let idb = rt.id("nsb");
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &idb]).ok();
+    assert_eq!(out.trim(), want.to_str().unwrap());
+    rt.run(&["delete", "-f", &ida]).ok();
+}
+
+#[test]
+fn pause_and_resume_freeze_the_container() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = rt.id("pause");
+    rt.detached(&["run", "-d", "-b", b.path().to_str().unwrap(), &id], "run").0.ok();
+    rt.run(&["pause", &id]).ok();
+    assert_eq!(rt.state(&id)["status"], "paused");
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // A frozen task sleeps in the freezer: state D (v1) or S (v2), never R.
+    assert!(!st.contains(") R"), "{st}");
+    let err = rt.run(&["exec", &id, "true"]).fails();
+    assert!(err.contains("paused"), "{err}");
+    rt.run(&["resume", &id]).ok();
+    assert_eq!(rt.state(&id)["status"], "running");
+    rt.run(&["delete", "-f", &id]).ok();
+    assert!(cgroup_leftovers(&id).is_empty());
+}
+
+#[test]
+fn explain_traces_the_kernel_steps() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    let id = rt.id("explain");
+    let r = rt.run(&["--explain", "run", "-b", b.path().to_str().unwrap(), &id]);
+    r.ok();
+    let trace = r.stderr();
+    for step in ["unshare CLONE_NEWNS", "cgroup.procs", "mount proc on /proc", "pivot_root", "sethostname", "capset", "execve /bin/true"] {
+        assert!(trace.contains(step), "trace lacks {step:?}:\n{trace}");
+    }
+    // The order is the order of events: namespaces before pivot_root before exec.
+    let pos = |s: &str| trace.find(s).unwrap();
+    assert!(pos("unshare") < pos("pivot_root") && pos("pivot_root") < pos("execve"));
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_leaves_nothing() {
+    need_root();
+    let rt = Runtime::new();
+    let check = |b: &Bundle, want: &str| {
+        let id = rt.id("bad");
+        let err = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).fails();
+        assert!(err.contains(want), "want {want:?} in: {err}");
+        assert!(!rt.root().join(&id).exists(), "state left for {id}");
+        assert!(cgroup_leftovers(&id).is_empty(), "cgroups left: {:?}", cgroup_leftovers(&id));
+    };
+    let b = Bundle::new(&["true"]);
+    std::fs::remove_file(b.path().join("config.json")).unwrap();
+    check(&b, "config.json");
+
+    let b = Bundle::new(&["true"]);
+    std::fs::write(b.path().join("config.json"), "{ not json").unwrap();
+    check(&b, "not a valid OCI config");
+
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["root"]["path"] = "no-such-rootfs".into());
+    check(&b, "no-such-rootfs");
+
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["namespaces"] = serde_json::json!([{"type": "bogus"}]));
+    check(&b, "not a valid OCI config");
+
+    // cfs_quota below the kernel's 1 ms minimum.
+    let b = Bundle::new(&["true"]);
+    b.edit(|c| c["linux"]["resources"]["cpu"] = serde_json::json!({"quota": 500, "period": 100000}));
+    check(&b, "500");
+
+    // An id in use: the second create fails, the first container is untouched.
+    let b = Bundle::new(&["sleep", "60"]);
+    let id = rt.id("dup");
+    rt.detached(&["run", "-d", "-b", b.path().to_str().unwrap(), &id], "dup").0.ok();
+    let err = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).fails();
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(rt.state(&id)["status"], "running");
+    rt.run(&["delete", "-f", &id]).ok();
+}
