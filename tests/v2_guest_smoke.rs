@@ -119,12 +119,18 @@ fn cgroup_layout_is_consistent() {
 }
 
 #[test]
-fn guest_is_pure_cgroup_v2() {
+fn guest_is_pure_cgroup_v2_with_overlayfs() {
     if std::env::var_os("BERTH_EXPECT_CGROUP2").is_none() {
         eprintln!("not in the v2 guest (BERTH_EXPECT_CGROUP2 unset): checked by the layout test");
         return;
     }
     assert_eq!(layout(), Layout::Unified, "the guest must run pure cgroup v2");
+    // Loaded by the guest's init from the kernel package (BERTH_GUEST_MODULES).
+    let filesystems = fs::read_to_string("/proc/filesystems").unwrap();
+    assert!(
+        filesystems.lines().any(|l| l.ends_with("\toverlay")),
+        "overlayfs missing from the guest: {filesystems}"
+    );
     let enabled = fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control").unwrap();
     for c in ["cpuset", "cpu", "io", "memory", "pids"] {
         assert!(
