@@ -273,20 +273,22 @@ fn check_default_container(user_ns: bool) -> Check {
     check(null.permissions().mode() & 0o7777 == 0o666, || {
         format!("/dev/null mode {:o}", null.permissions().mode())
     })?;
-    let fuse = fs::symlink_metadata("/dev/fuse").map_err(|e| format!("/dev/fuse: {e}"))?;
-    check(fuse.rdev() == nix::sys::stat::makedev(10, 229), || {
-        "/dev/fuse rdev".into()
+    // The configured device: made by mknod with its exact mode, or in a user
+    // namespace the host's node bind-mounted (the test uses /dev/kmsg there, which
+    // every host has; not every host has /dev/fuse).
+    let (dev, major, minor) = if user_ns {
+        ("/dev/kmsg", 1, 11)
+    } else {
+        ("/dev/fuse", 10, 229)
+    };
+    let node = fs::symlink_metadata(dev).map_err(|e| format!("{dev}: {e}"))?;
+    check(node.rdev() == nix::sys::stat::makedev(major, minor), || {
+        format!("{dev} rdev")
     })?;
-    // In a user namespace the node is the host's, bind-mounted: the host's mode.
-    check(
-        user_ns || fuse.permissions().mode() & 0o7777 == 0o600,
-        || {
-            format!(
-                "/dev/fuse mode {:o}, expected 600",
-                fuse.permissions().mode() & 0o7777
-            )
-        },
-    )?;
+    let mode = node.permissions().mode() & 0o7777;
+    check(user_ns || mode == 0o600, || {
+        format!("{dev} mode {mode:o}, expected 600")
+    })?;
     for d in ["zero", "full", "random", "urandom", "tty"] {
         let m = fs::symlink_metadata(format!("/dev/{d}")).map_err(|e| format!("/dev/{d}: {e}"))?;
         check(m.file_type().is_char_device(), || {
@@ -352,6 +354,16 @@ fn check_default_container(user_ns: bool) -> Check {
     })?;
     expect_erofs("/sys/probe")?;
     expect_erofs("/sys/fs/cgroup/probe")?;
+    let on_v2 = rustix::fs::statfs("/sys/fs/cgroup")
+        .map(|s| s.f_type as i64 == 0x6367_7270)
+        .unwrap_or(false);
+    if on_v2 {
+        let procs = fs::read_to_string("/sys/fs/cgroup/cgroup.procs")
+            .map_err(|e| format!("/sys/fs/cgroup/cgroup.procs: {e}"))?;
+        check(procs.lines().any(|l| l == "1"), || {
+            format!("/sys/fs/cgroup is not the container's cgroup: procs {procs:?}")
+        })?;
+    }
     let cg = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     if cg.lines().any(|l| l.split(':').nth(1) == Some("memory")) {
         let procs = fs::read_to_string("/sys/fs/cgroup/memory/cgroup.procs")
@@ -593,8 +605,12 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
     let base = TempDir::new("userns");
     let (bundle, rootfs) = busybox_bundle(&base.0);
     // gid 5 is not mapped in a namespace that maps root alone.
-    let json =
-        runc_like_json("", r#""kernel.domainname": "berth-test""#).replace(r#", "gid=5""#, "");
+    let json = runc_like_json("", r#""kernel.domainname": "berth-test""#)
+        .replace(r#", "gid=5""#, "")
+        .replace(
+            r#""path": "/dev/fuse", "type": "c", "major": 10, "minor": 229"#,
+            r#""path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11"#,
+        );
     let spec: Spec = serde_json::from_str(&json).unwrap();
     let mut opts = options(&bundle, &rootfs);
     opts.user_ns = true;

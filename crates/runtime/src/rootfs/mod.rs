@@ -7,7 +7,7 @@
 //! mounted by then for masked paths and sysctls).
 //!
 //! Every mount target, device node and masked path is resolved inside the root and
-//! never follows a symlink out of it (see [`paths`](self) for how); mounts are done
+//! never follows a symlink out of it (the `paths` module says how); mounts are done
 //! on `/proc/self/fd/<fd>` of the resolved target.
 //!
 //! One file per concern: `options` (OCI option strings to flags), `paths` (in-root
