@@ -333,10 +333,12 @@ fn oci_images(store: &Store, u: &Unpacked) -> Result<Vec<(Digest, Vec<Reference>
         let name = d
             .annotations
             .get(spec::ANNOTATION_IMAGE_NAME)
+            // A ref.name may be a bare tag ("latest"), which names no repository; with
+            // a ':', '/' or '@' it is a whole name (skopeo writes "bb:1").
             .or_else(|| {
                 d.annotations
                     .get(spec::ANNOTATION_REF_NAME)
-                    .filter(|n| n.contains('/'))
+                    .filter(|n| n.contains([':', '/', '@']))
             })
             .map(|n| Reference::parse_with_default_tag(n))
             .transpose()?;
