@@ -312,3 +312,83 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
     assert_eq!(rt.state(&id)["status"], "running");
     rt.run(&["delete", "-f", &id]).ok();
 }
+
+#[test]
+fn foreground_run_with_terminal_proxies_the_pty() {
+    need_root();
+    let rt = Runtime::new();
+    // runc's default process: an interactive shell on a terminal.
+    let b = Bundle::new(&["sh"]);
+    b.edit(|c| c["process"]["terminal"] = true.into());
+    let id = rt.id("pty");
+    let mut child = rt
+        .cmd()
+        .args(["run", "-b", b.path().to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"tty; exit 3\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("/dev/pts/0"), "{text}");
+}
+
+#[test]
+fn console_socket_receives_the_pty_master() {
+    need_root();
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sh", "-c", "tty; echo from-container"]);
+    b.edit(|c| c["process"]["terminal"] = true.into());
+    let id = rt.id("csock");
+    let sock = rt.root().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let create = rt
+        .cmd()
+        .args(["create", "-b", b.path().to_str().unwrap(), "--console-socket"])
+        .arg(&sock)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    // Receive one descriptor with SCM_RIGHTS.
+    // SAFETY: the buffers outlive recvmsg; CMSG_* walk the control buffer it filled.
+    let master = unsafe {
+        let mut buf = [0u8; 256];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut cbuf = [0u8; 64];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = cbuf.len();
+        assert!(libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) >= 0);
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!cmsg.is_null() && (*cmsg).cmsg_type == libc::SCM_RIGHTS);
+        std::fs::File::from_raw_fd(*(libc::CMSG_DATA(cmsg) as *const i32))
+    };
+    let out = create.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A pty master is a terminal.
+    // SAFETY: isatty only inspects the descriptor.
+    assert_eq!(unsafe { libc::isatty(master.as_raw_fd()) }, 1);
+    rt.run(&["start", &id]).ok();
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    let mut m = master;
+    use std::io::Read;
+    while !text.contains("from-container") {
+        match m.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(text.contains("/dev/pts/0") && text.contains("from-container"), "{text}");
+}

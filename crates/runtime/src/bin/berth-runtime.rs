@@ -338,7 +338,23 @@ fn run(cli: Cli) -> Result<i32> {
             if !detach {
                 berth_runtime::container::prepare_foreground();
             }
-            let pid = rt.create(&o)?;
+            // A foreground run with a terminal and no console socket proxies the
+            // container's pty itself.
+            let mut console = None;
+            if !detach && o.console_socket.is_none() && bundle_wants_terminal(&o.bundle) {
+                console = Some(berth_runtime::container::Console::new()?);
+            }
+            let pid = rt.create_with_console(&o, console.as_mut().and_then(|c| c.container_end()))?;
+            let mut tty = None;
+            if let Some(c) = &console {
+                match c.master().and_then(berth_runtime::container::proxy) {
+                    Ok(t) => tty = Some(t),
+                    Err(e) => {
+                        let _ = rt.delete(&o.id, true);
+                        return Err(e.into());
+                    }
+                }
+            }
             if let Err(e) = rt.start(&o.id) {
                 let _ = rt.delete(&o.id, true);
                 return Err(e.into());
@@ -347,6 +363,10 @@ fn run(cli: Cli) -> Result<i32> {
                 return Ok(0);
             }
             let code = berth_runtime::container::wait_foreground(pid);
+            if let Some((restore, output)) = tty {
+                let _ = output.join();
+                drop(restore);
+            }
             if !keep {
                 rt.delete(&o.id, true)?;
             }
@@ -432,6 +452,14 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Spec { .. } | Cmd::Features => unreachable!("handled above"),
     }
+}
+
+/// Whether the bundle's config asks for a terminal (a foreground run then proxies it).
+fn bundle_wants_terminal(bundle: &Path) -> bool {
+    berth_runtime::spec::load(bundle)
+        .ok()
+        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false)
 }
 
 fn print_table(list: &[OciState]) {

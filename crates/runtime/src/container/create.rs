@@ -140,6 +140,13 @@ impl Runtime {
     /// Creates a container: its state, cgroup and namespaces, with its init set up
     /// and blocked until [`Runtime::start`]. Returns init's host pid.
     pub fn create(&self, o: &CreateOptions) -> Result<i32> {
+        self.create_with_console(o, None)
+    }
+
+    /// [`Runtime::create`] with an already connected console socket (a foreground
+    /// `run` with a terminal keeps the other end and proxies the pty itself).
+    pub fn create_with_console(&self, o: &CreateOptions, console: Option<OwnedFd>) -> Result<i32> {
+        let given_console = console;
         state::validate_id(&o.id)?;
         let bundle = o
             .bundle
@@ -154,7 +161,7 @@ impl Runtime {
         let linux = spec.linux().as_ref();
         let plan = Plan::from_linux(linux)?;
         let terminal = process.terminal() == Some(true);
-        if terminal && o.console_socket.is_none() {
+        if terminal && o.console_socket.is_none() && given_console.is_none() {
             return Err(Error::Usage(
                 "cannot allocate tty if runc will detach without setting console socket"
                     .replace("runc", "berth-runtime"),
@@ -201,9 +208,10 @@ impl Runtime {
         let cg = undo.cgroup.as_ref().unwrap();
         cg.apply(&effective_resources(&spec))?;
 
-        let console: Option<OwnedFd> = match &o.console_socket {
-            Some(p) => Some(connect_console(p)?),
-            None => None,
+        let console: Option<OwnedFd> = match (&o.console_socket, given_console) {
+            (_, Some(fd)) => Some(fd),
+            (Some(p), None) => Some(connect_console(p)?),
+            (None, None) => None,
         };
         let new_user = plan.creates(LinuxNamespaceType::User);
         let cfg = process::Config {

@@ -10,6 +10,7 @@ mod kill;
 mod pause;
 mod start;
 mod status;
+mod tty;
 mod update;
 mod wait;
 
@@ -17,6 +18,7 @@ pub use create::CreateOptions;
 pub use kill::parse_signal;
 pub use exec::ExecOptions;
 pub use status::OciState;
+pub use tty::{Console, RawMode, proxy};
 pub use wait::{exit_code, prepare_foreground, wait_foreground};
 
 use std::path::PathBuf;
