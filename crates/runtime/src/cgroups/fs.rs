@@ -6,7 +6,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Error, Result};
@@ -78,37 +78,41 @@ pub(crate) fn parse_u64(s: &str) -> Option<u64> {
     }
 }
 
-/// Creates `dir` and any missing parents up to (not including) `mount_point`. Returns
-/// the directories it created, outermost first, so the caller can initialise them
-/// (v1 cpuset) or enable controllers in them (v2).
-pub(crate) fn mkdir_all(mount_point: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut missing = Vec::new();
-    let mut cur = dir;
-    // Walk up until an existing directory; usually only the leaf is missing, so this is
-    // one stat in the common case.
-    while cur != mount_point && !cur.is_dir() {
-        missing.push(cur.to_path_buf());
-        match cur.parent() {
-            Some(p) => cur = p,
-            None => break,
-        }
-    }
-    missing.reverse();
-    for d in &missing {
-        explain::step(
-            || format!("mkdir {}", d.display()),
-            || match std::fs::create_dir(d) {
-                Ok(()) => Ok(()),
-                // Another runtime made it between our stat and mkdir: fine, it is shared.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-                Err(source) => Err(Error::Io {
-                    what: format!("mkdir {}", d.display()),
+/// Creates `dir` and any missing parents below `mount_point`. Existing directories
+/// are fine (cgroups are shared parents, and create is idempotent).
+pub(crate) fn mkdir_all(mount_point: &Path, dir: &Path) -> Result<()> {
+    // mkdir first and climb only on ENOENT: usually just the leaf is missing, so
+    // this is one system call.
+    match mkdir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match dir.parent() {
+            Some(parent) if dir != mount_point && parent != mount_point => {
+                mkdir_all(mount_point, parent)?;
+                mkdir(dir).map_err(|source| Error::Io {
+                    what: format!("mkdir {}", dir.display()),
                     source,
-                }),
-            },
-        )?;
+                })
+            }
+            // The hierarchy itself is gone: never create a mount point.
+            _ => Err(Error::Io {
+                what: format!("mkdir {}", dir.display()),
+                source: e,
+            }),
+        },
+        r => r.map_err(|source| Error::Io {
+            what: format!("mkdir {}", dir.display()),
+            source,
+        }),
     }
-    Ok(missing)
+}
+
+fn mkdir(dir: &Path) -> io::Result<()> {
+    explain::step(
+        || format!("mkdir {}", dir.display()),
+        || match std::fs::create_dir(dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            r => r,
+        },
+    )
 }
 
 /// Removes `dir` and every cgroup below it, deepest first. Missing directories are
@@ -217,6 +221,7 @@ pub(crate) fn write_hint(file: &str, e: &io::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn write_error_names_file_value_and_cause() {
@@ -251,5 +256,21 @@ mod tests {
         write(&dir, "pids.max", "20").unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap(), "20");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn mkdir_all_climbs_and_is_idempotent() {
+        let top = std::env::temp_dir().join(format!("berth-cg-mkdir-{}", std::process::id()));
+        std::fs::create_dir_all(&top).unwrap();
+        let leaf = top.join("a/b/c");
+        mkdir_all(&top, &leaf).unwrap();
+        assert!(leaf.is_dir());
+        mkdir_all(&top, &leaf).unwrap();
+        remove_tree(&top.join("a"), Instant::now()).unwrap();
+        assert!(!top.join("a").exists());
+        remove_tree(&top.join("a"), Instant::now()).expect("missing is fine");
+        std::fs::remove_dir(&top).unwrap();
+        // Never climbs above the mount point.
+        assert!(mkdir_all(&top, &top.join("x")).is_err());
     }
 }

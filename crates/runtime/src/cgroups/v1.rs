@@ -351,24 +351,27 @@ pub(crate) fn check_shares(s: u64) -> Result<()> {
 }
 
 /// Gives a new cpuset cgroup its parent's cpus and mems: a v1 cpuset starts empty, and
-/// an empty cpuset accepts no tasks. Climbs as far as needed for empty parents.
-fn init_cpuset(mount_point: &Path, dir: &Path) -> Result<()> {
-    let cpus = fs::read(dir, "cpuset.cpus")?;
-    let mems = fs::read(dir, "cpuset.mems")?;
-    if !cpus.trim().is_empty() && !mems.trim().is_empty() {
-        return Ok(());
+/// an empty cpuset accepts no tasks. Climbs as far as needed for empty parents and
+/// returns the directory's (cpus, mems).
+fn init_cpuset(mount_point: &Path, dir: &Path) -> Result<(String, String)> {
+    let mut cpus = fs::read(dir, "cpuset.cpus")?.trim().to_owned();
+    let mut mems = fs::read(dir, "cpuset.mems")?.trim().to_owned();
+    if (!cpus.is_empty() && !mems.is_empty()) || dir == mount_point {
+        return Ok((cpus, mems));
     }
-    let Some(parent) = dir.parent().filter(|_| dir != mount_point) else {
-        return Ok(());
+    let Some(parent) = dir.parent() else {
+        return Ok((cpus, mems));
     };
-    init_cpuset(mount_point, parent)?;
-    if cpus.trim().is_empty() {
-        fs::write(dir, "cpuset.cpus", fs::read(parent, "cpuset.cpus")?.trim())?;
+    let (parent_cpus, parent_mems) = init_cpuset(mount_point, parent)?;
+    if cpus.is_empty() {
+        fs::write(dir, "cpuset.cpus", &parent_cpus)?;
+        cpus = parent_cpus;
     }
-    if mems.trim().is_empty() {
-        fs::write(dir, "cpuset.mems", fs::read(parent, "cpuset.mems")?.trim())?;
+    if mems.is_empty() {
+        fs::write(dir, "cpuset.mems", &parent_mems)?;
+        mems = parent_mems;
     }
-    Ok(())
+    Ok((cpus, mems))
 }
 
 /// Polls `read` until it returns `want`, re-requesting with `request` meanwhile (a v1
