@@ -456,3 +456,70 @@ fn refused_limit_names_file_and_value() {
     g.m.destroy().unwrap();
     all_gone(&paths);
 }
+
+fn memory(limit: i64, swap: i64) -> LinuxResources {
+    LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(limit)
+                .swap(swap)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Memory and memory+swap limits raised and lowered in place: the kernel wants
+/// memory <= memory+swap at every moment, so the order of the writes matters.
+#[test]
+fn memory_and_swap_up_and_down() {
+    if !root() {
+        return;
+    }
+    let layout = cgroups::detect().unwrap();
+    let path = unique_path();
+    let g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
+    g.m.create().unwrap();
+    let (dir, mem_file, swap_file) = if layout == Layout::V2 {
+        (g.path(""), "memory.max", "memory.swap.max")
+    } else {
+        (
+            g.path("memory"),
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        )
+    };
+    if !dir.join(swap_file).exists() {
+        eprintln!("skipped: no swap accounting ({swap_file} is missing)");
+        return;
+    }
+    const M: i64 = 1 << 20;
+    for (limit, swap) in [
+        (64 * M, 128 * M),
+        (256 * M, 512 * M),
+        (32 * M, 48 * M),
+        (-1, -1),
+    ] {
+        g.m.apply(&memory(limit, swap))
+            .unwrap_or_else(|e| panic!("{limit}/{swap}: {e}"));
+        let (want_mem, want_swap) = match (layout, limit) {
+            (Layout::V2, -1) => ("max".to_owned(), "max".to_owned()),
+            (Layout::V2, _) => (limit.to_string(), (swap - limit).to_string()),
+            // v1 shows unlimited as the largest page-aligned value.
+            (_, -1) => (read(&dir.join(mem_file)), read(&dir.join(swap_file))),
+            _ => (limit.to_string(), swap.to_string()),
+        };
+        assert_eq!(read(&dir.join(mem_file)), want_mem);
+        assert_eq!(read(&dir.join(swap_file)), want_swap);
+        if limit == -1 && layout != Layout::V2 {
+            assert!(read(&dir.join(mem_file)).parse::<u64>().unwrap() > 1 << 60);
+            assert!(read(&dir.join(swap_file)).parse::<u64>().unwrap() > 1 << 60);
+        }
+    }
+    let e = g.m.apply(&memory(64 * M, 32 * M)).unwrap_err().to_string();
+    assert!(e.contains("below the memory limit"), "{e}");
+    let paths = g.m.paths();
+    g.m.destroy().unwrap();
+    all_gone(&paths);
+}

@@ -191,27 +191,27 @@ impl V1Manager {
                 fs::write(dir, "cpu.cfs_quota_us", &q.to_string())?;
             }
             // Burst must stay below the quota, so it follows it; older kernels lack it.
-            if let Some(b) = burst {
-                if dir.join("cpu.cfs_burst_us").exists() {
-                    fs::write(dir, "cpu.cfs_burst_us", &b.to_string())?;
-                }
+            if let Some(b) = burst
+                && dir.join("cpu.cfs_burst_us").exists()
+            {
+                fs::write(dir, "cpu.cfs_burst_us", &b.to_string())?;
             }
             // Realtime files exist only with CONFIG_RT_GROUP_SCHED; period before runtime
             // so that the runtime fits the period.
-            if let Some(p) = rt_period {
-                if dir.join("cpu.rt_period_us").exists() {
-                    fs::write(dir, "cpu.rt_period_us", &p.to_string())?;
-                }
+            if let Some(p) = rt_period
+                && dir.join("cpu.rt_period_us").exists()
+            {
+                fs::write(dir, "cpu.rt_period_us", &p.to_string())?;
             }
-            if let Some(r) = rt_runtime {
-                if dir.join("cpu.rt_runtime_us").exists() {
-                    fs::write(dir, "cpu.rt_runtime_us", &r.to_string())?;
-                }
+            if let Some(r) = rt_runtime
+                && dir.join("cpu.rt_runtime_us").exists()
+            {
+                fs::write(dir, "cpu.rt_runtime_us", &r.to_string())?;
             }
-            if let Some(i) = c.idle() {
-                if dir.join("cpu.idle").exists() {
-                    fs::write(dir, "cpu.idle", &i.to_string())?;
-                }
+            if let Some(i) = c.idle()
+                && dir.join("cpu.idle").exists()
+            {
+                fs::write(dir, "cpu.idle", &i.to_string())?;
             }
         }
         let cpus = c.cpus().as_deref().filter(|s| !s.is_empty());
@@ -271,14 +271,14 @@ impl V1Manager {
                     &format!("{}:{} {w}", d.major(), d.minor()),
                 )?;
             }
-            if let Some(w) = d.leaf_weight() {
-                if dir.join("blkio.leaf_weight_device").exists() {
-                    fs::write(
-                        dir,
-                        "blkio.leaf_weight_device",
-                        &format!("{}:{} {w}", d.major(), d.minor()),
-                    )?;
-                }
+            if let Some(w) = d.leaf_weight()
+                && dir.join("blkio.leaf_weight_device").exists()
+            {
+                fs::write(
+                    dir,
+                    "blkio.leaf_weight_device",
+                    &format!("{}:{} {w}", d.major(), d.minor()),
+                )?;
             }
         }
         for (list, file) in [

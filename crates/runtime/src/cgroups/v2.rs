@@ -125,14 +125,14 @@ impl V2Manager {
         let dir = &self.path;
         let limit = m.limit().filter(|&v| v != 0);
         let swap = swap_max(limit, m.swap().filter(|&v| v != 0))?;
-        if let (Some(l), Some(true)) = (limit, m.check_before_update()) {
-            if l > 0 {
-                let usage = fs::read_u64(dir, "memory.current")?;
-                if (l as u64) < usage {
-                    return Err(Error::Config(format!(
-                        "memory limit {l} is below the current usage {usage}"
-                    )));
-                }
+        if let (Some(l), Some(true)) = (limit, m.check_before_update())
+            && l > 0
+        {
+            let usage = fs::read_u64(dir, "memory.current")?;
+            if (l as u64) < usage {
+                return Err(Error::Config(format!(
+                    "memory limit {l} is below the current usage {usage}"
+                )));
             }
         }
         if let Some(s) = swap {
@@ -256,15 +256,15 @@ impl Manager for V2Manager {
         if let Some(c) = r.cpu() {
             self.cpu(c)?;
         }
-        if let Some(p) = r.pids() {
-            if p.limit() != 0 {
-                let v = if p.limit() > 0 {
-                    p.limit().to_string()
-                } else {
-                    "max".into()
-                };
-                fs::write(&self.path, "pids.max", &v)?;
-            }
+        if let Some(p) = r.pids()
+            && p.limit() != 0
+        {
+            let v = if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
+            fs::write(&self.path, "pids.max", &v)?;
         }
         if let Some(b) = r.block_io() {
             self.io(b)?;
