@@ -143,6 +143,14 @@ pub trait Manager {
     /// The directory of this cgroup in each mounted hierarchy, keyed by controller
     /// name ("" for the v2 unified hierarchy).
     fn paths(&self) -> Vec<(String, PathBuf)>;
+    /// The directory to open for clone3(2) with `CLONE_INTO_CGROUP`, when a process
+    /// born there is fully placed (pure v2 only; v1 hierarchies need their
+    /// cgroup.procs writes). Such a process needs no [`Manager::add_task`], and its
+    /// start skips the cgroup migration, whose first write after a quiet moment waits
+    /// for an RCU grace period (10-16 ms measured on the build hosts).
+    fn clone_into_dir(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Detects the host's cgroup layout from /proc/self/mountinfo.

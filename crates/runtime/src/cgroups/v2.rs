@@ -375,6 +375,10 @@ impl Manager for V2Manager {
     fn paths(&self) -> Vec<(String, PathBuf)> {
         vec![(String::new(), self.path.clone())]
     }
+
+    fn clone_into_dir(&self) -> Option<PathBuf> {
+        Some(self.path.clone())
+    }
 }
 
 /// A unified key must name a file of the container's own cgroup: a plain name with a
