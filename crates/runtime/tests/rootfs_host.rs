@@ -81,12 +81,23 @@ fn in_container(extra: CloneFlags, f: impl FnOnce() -> Check) -> Check {
         }
         f()
     };
+    // On cgroup v2 the container gets a cgroup of its own, as a real one would:
+    // the root cgroup would hide a mount showing the wrong cgroup. (On v1 hosts the
+    // tests already run below the root in the memory hierarchy.)
+    let cgroup = TestCgroup::new();
     let (r, w) = nix::unistd::pipe().unwrap();
     // SAFETY: the child only runs this test's code and leaves with _exit, never
     // returning into the test harness.
     match unsafe { nix::unistd::fork() }.unwrap() {
         ForkResult::Child => {
             drop(r);
+            if let Some(cg) = &cgroup
+                && let Err(e) = fs::write(cg.0.join("cgroup.procs"), "0")
+            {
+                let _ = fs::File::from(w).write_all(format!("join test cgroup: {e}").as_bytes());
+                // SAFETY: see below.
+                unsafe { libc::_exit(1) }
+            }
             let code = stage1(extra, w, f);
             // SAFETY: _exit ends the forked child without running the harness's
             // atexit handlers or destructors.
@@ -101,6 +112,44 @@ fn in_container(extra: CloneFlags, f: impl FnOnce() -> Check) -> Check {
                 (WaitStatus::Exited(_, 0), true) => Ok(()),
                 (_, false) => Err(msg),
                 (s, true) => Err(format!("container child ended with {s:?} and no message")),
+            }
+        }
+    }
+}
+
+/// A child cgroup of the v2 root for one container, removed when dropped.
+struct TestCgroup(PathBuf);
+
+impl TestCgroup {
+    fn new() -> Option<TestCgroup> {
+        let v2 = rustix::fs::statfs("/sys/fs/cgroup")
+            .map(|s| s.f_type as i64 == 0x6367_7270)
+            .unwrap_or(false);
+        if !v2 {
+            return None;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = PathBuf::from(format!(
+            "/sys/fs/cgroup/berth-rootfs-test-{}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir(&p).unwrap();
+        Some(TestCgroup(p))
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // The exited child may still be accounted for a moment after waitpid.
+        for _ in 0..200 {
+            match fs::remove_dir(&self.0) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                _ => return,
             }
         }
     }
@@ -362,6 +411,11 @@ fn check_default_container(user_ns: bool) -> Check {
             .map_err(|e| format!("/sys/fs/cgroup/cgroup.procs: {e}"))?;
         check(procs.lines().any(|l| l == "1"), || {
             format!("/sys/fs/cgroup is not the container's cgroup: procs {procs:?}")
+        })?;
+        // Only a non-root cgroup has cgroup.events: the view is the container's own
+        // cgroup, not the host's root.
+        check(Path::new("/sys/fs/cgroup/cgroup.events").exists(), || {
+            "/sys/fs/cgroup shows the root cgroup, not the container's".into()
         })?;
     }
     let cg = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
