@@ -21,23 +21,46 @@ fn import_tag_save_rmi_load_round_trip() {
     let tar_s = tar.to_str().unwrap();
     let id = b
         .run(&[
-            "import", "-c", r#"CMD ["/bin/sh", "-c", "cat /etc/hello"]"#, "-c", "ENV GREETING=hi", "-c",
-            "WORKDIR /srv", "-c", "USER 1000", "-c", "EXPOSE 8080", "-c", "LABEL team=images", "-m", "first",
-            tar_s, "bb:1",
+            "import",
+            "-c",
+            r#"CMD ["/bin/sh", "-c", "cat /etc/hello"]"#,
+            "-c",
+            "ENV GREETING=hi",
+            "-c",
+            "WORKDIR /srv",
+            "-c",
+            "USER 1000",
+            "-c",
+            "EXPOSE 8080",
+            "-c",
+            "LABEL team=images",
+            "-m",
+            "first",
+            tar_s,
+            "bb:1",
         ])
         .ok()
         .trim()
         .to_string();
-    assert!(id.starts_with("sha256:") && id.len() == 71, "import prints the ID: {id:?}");
+    assert!(
+        id.starts_with("sha256:") && id.len() == 71,
+        "import prints the ID: {id:?}"
+    );
 
     let doc = inspect(&b, "bb:1");
     assert_eq!(doc["Id"], id.as_str());
     assert_eq!(doc["RepoTags"], serde_json::json!(["bb:1"]));
-    assert_eq!(doc["Config"]["Cmd"], serde_json::json!(["/bin/sh", "-c", "cat /etc/hello"]));
+    assert_eq!(
+        doc["Config"]["Cmd"],
+        serde_json::json!(["/bin/sh", "-c", "cat /etc/hello"])
+    );
     assert_eq!(doc["Config"]["Env"], serde_json::json!(["GREETING=hi"]));
     assert_eq!(doc["Config"]["WorkingDir"], "/srv");
     assert_eq!(doc["Config"]["User"], "1000");
-    assert_eq!(doc["Config"]["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+    assert_eq!(
+        doc["Config"]["ExposedPorts"],
+        serde_json::json!({"8080/tcp": {}})
+    );
     assert_eq!(doc["Config"]["Labels"]["team"], "images");
     assert_eq!(doc["Comment"], "first");
     assert_eq!(doc["Os"], "linux");
@@ -49,24 +72,46 @@ fn import_tag_save_rmi_load_round_trip() {
     let upper = doc["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
     let bb = std::fs::read(format!("{upper}/bin/busybox")).unwrap();
     assert_eq!(bb, std::fs::read(berth_tests::busybox()).unwrap());
-    assert_eq!(std::fs::read_link(format!("{upper}/bin/sh")).unwrap().to_str(), Some("busybox"));
+    assert_eq!(
+        std::fs::read_link(format!("{upper}/bin/sh"))
+            .unwrap()
+            .to_str(),
+        Some("busybox")
+    );
 
     b.run(&["tag", "bb:1", "registry.local:5000/team/bb"]).ok();
-    let listed = b.run(&["images", "--format", "{{.Repository}}|{{.Tag}}|{{.ID}}"]).ok();
+    let listed = b
+        .run(&["images", "--format", "{{.Repository}}|{{.Tag}}|{{.ID}}"])
+        .ok();
     let mut lines: Vec<&str> = listed.lines().collect();
     lines.sort();
-    assert_eq!(lines, [format!("bb|1|{}", &id[7..19]), format!("registry.local:5000/team/bb|latest|{}", &id[7..19])]);
+    assert_eq!(
+        lines,
+        [
+            format!("bb|1|{}", &id[7..19]),
+            format!("registry.local:5000/team/bb|latest|{}", &id[7..19])
+        ]
+    );
 
     let archive = b.path("save.tar");
-    b.run(&["save", "-o", archive.to_str().unwrap(), "bb:1"]).ok();
+    b.run(&["save", "-o", archive.to_str().unwrap(), "bb:1"])
+        .ok();
     let out = b.run(&["rmi", "bb:1", "registry.local:5000/team/bb"]).ok();
     assert_eq!(
         out,
         format!("Untagged: bb:1\nUntagged: registry.local:5000/team/bb:latest\nDeleted: {id}\n")
     );
     // The last image gone, its layer and blobs are freed.
-    assert_eq!(std::fs::read_dir(b.root().join("layers")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(b.root().join("blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(b.root().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
     assert_eq!(b.run(&["images", "-q"]).ok(), "");
 
     let out = b.run(&["load", "-i", archive.to_str().unwrap()]).ok();
@@ -74,7 +119,10 @@ fn import_tag_save_rmi_load_round_trip() {
     let doc2 = inspect(&b, "bb:1");
     assert_eq!(doc2["Id"], id.as_str(), "load gives back the same image ID");
     assert_eq!(doc2["Config"], doc["Config"]);
-    assert_eq!(doc2["RepoDigests"], doc["RepoDigests"], "the manifest digest survives the round trip");
+    assert_eq!(
+        doc2["RepoDigests"], doc["RepoDigests"],
+        "the manifest digest survives the round trip"
+    );
     // Loading from stdin works the same, and is idempotent.
     let data = std::fs::read(&archive).unwrap();
     assert_eq!(b.run_stdin(&["load"], &data).ok(), "Loaded image: bb:1\n");
@@ -86,14 +134,29 @@ fn images_flags_filters_and_formats() {
     let b = Berth::new("img-list");
     let tar = rootfs_tar(b.dir.path());
     let t = tar.to_str().unwrap();
-    let a = b.run(&["import", "-c", "LABEL tier=one", t, "one:v1"]).ok().trim().to_string();
+    let a = b
+        .run(&["import", "-c", "LABEL tier=one", t, "one:v1"])
+        .ok()
+        .trim()
+        .to_string();
     // A different layer (given gzipped on stdin) so the second image has another ID.
     std::fs::write(b.path("rootfs/etc/two"), "two").unwrap();
     let tar2 = b.path("two.tar");
-    let st = std::process::Command::new("tar").arg("-C").arg(b.path("rootfs")).arg("-cf").arg(&tar2).arg(".").status().unwrap();
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(b.path("rootfs"))
+        .arg("-cf")
+        .arg(&tar2)
+        .arg(".")
+        .status()
+        .unwrap();
     assert!(st.success());
     let second = gzip(&std::fs::read(&tar2).unwrap());
-    let c = b.run_stdin(&["import", "-", "two"], &second).ok().trim().to_string();
+    let c = b
+        .run_stdin(&["import", "-", "two"], &second)
+        .ok()
+        .trim()
+        .to_string();
     assert_ne!(a, c);
     b.run(&["tag", "two", "two:also"]).ok();
     // Untagged by moving its only name away: dangling.
@@ -103,21 +166,45 @@ fn images_flags_filters_and_formats() {
     assert_eq!(q.lines().count(), 2, "one line per image: {q}");
     let dangling = b.run(&["images", "-q", "--filter", "dangling=true"]).ok();
     assert_eq!(dangling, "");
-    let labelled = b.run(&["images", "--filter", "label=tier=one", "--format", "{{.Repository}}:{{.Tag}}"]).ok();
+    let labelled = b
+        .run(&[
+            "images",
+            "--filter",
+            "label=tier=one",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ])
+        .ok();
     let mut l: Vec<&str> = labelled.lines().collect();
     l.sort();
     assert_eq!(l, ["one:v1", "two:latest"]);
-    let by_ref = b.run(&["images", "--filter", "reference=tw*:al*", "--format", "{{.Tag}} {{.ID}}"]).ok();
+    let by_ref = b
+        .run(&[
+            "images",
+            "--filter",
+            "reference=tw*:al*",
+            "--format",
+            "{{.Tag}} {{.ID}}",
+        ])
+        .ok();
     assert_eq!(by_ref, format!("also {}\n", &c[7..19]));
-    let no_trunc = b.run(&["images", "--no-trunc", "--format", "{{.ID}}", "two:also"]).ok();
+    let no_trunc = b
+        .run(&["images", "--no-trunc", "--format", "{{.ID}}", "two:also"])
+        .ok();
     assert_eq!(no_trunc.trim(), c);
 
     let table = b.run(&["images", "--digests"]).ok();
     let header = table.lines().next().unwrap();
-    assert!(header.starts_with("REPOSITORY          TAG                 DIGEST"), "{header:?}");
+    assert!(
+        header.starts_with("REPOSITORY          TAG                 DIGEST"),
+        "{header:?}"
+    );
     assert!(header.contains("IMAGE ID") && header.contains("CREATED") && header.ends_with("SIZE"));
     assert_eq!(table.lines().count(), 4);
-    assert!(table.contains("Less than a second ago") || table.contains("seconds ago"), "{table}");
+    assert!(
+        table.contains("Less than a second ago") || table.contains("seconds ago"),
+        "{table}"
+    );
 
     let json_line = b.run(&["images", "--format", "json", "one"]).ok();
     let v: Value = serde_json::from_str(json_line.trim()).unwrap();
@@ -129,7 +216,11 @@ fn images_flags_filters_and_formats() {
     b.run(&["tag", "one:v1", "three"]).ok();
     let r = b.run(&["rmi", &a[7..19]]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("must be forced") && r.stderr().contains("multiple repositories"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("must be forced") && r.stderr().contains("multiple repositories"),
+        "{}",
+        r.stderr()
+    );
     let out = b.run(&["rmi", "-f", &a[7..19]]).ok();
     assert!(out.ends_with(&format!("Deleted: {a}\n")), "{out}");
 
@@ -138,22 +229,42 @@ fn images_flags_filters_and_formats() {
     let out = b.run(&["image", "prune", "-f"]).ok();
     assert_eq!(out, "Total reclaimed space: 0B\n");
     let out = b.run(&["image", "prune", "-a", "-f"]).ok();
-    assert!(out.starts_with("Deleted Images:\n") && out.contains(&format!("deleted: {c}")), "{out}");
+    assert!(
+        out.starts_with("Deleted Images:\n") && out.contains(&format!("deleted: {c}")),
+        "{out}"
+    );
     assert!(!out.ends_with("Total reclaimed space: 0B\n"), "{out}");
-    assert_eq!(std::fs::read_dir(b.root().join("layers")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
+        0
+    );
 }
 
 #[test]
 fn history_and_system_df() {
     let b = Berth::new("img-history");
     let tar = rootfs_tar(b.dir.path());
-    let id = b.run(&["import", tar.to_str().unwrap(), "h:1"]).ok().trim().to_string();
+    let id = b
+        .run(&["import", tar.to_str().unwrap(), "h:1"])
+        .ok()
+        .trim()
+        .to_string();
     let h = b.run(&["history", "h:1"]).ok();
     let lines: Vec<&str> = h.lines().collect();
-    assert!(lines[0].starts_with("IMAGE") && lines[0].contains("CREATED BY") && lines[0].contains("COMMENT"));
+    assert!(
+        lines[0].starts_with("IMAGE")
+            && lines[0].contains("CREATED BY")
+            && lines[0].contains("COMMENT")
+    );
     assert!(lines[1].starts_with(&id[7..19]), "{h}");
-    assert!(lines[1].contains(&format!("Imported from {}", tar.display())), "{h}");
-    assert_eq!(b.run(&["history", "-q", "--no-trunc", "h:1"]).ok().trim(), id);
+    assert!(
+        lines[1].contains(&format!("Imported from {}", tar.display())),
+        "{h}"
+    );
+    assert_eq!(
+        b.run(&["history", "-q", "--no-trunc", "h:1"]).ok().trim(),
+        id
+    );
 
     let df = b.run(&["system", "df"]).ok();
     let row = df.lines().nth(1).unwrap();
@@ -167,7 +278,11 @@ fn errors_use_docker_exit_codes() {
     let b = Berth::new("img-errors");
     let r = b.run(&["rmi", "nothere"]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("No such image: nothere:latest"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("No such image: nothere:latest"),
+        "{}",
+        r.stderr()
+    );
     let r = b.run(&["image", "inspect", "nothere"]);
     assert_eq!(r.code(), 1);
     assert_eq!(r.stdout().trim(), "[]");
@@ -178,12 +293,20 @@ fn errors_use_docker_exit_codes() {
     assert_eq!(r.code(), 1);
     let r = b.run(&["import", "-c", "RUN true", "/dev/null"]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("not a valid change command"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("not a valid change command"),
+        "{}",
+        r.stderr()
+    );
     let r = b.run(&["tag", "x", "Bad:Name"]);
     assert_eq!(r.code(), 1);
     let r = b.run(&["images", "--filter", "bogus=1"]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("invalid filter 'bogus'"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("invalid filter 'bogus'"),
+        "{}",
+        r.stderr()
+    );
     // A corrupt archive: a blob whose content does not match its name.
     let bad = b.path("bad.tar");
     let mut bld = tar::Builder::new(std::fs::File::create(&bad).unwrap());
@@ -191,11 +314,21 @@ fn errors_use_docker_exit_codes() {
     h.set_size(5);
     h.set_mode(0o644);
     h.set_cksum();
-    bld.append_data(&mut h, format!("blobs/sha256/{}", "0".repeat(64)), &b"hello"[..]).unwrap();
+    bld.append_data(
+        &mut h,
+        format!("blobs/sha256/{}", "0".repeat(64)),
+        &b"hello"[..],
+    )
+    .unwrap();
     bld.into_inner().unwrap();
     let r = b.run(&["load", "-i", bad.to_str().unwrap()]);
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("digest mismatch"), "{}", r.stderr());
     assert!(b.run(&["images", "-q"]).ok().is_empty());
-    assert_eq!(std::fs::read_dir(b.root().join("blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(b.root().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
 }

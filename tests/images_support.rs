@@ -20,7 +20,9 @@ pub struct Berth {
 impl Berth {
     /// A fresh root for test `name`.
     pub fn new(name: &str) -> Berth {
-        Berth { dir: TestDir::new(name) }
+        Berth {
+            dir: TestDir::new(name),
+        }
     }
 
     /// The root directory.
@@ -36,7 +38,10 @@ impl Berth {
     /// `berth --root <root> <args>`.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin("berth"));
-        c.arg("--root").arg(self.root()).args(args).stdin(Stdio::null());
+        c.arg("--root")
+            .arg(self.root())
+            .args(args)
+            .stdin(Stdio::null());
         c
     }
 
@@ -48,11 +53,16 @@ impl Berth {
     /// Runs `berth <args>` with `input` on stdin.
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
         let mut c = self.cmd(args);
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().expect("spawn berth");
         child.stdin.take().unwrap().write_all(input).unwrap();
         let out = child.wait_with_output().unwrap();
-        Run { what: format!("berth {}", args.join(" ")), out }
+        Run {
+            what: format!("berth {}", args.join(" ")),
+            out,
+        }
     }
 
     /// The store, opened in-process, for what the command line does not show.
@@ -71,7 +81,10 @@ impl Berth {
 /// sha256 of `data` as `sha256:<hex>`.
 pub fn digest(data: &[u8]) -> String {
     let h = sha2::Sha256::digest(data);
-    format!("sha256:{}", h.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "sha256:{}",
+        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 /// One entry of a hand-made tar.
@@ -89,7 +102,15 @@ pub enum Entry<'a> {
     /// A fifo.
     Fifo(&'a str),
     /// A regular file with mode, owner and PAX xattrs.
-    FileMeta { name: &'a str, data: &'a [u8], mode: u32, uid: u64, gid: u64, mtime: u64, xattrs: &'a [(&'a str, &'a [u8])] },
+    FileMeta {
+        name: &'a str,
+        data: &'a [u8],
+        mode: u32,
+        uid: u64,
+        gid: u64,
+        mtime: u64,
+        xattrs: &'a [(&'a str, &'a [u8])],
+    },
 }
 
 /// Writes a tar with the names exactly as given (`../x`, `/abs`), which `tar::Builder`'s
@@ -115,7 +136,15 @@ pub fn raw_tar(entries: &[Entry<'_>]) -> Vec<u8> {
                 (n, &[])
             }
             Entry::Symlink(n, t) | Entry::Hardlink(n, t) => {
-                h.set_entry_type(if matches!(e, Entry::Symlink(..)) { tar::EntryType::Symlink } else { tar::EntryType::Link });
+                h.set_entry_type(if matches!(e, Entry::Symlink(..)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                });
+                if t.len() >= 100 {
+                    b.append_pax_extensions([("linkpath", t.as_bytes())])
+                        .unwrap();
+                }
                 set_raw(&mut h.as_old_mut().linkname, t);
                 (n, &[])
             }
@@ -129,11 +158,22 @@ pub fn raw_tar(entries: &[Entry<'_>]) -> Vec<u8> {
                 h.set_entry_type(tar::EntryType::Fifo);
                 (n, &[])
             }
-            Entry::FileMeta { name, data, mode, uid, gid, mtime, xattrs } => {
+            Entry::FileMeta {
+                name,
+                data,
+                mode,
+                uid,
+                gid,
+                mtime,
+                xattrs,
+            } => {
                 if !xattrs.is_empty() {
-                    let pax: Vec<(String, &[u8])> =
-                        xattrs.iter().map(|(k, v)| (format!("SCHILY.xattr.{k}"), *v)).collect();
-                    b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), *v))).unwrap();
+                    let pax: Vec<(String, &[u8])> = xattrs
+                        .iter()
+                        .map(|(k, v)| (format!("SCHILY.xattr.{k}"), *v))
+                        .collect();
+                    b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), *v)))
+                        .unwrap();
                 }
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(data.len() as u64);
@@ -144,6 +184,11 @@ pub fn raw_tar(entries: &[Entry<'_>]) -> Vec<u8> {
                 (name, data)
             }
         };
+        if name.len() >= 100 {
+            // Long names go in a PAX record, as Go's archive/tar writes them.
+            b.append_pax_extensions([("path", name.as_bytes())])
+                .unwrap();
+        }
         set_raw(&mut h.as_old_mut().name, name);
         h.set_cksum();
         b.append(&h, data).unwrap();
@@ -151,10 +196,11 @@ pub fn raw_tar(entries: &[Entry<'_>]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+/// Puts `s` in a 100-byte header field, truncated when a PAX record carries it whole.
 fn set_raw(field: &mut [u8; 100], s: &str) {
-    assert!(s.len() < 100, "test names fit the header");
+    let n = s.len().min(99);
     field.fill(0);
-    field[..s.len()].copy_from_slice(s.as_bytes());
+    field[..n].copy_from_slice(&s.as_bytes()[..n]);
 }
 
 /// gzip of `data`.
@@ -191,7 +237,9 @@ pub fn oci_archive(path: &Path, layers: &[Layer], ref_name: Option<&str>) -> Str
             "zstd" => (zstd(&l.tar), "application/vnd.oci.image.layer.v1.tar+zstd"),
             _ => (l.tar.clone(), "application/vnd.oci.image.layer.v1.tar"),
         };
-        descs.push(serde_json::json!({"mediaType": mt, "digest": digest(&blob), "size": blob.len()}));
+        descs.push(
+            serde_json::json!({"mediaType": mt, "digest": digest(&blob), "size": blob.len()}),
+        );
         blobs.push((digest(&blob), blob));
     }
     let config = serde_json::to_vec(&serde_json::json!({
@@ -221,7 +269,8 @@ pub fn oci_archive(path: &Path, layers: &[Layer], ref_name: Option<&str>) -> Str
     }
     blobs.push((config_digest.clone(), config));
     blobs.push((digest(&manifest), manifest));
-    let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [desc]})).unwrap();
+    let index =
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [desc]})).unwrap();
 
     let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
     let mut add = |name: &str, data: &[u8]| {
@@ -234,7 +283,10 @@ pub fn oci_archive(path: &Path, layers: &[Layer], ref_name: Option<&str>) -> Str
     add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
     add("index.json", &index);
     for (d, data) in &blobs {
-        add(&format!("blobs/sha256/{}", d.trim_start_matches("sha256:")), data);
+        add(
+            &format!("blobs/sha256/{}", d.trim_start_matches("sha256:")),
+            data,
+        );
     }
     b.into_inner().unwrap();
     config_digest
@@ -249,7 +301,30 @@ pub fn rootfs_tar(dir: &Path) -> PathBuf {
     std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
     std::fs::write(rootfs.join("etc/hello"), "hello from the image\n").unwrap();
     let out = dir.join("rootfs.tar");
-    let st = Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&out).arg(".").status().unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&out)
+        .arg(".")
+        .status()
+        .unwrap();
     assert!(st.success());
     out
+}
+
+/// The value of xattr `name` on `path` (not following a final symlink), if set.
+pub fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: both strings are NUL-terminated and buf is writable for its length.
+    let len =
+        unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if len < 0 {
+        return None;
+    }
+    buf.truncate(len as usize);
+    Some(buf)
 }

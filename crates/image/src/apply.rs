@@ -290,11 +290,11 @@ impl Applier<'_> {
         let bad =
             |what: &str| Error::InvalidInput(format!("malformed layer tar: bad {what} field"));
         let mut m = Meta {
-            mode: h.mode().map_err(|_| bad("mode"))? & 0o7777,
-            uid: h.uid().map_err(|_| bad("uid"))? as u32,
-            gid: h.gid().map_err(|_| bad("gid"))? as u32,
+            mode: h.mode().map_err(|e| bad(&format!("mode ({e})")))? & 0o7777,
+            uid: numeric(h.uid(), &h.as_old().uid).map_err(|e| bad(&format!("uid ({e})")))? as u32,
+            gid: numeric(h.gid(), &h.as_old().gid).map_err(|e| bad(&format!("gid ({e})")))? as u32,
             mtime: Timespec {
-                tv_sec: h.mtime().map_err(|_| bad("mtime"))? as i64,
+                tv_sec: h.mtime().map_err(|e| bad(&format!("mtime ({e})")))? as i64,
                 tv_nsec: 0,
             },
             xattrs: Vec::new(),
@@ -625,6 +625,15 @@ fn device<R: Read>(e: &tar::Entry<'_, R>) -> Result<Dev> {
     let maj = h.device_major().map_err(|_| bad())?.unwrap_or(0);
     let min = h.device_minor().map_err(|_| bad())?.unwrap_or(0);
     Ok(rustix::fs::makedev(maj, min))
+}
+
+/// A numeric header field; blank (all NUL or space) reads as 0, as Go's archive/tar
+/// (which writes most layers) reads it.
+fn numeric(parsed: io::Result<u64>, raw: &[u8]) -> io::Result<u64> {
+    match parsed {
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        other => other,
+    }
 }
 
 fn parse_u32(v: &[u8]) -> Option<u32> {

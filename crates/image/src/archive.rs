@@ -141,10 +141,33 @@ fn load_locked(
         ),
     };
     let u = read_archive(store, decoded, progress)?;
-    let images = if u.files.contains_key("manifest.json") {
+    // An OCI index, when there is one, lists every image (a layout that other tools
+    // added to after Docker wrote it has images manifest.json does not know); the
+    // names manifest.json gives are added to the images it describes.
+    let images = if u.files.contains_key("index.json") {
+        let mut images = oci_images(store, &u)?;
+        if u.files.contains_key("manifest.json") {
+            for (m, names) in docker_images(store, &u)? {
+                let config = parse_json::<Manifest>(&store.content().read(&m)?, "manifest")?
+                    .config
+                    .digest;
+                for (om, onames) in images.iter_mut() {
+                    let oconfig = parse_json::<Manifest>(&store.content().read(om)?, "manifest")?
+                        .config
+                        .digest;
+                    if oconfig == config {
+                        for n in &names {
+                            if !onames.contains(n) {
+                                onames.push(n.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        images
+    } else if u.files.contains_key("manifest.json") {
         docker_images(store, &u)?
-    } else if u.files.contains_key("index.json") {
-        oci_images(store, &u)?
     } else {
         return Err(Error::InvalidInput(
             "invalid archive: it has neither manifest.json (docker) nor index.json (OCI)".into(),

@@ -58,6 +58,8 @@ fn walk(
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(0);
             h.set_mode(0o600);
+            h.set_uid(0);
+            h.set_gid(0);
             h.set_mtime(md.mtime().max(0) as u64);
             b.append_data(&mut h, &wh, std::io::empty())
                 .ctx("write whiteout", &p)?;
@@ -70,6 +72,9 @@ fn walk(
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(0);
                 h.set_mode(0o600);
+                h.set_uid(0);
+                h.set_gid(0);
+                h.set_mtime(0);
                 b.append_data(&mut h, r.join(".wh..wh..opq"), std::io::empty())
                     .ctx("write opaque marker", &p)?;
             }
