@@ -123,7 +123,7 @@ struct TestCgroup(PathBuf);
 impl TestCgroup {
     fn new() -> Option<TestCgroup> {
         let v2 = rustix::fs::statfs("/sys/fs/cgroup")
-            .map(|s| s.f_type as i64 == 0x6367_7270)
+            .map(|s| s.f_type == 0x6367_7270)
             .unwrap_or(false);
         if !v2 {
             return None;
@@ -367,7 +367,7 @@ fn check_default_container(user_ns: bool) -> Check {
     expect_erofs("/berth-probe")?;
     fs::write("/dev/shm/probe", b"x").map_err(|e| format!("/dev/shm not writable: {e}"))?;
     let mq = rustix::fs::statfs("/dev/mqueue").map_err(|e| format!("/dev/mqueue: {e}"))?;
-    check(mq.f_type as i64 == 0x1980_0202, || {
+    check(mq.f_type == 0x1980_0202, || {
         "/dev/mqueue is not mqueue".into()
     })?;
 
@@ -404,7 +404,7 @@ fn check_default_container(user_ns: bool) -> Check {
     expect_erofs("/sys/probe")?;
     expect_erofs("/sys/fs/cgroup/probe")?;
     let on_v2 = rustix::fs::statfs("/sys/fs/cgroup")
-        .map(|s| s.f_type as i64 == 0x6367_7270)
+        .map(|s| s.f_type == 0x6367_7270)
         .unwrap_or(false);
     if on_v2 {
         let procs = fs::read_to_string("/sys/fs/cgroup/cgroup.procs")
