@@ -14,6 +14,7 @@ pub mod cgroups;
 pub mod container;
 pub mod error;
 pub mod explain;
+pub mod hooks;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

@@ -74,6 +74,12 @@ pub struct Saved {
     /// Whether the container was created with a terminal.
     #[serde(default)]
     pub terminal: bool,
+    /// Whether the config has poststart hooks (so `start` need not reread it).
+    #[serde(default)]
+    pub poststart: bool,
+    /// Whether the config has poststop hooks.
+    #[serde(default)]
+    pub poststop: bool,
 }
 
 /// The directory holding all containers' state.

@@ -15,6 +15,7 @@ use crate::explain::step;
 use crate::namespaces::Plan;
 use crate::process::{self, channel::Msg};
 use crate::state::{self, EXEC_FIFO, Saved};
+use crate::hooks::{self, Kind};
 use crate::{rootfs, spec};
 
 /// Options of `create` (and of `run`, which is create + start).
@@ -235,6 +236,7 @@ impl Runtime {
             preserve_fds: o.preserve_fds,
             no_new_keyring: o.no_new_keyring,
             setgroups_allowed: !new_user || nix::unistd::geteuid().is_root(),
+            bundle: &bundle,
         };
         let (ours, theirs) = process::channel::pair()?;
         let stage1 = process::spawn(&cfg, &ours, theirs)?;
@@ -257,7 +259,25 @@ impl Runtime {
         undo.pids.push(init);
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
         undo.pids.retain(|p| *p != stage1);
-        ours.expect(&Msg::Ready, "container init")?;
+        loop {
+            match ours.recv()? {
+                Some(Msg::Ready) => break,
+                Some(Msg::Hooks) => {
+                    let state = hooks::state_json(&o.id, "creating", init, &bundle, &spec);
+                    let r = hooks::run(&spec, Kind::Prestart, &state)
+                        .and_then(|_| hooks::run(&spec, Kind::CreateRuntime, &state));
+                    if let Err(e) = r {
+                        let _ = ours.send(&Msg::Error(e.to_string()));
+                        hooks::run_warn(&spec, Kind::Poststop, &state);
+                        return Err(e);
+                    }
+                    ours.send(&Msg::Pid(init))?;
+                }
+                Some(Msg::Error(e)) => return Err(Error::Init(e)),
+                Some(m) => return Err(Error::Init(format!("unexpected {m:?} from init"))),
+                None => return Err(Error::Init("container init exited during setup".into())),
+            }
+        }
 
         let (pid_start, _) = state::proc_stat(init)
             .ok_or_else(|| Error::Init("container init exited during create".into()))?;
@@ -279,6 +299,8 @@ impl Runtime {
                 .map(|t| crate::namespaces::proc_name(*t).to_string())
                 .collect(),
             terminal,
+            poststart: hooks::any(&spec, &[Kind::Poststart]),
+            poststop: hooks::any(&spec, &[Kind::Poststop]),
         };
         step(|| format!("write {}/state.json", dir.display()), || self.root.save(&saved))?;
         if let Some(p) = &o.pid_file {

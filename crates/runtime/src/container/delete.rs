@@ -11,6 +11,7 @@ use super::Runtime;
 use crate::cgroups::FreezerState;
 use crate::error::{Error, Result, io};
 use crate::explain::step;
+use crate::hooks::{self, Kind};
 use crate::state::{Saved, Status};
 
 /// Waits up to `timeout` for `pid` to exit (a pidfd turns readable on exit).
@@ -97,6 +98,13 @@ impl Runtime {
             || format!("rm -r {}", dir.display()),
             || std::fs::remove_dir_all(&dir),
         )
-        .map_err(io(format!("cannot remove {}", dir.display())))
+        .map_err(io(format!("cannot remove {}", dir.display())))?;
+        if s.poststop
+            && let Ok(spec) = crate::spec::load(&s.bundle)
+        {
+            let state = hooks::state_json(&s.id, "stopped", 0, &s.bundle, &spec);
+            hooks::run_warn(&spec, Kind::Poststop, &state);
+        }
+        Ok(())
     }
 }

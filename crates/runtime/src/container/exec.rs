@@ -94,6 +94,7 @@ impl Runtime {
             preserve_fds: o.preserve_fds,
             no_new_keyring: true,
             setgroups_allowed: true,
+            bundle: &s.bundle,
         };
         if !o.detach {
             super::wait::prepare_foreground();

@@ -9,6 +9,7 @@ use nix::sys::stat::Mode;
 use super::Runtime;
 use crate::error::{Error, Result, sys};
 use crate::explain::step;
+use crate::hooks::{self, Kind};
 use crate::state::{EXEC_FIFO, Status};
 
 impl Runtime {
@@ -56,6 +57,11 @@ impl Runtime {
             },
         )?;
         let _ = std::fs::remove_file(&fifo);
+        if s.poststart {
+            let spec = crate::spec::load(&s.bundle)?;
+            let state = hooks::state_json(id, "running", s.pid, &s.bundle, &spec);
+            hooks::run_warn(&spec, Kind::Poststart, &state);
+        }
         Ok(())
     }
 }

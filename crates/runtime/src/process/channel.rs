@@ -20,6 +20,9 @@ pub enum Msg {
     MapsDone,
     /// Stage-1 -> runtime: the host pid of the container's init (or exec'd process).
     Pid(i32),
+    /// Init -> runtime: mounts are ready, run the prestart and createRuntime hooks;
+    /// the runtime answers with `Pid` (init's host pid, for the hooks' state).
+    Hooks,
     /// Init -> runtime: set up and waiting on the exec fifo (create) or about to
     /// exec (exec).
     Ready,

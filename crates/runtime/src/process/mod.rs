@@ -37,6 +37,7 @@ use crate::error::{Error, Result, io, sys};
 use crate::explain::{self, step};
 use crate::namespaces::{self, Plan};
 use crate::sys::{self as raw, Forked};
+use crate::hooks::{self, Kind};
 use crate::{rootfs, terminal};
 
 /// Everything the forked processes need; borrowed from the runtime's memory, which
@@ -60,6 +61,8 @@ pub struct Config<'a> {
     pub preserve_fds: u32,
     /// `--no-new-keyring`: keep the runtime's session keyring.
     pub no_new_keyring: bool,
+    /// The bundle (for the hooks' state).
+    pub bundle: &'a std::path::Path,
     /// Whether setgroups(2) is allowed (not in a user namespace made by an
     /// unprivileged runtime, where /proc/<pid>/setgroups is "deny").
     pub setgroups_allowed: bool,
@@ -141,7 +144,7 @@ fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
         }
         Forked::Child => {
             explain::set_role(2);
-            let target = match init(cfg, ch) {
+            let (target, host_pid) = match init(cfg, ch) {
                 Ok(t) => t,
                 Err(e) => {
                     let _ = ch.send(&Msg::Error(e.to_string()));
@@ -160,6 +163,11 @@ fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
                 if let Err(e) = wait_for_start(dir) {
                     // Create has returned; stderr is all that is left to tell.
                     eprintln!("berth-runtime: container init: {e}");
+                    raw::exit_now(1);
+                }
+                let state = hooks::state_json(cfg.id, "created", host_pid, cfg.bundle, cfg.spec);
+                if let Err(e) = hooks::run(cfg.spec, Kind::StartContainer, &state) {
+                    eprintln!("berth-runtime: {e}");
                     raw::exit_now(1);
                 }
             }
@@ -193,14 +201,29 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
 }
 
 /// The container's init up to the point where it waits for `start`.
-fn init(cfg: &Config<'_>, _ch: &Channel) -> Result<setup::ExecTarget> {
+fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
     let process = cfg.process;
     let terminal = process.terminal() == Some(true);
     if cfg.rootfs.is_some() || terminal {
         step(|| "setsid".into(), nix::unistd::setsid).map_err(sys("setsid"))?;
     }
+    // Our host pid, for the hooks' state documents: only the runtime knows it.
+    let mut host_pid = 0;
     if let Some(opts) = &cfg.rootfs {
         rootfs::prepare(cfg.spec, opts)?;
+        if hooks::any(
+            cfg.spec,
+            &[Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer, Kind::StartContainer],
+        ) {
+            ch.send(&Msg::Hooks)?;
+            host_pid = match ch.recv()? {
+                Some(Msg::Pid(p)) => p,
+                Some(Msg::Error(e)) => return Err(Error::Init(e)),
+                other => return Err(Error::Init(format!("hooks: unexpected {other:?}"))),
+            };
+            let state = hooks::state_json(cfg.id, "created", host_pid, cfg.bundle, cfg.spec);
+            hooks::run(cfg.spec, Kind::CreateContainer, &state)?;
+        }
         rootfs::pivot(opts)?;
     }
     if cfg.rootfs.is_some() && cfg.plan.has(LinuxNamespaceType::Uts) {
@@ -245,7 +268,7 @@ fn init(cfg: &Config<'_>, _ch: &Channel) -> Result<setup::ExecTarget> {
         || raw::cloexec_from(3 + cfg.preserve_fds),
     )
     .map_err(sys("close_range"))?;
-    Ok(target)
+    Ok((target, host_pid))
 }
 
 /// Joins a fresh session keyring named after the container, so containers do not
