@@ -14,6 +14,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth_runtime::rootfs::{self, Options};
+use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::ForkResult;
@@ -71,6 +72,16 @@ fn options(bundle: &Path, rootfs: &Path) -> Options {
 /// Runs `f` as pid 1 of new pid/mount/uts/ipc namespaces (plus `extra`) and
 /// returns its verdict.
 fn in_container(extra: CloneFlags, f: impl FnOnce() -> Check) -> Check {
+    in_container_with(extra, || Ok(()), f)
+}
+
+/// `in_container`, running `pre` first, as real root in the child before any of
+/// its namespaces exist.
+fn in_container_with(
+    extra: CloneFlags,
+    pre: impl FnOnce() -> Check,
+    f: impl FnOnce() -> Check,
+) -> Check {
     // BERTH_ROOTFS_EXPLAIN=1 prints the `--explain` trace of each container's
     // set-up (run with --nocapture --test-threads=1 to read it).
     let explain = std::env::var_os("BERTH_ROOTFS_EXPLAIN").is_some();
@@ -98,7 +109,7 @@ fn in_container(extra: CloneFlags, f: impl FnOnce() -> Check) -> Check {
                 // SAFETY: see below.
                 unsafe { libc::_exit(1) }
             }
-            let code = stage1(extra, w, f);
+            let code = stage1(extra, w, pre, f);
             // SAFETY: _exit ends the forked child without running the harness's
             // atexit handlers or destructors.
             unsafe { libc::_exit(code) }
@@ -155,7 +166,12 @@ impl Drop for TestCgroup {
     }
 }
 
-fn stage1(extra: CloneFlags, w: OwnedFd, f: impl FnOnce() -> Check) -> i32 {
+fn stage1(
+    extra: CloneFlags,
+    w: OwnedFd,
+    pre: impl FnOnce() -> Check,
+    f: impl FnOnce() -> Check,
+) -> i32 {
     let flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
@@ -164,6 +180,10 @@ fn stage1(extra: CloneFlags, w: OwnedFd, f: impl FnOnce() -> Check) -> i32 {
     let report = |w: &OwnedFd, m: String| {
         let _ = fs::File::from(w.try_clone().unwrap()).write_all(m.as_bytes());
     };
+    if let Err(e) = pre() {
+        report(&w, e);
+        return 1;
+    }
     if extra.contains(CloneFlags::CLONE_NEWUSER)
         && let Err(e) = enter_user_ns()
     {
@@ -443,7 +463,7 @@ fn runc_default_config_in_real_namespaces() {
     let spec = runc_like_spec(
         r#",
     {"destination": "/etc/hostfile", "type": "bind", "source": "hostfile.txt", "options": ["rbind", "ro"]},
-    {"destination": "/data", "type": "none", "source": "data", "options": ["rbind", "rw", "rprivate"]}"#,
+    {"destination": "/data", "type": "none", "source": "data", "options": ["rbind", "rw", "rshared"]}"#,
         r#""kernel.domainname": "berth-test""#,
     );
     let opts = options(&bundle, &rootfs);
@@ -456,7 +476,16 @@ fn runc_default_config_in_real_namespaces() {
         let hf = fs::read_to_string("/etc/hostfile").map_err(|e| format!("/etc/hostfile: {e}"))?;
         check(hf == "hello\n", || format!("/etc/hostfile: {hf:?}"))?;
         expect_erofs("/etc/hostfile")?;
-        fs::write("/data/from-container", b"hi").map_err(|e| format!("/data not writable: {e}"))
+        fs::write("/data/from-container", b"hi").map_err(|e| format!("/data not writable: {e}"))?;
+        // The propagation option was applied to the new mount after it was made.
+        let mi = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+        let data = mi
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/data"))
+            .ok_or("no /data in mountinfo")?;
+        check(data.contains(" shared:"), || {
+            format!("/data is not shared: {data}")
+        })
     });
     r.unwrap();
     no_host_mounts(&base.0).unwrap();
@@ -658,8 +687,17 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
     }
     let base = TempDir::new("userns");
     let (bundle, rootfs) = busybox_bundle(&base.0);
+    // A mount with nosuid,nodev,noexec,noatime made outside the user namespace: its
+    // flags are locked inside, and a read-only remount of a bind of it that does
+    // not repeat them is refused with EPERM unless they are kept.
+    let locked = base.0.join("locked");
+    fs::create_dir(&locked).unwrap();
+    let extra = format!(
+        r#", {{"destination": "/locked", "type": "bind", "source": "{}", "options": ["rbind", "ro"]}}"#,
+        locked.display()
+    );
     // gid 5 is not mapped in a namespace that maps root alone.
-    let json = runc_like_json("", r#""kernel.domainname": "berth-test""#)
+    let json = runc_like_json(&extra, r#""kernel.domainname": "berth-test""#)
         .replace(r#", "gid=5""#, "")
         .replace(
             r#""path": "/dev/fuse", "type": "c", "major": 10, "minor": 229"#,
@@ -668,13 +706,35 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
     let spec: Spec = serde_json::from_str(&json).unwrap();
     let mut opts = options(&bundle, &rootfs);
     opts.user_ns = true;
-    let r = in_container(CloneFlags::CLONE_NEWUSER, || {
+    let locked_in = locked.clone();
+    let pre = move || {
+        nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
+        let none = None::<&str>;
+        nix::mount::mount(none, "/", none, MsFlags::MS_SLAVE | MsFlags::MS_REC, none)
+            .map_err(|e| format!("make / rslave: {e}"))?;
+        let flags =
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_NOATIME;
+        nix::mount::mount(
+            Some("tmpfs"),
+            &locked_in,
+            Some("tmpfs"),
+            flags,
+            Some("mode=755"),
+        )
+        .map_err(|e| format!("mount locked tmpfs: {e}"))?;
+        fs::write(locked_in.join("probe"), "locked").map_err(|e| format!("probe: {e}"))
+    };
+    let r = in_container_with(CloneFlags::CLONE_NEWUSER, pre, || {
         // Without a network namespace of its own, sysfs cannot be mounted here:
         // the host's /sys is bound instead.
         rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
         rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
         rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
-        check_default_container(true)
+        check_default_container(true)?;
+        let probe =
+            fs::read_to_string("/locked/probe").map_err(|e| format!("/locked/probe: {e}"))?;
+        check(probe == "locked", || format!("/locked/probe: {probe:?}"))?;
+        expect_erofs("/locked/new")
     });
     r.unwrap();
     no_host_mounts(&base.0).unwrap();
