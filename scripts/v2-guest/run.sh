@@ -54,6 +54,9 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# Interrupted or terminated: exit, so that the EXIT trap stops qemu.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 kernel=$("$here/kernel.sh" "$cache")
 release=$(cat "$kernel/version")
