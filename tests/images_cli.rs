@@ -332,3 +332,89 @@ fn errors_use_docker_exit_codes() {
         0
     );
 }
+
+#[test]
+fn concurrent_imports_share_one_layer_and_lose_no_name() {
+    let b = Berth::new("img-concurrent");
+    let tar = rootfs_tar(b.dir.path());
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            b.cmd(&["import", tar.to_str().unwrap(), &format!("c{i}:x")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let names = b.run(&["images", "--format", "{{.Repository}}"]).ok();
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(names, ["c0", "c1", "c2", "c3"]);
+    assert_eq!(
+        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
+        1,
+        "one layer, shared"
+    );
+    assert!(b.tmp_leftovers().is_empty(), "{:?}", b.tmp_leftovers());
+}
+
+#[test]
+fn an_import_killed_midway_leaves_nothing_visible_and_the_next_writer_cleans_up() {
+    use std::io::Write;
+    let b = Berth::new("img-crash");
+    let tar = std::fs::read(rootfs_tar(b.dir.path())).unwrap();
+    let mut child = b
+        .cmd(&["import", "-", "crash:1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Half the tarball, then wait until the layer is being unpacked.
+    stdin.write_all(&tar[..tar.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while b.tmp_leftovers().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill on the pid of the child this test spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    drop(stdin);
+
+    assert_eq!(
+        b.run(&["images", "-q"]).ok(),
+        "",
+        "no half-made image is visible"
+    );
+    assert_eq!(
+        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
+        0
+    );
+    assert!(
+        !b.tmp_leftovers().is_empty(),
+        "the killed import left its work in tmp/"
+    );
+    // The next writer clears it.
+    b.run(&["image", "prune", "-f"]).ok();
+    assert!(b.tmp_leftovers().is_empty(), "{:?}", b.tmp_leftovers());
+    assert_eq!(
+        std::fs::read_dir(b.root().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
+}

@@ -62,7 +62,7 @@ pub fn import(store: &Store, a: ImportArgs) -> CmdResult {
         name,
     };
     let id = if a.source == "-" {
-        store.import(io::stdin().lock(), &opts)?
+        store.import(io::stdin(), &opts)?
     } else {
         let f = File::open(&a.source).map_err(|e| Fail::user(format!("open {}: {e}", a.source)))?;
         store.import(ProgressReader::new(f, "Importing"), &opts)?

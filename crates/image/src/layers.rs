@@ -8,6 +8,7 @@
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +129,7 @@ impl LayerStore {
         parent: Option<&Digest>,
         expected_diff: Option<&Digest>,
         compression: Option<Compression>,
-        blob: &mut dyn Read,
+        blob: &mut (dyn Read + Send),
     ) -> Result<(LayerInfo, ApplyStats)> {
         if let Some(d) = expected_diff {
             let chain = chain_id(parent, d);
@@ -148,26 +149,7 @@ impl LayerStore {
         let diff = tmp.path.join("diff");
         fs::create_dir_all(&diff).ctx("create layer directory", &diff)?;
 
-        let mut buffered = BufReader::with_capacity(1 << 20, blob);
-        let comp = match compression {
-            Some(c) => c,
-            None => Compression::sniff(buffered.fill_buf().ctx("read layer", "blob")?),
-        };
-        let decoded: Box<dyn Read + '_> = match comp {
-            Compression::None => Box::new(&mut buffered),
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut buffered)),
-            Compression::Zstd => Box::new(
-                zstd::stream::read::Decoder::with_buffer(&mut buffered)
-                    .ctx("start zstd decoder", "layer")?,
-            ),
-        };
-        let mut hashed = HashReader::new(decoded);
-        let stats = apply_tar(&diff, &lowers, &mut hashed)?;
-        let (diff_id, _, decoded) = hashed.finish().map_err(|e| {
-            Error::InvalidInput(format!("malformed layer: decompressing failed: {e}"))
-        })?;
-        drop(decoded);
-        io::copy(&mut buffered, &mut io::sink()).ctx("read layer", "blob")?;
+        let (diff_id, stats) = decompress_and_apply(blob, compression, &diff, &lowers)?;
         if let Some(want) = expected_diff {
             if *want != diff_id {
                 return Err(Error::DigestMismatch {
@@ -203,6 +185,103 @@ impl LayerStore {
         }
         fsutil::sync_dir(&self.dir)?;
         Ok((info, stats))
+    }
+}
+
+/// Reads, decompresses and (through the caller's reader) hashes the blob on one
+/// thread while this one hashes the uncompressed stream and creates the files, so
+/// that decompression and file creation overlap. Returns the diff ID.
+fn decompress_and_apply(
+    blob: &mut (dyn Read + Send),
+    compression: Option<Compression>,
+    diff: &Path,
+    lowers: &[PathBuf],
+) -> Result<(Digest, ApplyStats)> {
+    const CHUNK: usize = 1 << 20;
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(8);
+        s.spawn(move || {
+            let res = (|| -> io::Result<()> {
+                let mut buffered = BufReader::with_capacity(CHUNK, blob);
+                let comp = match compression {
+                    Some(c) => c,
+                    None => Compression::sniff(buffered.fill_buf()?),
+                };
+                let mut decoded: Box<dyn Read + Send + '_> = match comp {
+                    Compression::None => Box::new(&mut buffered),
+                    Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut buffered)),
+                    Compression::Zstd => {
+                        Box::new(zstd::stream::read::Decoder::with_buffer(&mut buffered)?)
+                    }
+                };
+                loop {
+                    let mut buf = vec![0u8; CHUNK];
+                    let mut n = 0;
+                    while n < CHUNK {
+                        match decoded.read(&mut buf[n..]) {
+                            Ok(0) => break,
+                            Ok(k) => n += k,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if n == 0 {
+                        break;
+                    }
+                    buf.truncate(n);
+                    if tx.send(Ok(buf)).is_err() {
+                        // The unpacker stopped (and reports why).
+                        return Ok(());
+                    }
+                }
+                drop(decoded);
+                // The rest of the blob (trailing data after the compressed stream)
+                // still goes through the caller's hash.
+                io::copy(&mut buffered, &mut io::sink())?;
+                Ok(())
+            })();
+            if let Err(e) = res {
+                let _ = tx.send(Err(e));
+            }
+        });
+        let mut chunks = ChunkReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+        };
+        let mut hashed = HashReader::new(&mut chunks);
+        let stats = apply_tar(diff, lowers, &mut hashed)?;
+        let (diff_id, _, _) = hashed
+            .finish()
+            .map_err(|e| Error::InvalidInput(format!("malformed layer: reading it failed: {e}")))?;
+        Ok((diff_id, stats))
+    })
+}
+
+/// Reads the chunks the decompressing thread sends; the end of the channel is the end
+/// of the stream, an error sent is the stream's error.
+struct ChunkReader {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(v)) => {
+                    self.cur = v;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
