@@ -223,3 +223,10 @@ pub fn kill_raw(pid: i32, signal: i32) -> Result<(), Errno> {
     // SAFETY: integer-only syscall.
     Errno::result(unsafe { libc::kill(pid, signal) }).map(drop)
 }
+
+/// prctl(PR_SET_DUMPABLE).
+pub fn set_dumpable(on: bool) -> Result<(), Errno> {
+    // SAFETY: integer-only prctl.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}

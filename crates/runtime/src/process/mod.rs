@@ -28,6 +28,7 @@ pub mod channel;
 pub mod setup;
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
@@ -98,6 +99,10 @@ pub fn spawn(cfg: &Config<'_>, ours: &Channel, theirs: Channel) -> Result<i32> {
 
 fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
     ch.expect(&Msg::Go, "runtime")?;
+    if cfg.rootfs.is_none() {
+        // Joining a running container: its processes must not reach our exe.
+        crate::exeguard::undumpable()?;
+    }
     for j in &cfg.plan.join {
         namespaces::join(j)?;
     }
@@ -204,6 +209,8 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
 fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
     let process = cfg.process;
     let terminal = process.terminal() == Some(true);
+    // Who we are on the host, before the root moves (CVE-2019-5736, see exeguard).
+    let runtime_exe = crate::exeguard::runtime_identity();
     if cfg.rootfs.is_some() || terminal {
         step(|| "setsid".into(), nix::unistd::setsid).map_err(sys("setsid"))?;
     }
@@ -260,6 +267,10 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
     setup::identity(process, cfg.setgroups_allowed)?;
     setup::cwd(process)?;
     let target = setup::exec_target(process)?;
+    if let Some(me) = runtime_exe {
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(target.path.as_bytes()));
+        crate::exeguard::check_target(path, me)?;
+    }
     // Nothing of the runtime beyond stdio and the preserved descriptors may reach the
     // container's process (CVE-2024-21626: a leaked host directory fd let a process
     // escape through /proc/self/fd). Our own descriptors stay usable until exec.
