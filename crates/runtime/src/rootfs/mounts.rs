@@ -63,7 +63,7 @@ pub(crate) fn mount(root: BorrowedFd<'_>, m: &Mount, opts: &Options) -> Result<(
     let rel = paths::clean(m.destination());
     let target = paths::display(&rel);
     let written: &[String] = m.options().as_deref().unwrap_or_default();
-    let o = options::parse(written);
+    let mut o = options::parse(written);
     let shown = written.join(",");
     if o.idmap || m.uid_mappings().is_some() {
         return Err(Error::Invalid(format!(
@@ -71,7 +71,6 @@ pub(crate) fn mount(root: BorrowedFd<'_>, m: &Mount, opts: &Options) -> Result<(
         )));
     }
     let typ = m.typ().as_deref().unwrap_or("none");
-    let mut o = o;
     if typ == "bind" && !o.is_bind() {
         // OCI allows `"type": "bind"` with no bind option.
         o.flags |= MsFlags::MS_BIND;
