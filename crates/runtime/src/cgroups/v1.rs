@@ -201,7 +201,18 @@ impl V1Manager {
             if let Some(p) = rt_period
                 && dir.join("cpu.rt_period_us").exists()
             {
-                fs::write(dir, "cpu.rt_period_us", &p.to_string())?;
+                match fs::write(dir, "cpu.rt_period_us", &p.to_string()) {
+                    // A period shorter than the current runtime is refused; lowering
+                    // the runtime first makes room.
+                    Err(Error::Write { source, .. })
+                        if source.raw_os_error() == Some(libc::EINVAL) && rt_runtime.is_some() =>
+                    {
+                        let r = rt_runtime.unwrap_or(0).to_string();
+                        fs::write(dir, "cpu.rt_runtime_us", &r)?;
+                        fs::write(dir, "cpu.rt_period_us", &p.to_string())?;
+                    }
+                    r => r?,
+                }
             }
             if let Some(r) = rt_runtime
                 && dir.join("cpu.rt_runtime_us").exists()
