@@ -230,3 +230,49 @@ pub fn set_dumpable(on: bool) -> Result<(), Errno> {
     Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) })
         .map(drop)
 }
+
+/// The argument block of clone3(2) (linux/sched.h, version 2: with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Forks with clone3(CLONE_INTO_CGROUP): the child is born in the cgroup whose
+/// directory `cgroup_dir` is open, so no cgroup.procs migration (and its RCU grace
+/// period) is needed. Like fork(2): no shared memory, SIGCHLD on exit. Only called
+/// while single-threaded: glibc's fork bookkeeping does not run, which is harmless
+/// without other threads (no lock can be held), and the child's cached thread id is
+/// the parent's — the child never uses pthread functions that read it.
+pub fn fork_into_cgroup(cgroup_dir: RawFd) -> Result<Forked, Errno> {
+    let mut args = CloneArgs {
+        // CLONE_INTO_CGROUP (linux/sched.h); libc types it too narrowly.
+        flags: 0x2_0000_0000,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_dir as u64,
+        ..Default::default()
+    };
+    // SAFETY: without CLONE_VM the child gets a copy-on-write copy of our memory and
+    // continues on its own copy of this stack, exactly like fork(2).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(r)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}

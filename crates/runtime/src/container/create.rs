@@ -239,10 +239,16 @@ impl Runtime {
             bundle: &bundle,
         };
         let (ours, theirs) = process::channel::pair()?;
-        let stage1 = process::spawn(&cfg, &ours, theirs)?;
+        // Born in its cgroup where the host allows it (pure v2), else moved there.
+        let into: Option<OwnedFd> = cg.clone_into_dir().and_then(|d| {
+            nix::fcntl::open(&d, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).ok()
+        });
+        let stage1 = process::spawn(&cfg, &ours, theirs, into.as_ref())?;
         undo.pids.push(stage1);
         drop(console);
-        cg.add_task(stage1)?;
+        if into.is_none() {
+            cg.add_task(stage1)?;
+        }
         ours.send(&Msg::Go)?;
         let init = loop {
             match ours.recv()? {

@@ -101,12 +101,20 @@ impl Runtime {
         }
         let cg = self.cgroup(&s)?;
         let (ours, theirs) = process::channel::pair()?;
-        let stage1 = process::spawn(&cfg, &ours, theirs)?;
+        let into: Option<OwnedFd> = cg.clone_into_dir().and_then(|d| {
+            nix::fcntl::open(
+                &d,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()
+        });
+        let stage1 = process::spawn(&cfg, &ours, theirs, into.as_ref())?;
         drop(console);
         let reap = |p: i32| {
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p), None);
         };
-        if let Err(e) = cg.add_task(stage1) {
+        if let Err(e) = if into.is_none() { cg.add_task(stage1) } else { Ok(()) } {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(stage1), nix::sys::signal::SIGKILL);
             reap(stage1);
             return Err(e.into());

@@ -69,13 +69,25 @@ pub struct Config<'a> {
     pub setgroups_allowed: bool,
 }
 
-/// Forks stage-1. Returns its pid in the runtime; the child never returns.
-pub fn spawn(cfg: &Config<'_>, ours: &Channel, theirs: Channel) -> Result<i32> {
+/// Forks stage-1, into the cgroup open at `into_cgroup` when given (clone3 with
+/// CLONE_INTO_CGROUP). Returns its pid in the runtime; the child never returns.
+pub fn spawn(
+    cfg: &Config<'_>,
+    ours: &Channel,
+    theirs: Channel,
+    into_cgroup: Option<&OwnedFd>,
+) -> Result<i32> {
     let t = explain::mark();
-    let forked = raw::fork().map_err(sys("fork"))?;
+    let forked = match into_cgroup {
+        Some(fd) => raw::fork_into_cgroup(fd.as_raw_fd()).map_err(sys("clone3(CLONE_INTO_CGROUP)"))?,
+        None => raw::fork().map_err(sys("fork"))?,
+    };
     match forked {
         Forked::Parent(pid) => {
-            explain::since(t, || format!("fork stage-1 -> pid {pid}"));
+            explain::since(t, || {
+                let how = if into_cgroup.is_some() { "clone3 CLONE_INTO_CGROUP" } else { "fork" };
+                format!("{how} stage-1 -> pid {pid}")
+            });
             drop(theirs);
             Ok(pid)
         }
