@@ -83,6 +83,65 @@ impl Rule {
     }
 }
 
+/// What a v1 devices.list shows after "a" is written to devices.deny and then
+/// `rules`, following the kernel's bookkeeping: a default (allow or deny) plus an
+/// exception list in which an entry for the same type and numbers gains or loses
+/// access bits. None when the list cannot tell (a default of allow prints as
+/// "a *:* rwm" whatever its exceptions).
+pub(crate) fn v1_list_after(rules: &[Rule]) -> Option<Vec<String>> {
+    let mut allow_default = false;
+    let mut exceptions: Vec<(char, Option<u32>, Option<u32>, u32)> = Vec::new();
+    for r in rules {
+        if r.is_everything() {
+            allow_default = r.allow;
+            exceptions.clear();
+            continue;
+        }
+        let types: &[char] = match r.typ {
+            DevType::All => &['b', 'c'],
+            DevType::Block => &['b'],
+            DevType::Char => &['c'],
+        };
+        // A rule that agrees with the default removes exceptions; one that differs
+        // adds them.
+        let add = r.allow != allow_default;
+        for &t in types {
+            match exceptions
+                .iter_mut()
+                .find(|e| e.0 == t && e.1 == r.major && e.2 == r.minor)
+            {
+                Some(e) if add => e.3 |= r.access,
+                Some(e) => e.3 &= !r.access,
+                None if add => exceptions.push((t, r.major, r.minor, r.access)),
+                None => {}
+            }
+            exceptions.retain(|e| e.3 != 0);
+        }
+    }
+    if allow_default {
+        return exceptions.is_empty().then(|| vec!["a *:* rwm".to_owned()]);
+    }
+    Some(
+        exceptions
+            .iter()
+            .flat_map(|&(t, major, minor, access)| {
+                let typ = match t {
+                    'b' => DevType::Block,
+                    _ => DevType::Char,
+                };
+                Rule {
+                    allow: true,
+                    typ,
+                    major,
+                    minor,
+                    access,
+                }
+                .v1_lines()
+            })
+            .collect(),
+    )
+}
+
 /// Checks the config's rules. FIFO rules are dropped: the device controller only
 /// governs block and character devices.
 pub(crate) fn rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
@@ -185,6 +244,35 @@ pub(crate) mod tests {
             ]
         );
         assert!(!r[4].allow);
+    }
+
+    #[test]
+    fn v1_list_follows_the_kernels_bookkeeping() {
+        let list = |r: &[LinuxDeviceCgroup]| v1_list_after(&rules(r).unwrap());
+        assert_eq!(list(&[]), Some(vec![]));
+        assert_eq!(
+            list(&[
+                spec(false, LinuxDeviceType::A, None, None, "rwm"),
+                spec(true, LinuxDeviceType::C, Some(1), Some(3), "r"),
+                spec(true, LinuxDeviceType::C, Some(1), Some(3), "w"),
+                spec(true, LinuxDeviceType::C, Some(136), None, "rwm"),
+                spec(false, LinuxDeviceType::C, Some(136), None, "m"),
+                spec(true, LinuxDeviceType::C, Some(5), Some(2), "m"),
+                spec(false, LinuxDeviceType::C, Some(5), Some(2), "m"),
+            ]),
+            Some(vec!["c 1:3 rw".to_owned(), "c 136:* rw".to_owned()])
+        );
+        assert_eq!(
+            list(&[spec(true, LinuxDeviceType::A, None, None, "rwm")]),
+            Some(vec!["a *:* rwm".to_owned()])
+        );
+        assert_eq!(
+            list(&[
+                spec(true, LinuxDeviceType::A, None, None, "rwm"),
+                spec(false, LinuxDeviceType::C, Some(1), Some(3), "rwm"),
+            ]),
+            None
+        );
     }
 
     #[test]

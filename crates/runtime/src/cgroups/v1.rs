@@ -324,6 +324,18 @@ impl V1Manager {
     fn devices(&self, list: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
         let rules = devices::rules(list)?;
         let dir = self.need("devices", "device rules")?;
+        // An update that leaves the rules as they are (containerd sends the devices
+        // with every update) must not pass through "deny all": the container's open
+        // of /dev/null would fail in between. The kernel's list tells.
+        if let Some(mut want) = devices::v1_list_after(&rules) {
+            let now = fs::read(dir, "devices.list")?;
+            let mut now: Vec<&str> = now.lines().collect();
+            want.sort();
+            now.sort();
+            if want == now {
+                return Ok(());
+            }
+        }
         // Start from "nothing allowed", then the rules in order; a leading deny-all in
         // the config is that same first write.
         fs::write(dir, "devices.deny", "a")?;
@@ -717,7 +729,14 @@ mod tests {
 
     #[test]
     fn device_rules_in_order_after_deny_all() {
-        let (host, m) = FakeHost::new("devices", &[("devices.deny", ""), ("devices.allow", "")]);
+        let (host, m) = FakeHost::new(
+            "devices",
+            &[
+                ("devices.deny", ""),
+                ("devices.allow", ""),
+                ("devices.list", "a *:* rwm\n"),
+            ],
+        );
         // A fake file keeps only the last write; use one rule per apply.
         let rule = crate::cgroups::devices::tests::spec(
             true,
@@ -726,15 +745,23 @@ mod tests {
             Some(3),
             "rwm",
         );
-        m.apply(
-            &LinuxResourcesBuilder::default()
-                .devices(vec![rule])
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+        let r = LinuxResourcesBuilder::default()
+            .devices(vec![rule])
+            .build()
+            .unwrap();
+        m.apply(&r).unwrap();
         assert_eq!(host.get("devices", "devices.deny"), "a");
         assert_eq!(host.get("devices", "devices.allow"), "c 1:3 rwm");
+        // The kernel's list already matches: an update writes nothing.
+        let leaf = host.root.join("devices/ctr");
+        std::fs::write(leaf.join("devices.list"), "c 1:3 rwm\n").unwrap();
+        std::fs::write(leaf.join("devices.deny"), "").unwrap();
+        m.apply(&r).unwrap();
+        assert_eq!(
+            host.get("devices", "devices.deny"),
+            "",
+            "deny-all written again"
+        );
     }
 
     #[test]
