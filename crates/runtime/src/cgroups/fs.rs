@@ -115,6 +115,19 @@ fn mkdir(dir: &Path) -> io::Result<()> {
     )
 }
 
+/// Removes the container's cgroup `dir` in the hierarchy mounted at `mount_point`
+/// with [`remove_tree`], refusing the hierarchy's root whatever path led there.
+pub(crate) fn remove_cgroup(mount_point: &Path, dir: &Path, deadline: Instant) -> Result<()> {
+    if dir == mount_point || !dir.starts_with(mount_point) {
+        return Err(Error::Config(format!(
+            "refusing to remove {}: it is not a cgroup below {}",
+            dir.display(),
+            mount_point.display()
+        )));
+    }
+    remove_tree(dir, deadline)
+}
+
 /// Removes `dir` and every cgroup below it, deepest first. Missing directories are
 /// fine. EBUSY (tasks still exiting) is retried until `deadline`.
 pub(crate) fn remove_tree(dir: &Path, deadline: Instant) -> Result<()> {
@@ -266,7 +279,11 @@ mod tests {
         mkdir_all(&top, &leaf).unwrap();
         assert!(leaf.is_dir());
         mkdir_all(&top, &leaf).unwrap();
-        remove_tree(&top.join("a"), Instant::now()).unwrap();
+        let e = remove_cgroup(&top, &top, Instant::now()).unwrap_err();
+        assert!(e.to_string().starts_with("refusing to remove"), "{e}");
+        assert!(remove_cgroup(&top, Path::new("/tmp"), Instant::now()).is_err());
+        assert!(leaf.is_dir(), "nothing removed by a refusal");
+        remove_cgroup(&top, &top.join("a"), Instant::now()).unwrap();
         assert!(!top.join("a").exists());
         remove_tree(&top.join("a"), Instant::now()).expect("missing is fine");
         std::fs::remove_dir(&top).unwrap();

@@ -42,7 +42,13 @@ pub(crate) fn from_config(
         return Ok(CgroupPath::Absolute(id.to_owned()));
     }
     let clean = normalise(raw);
-    if raw.starts_with('/') {
+    if raw.starts_with('/') && clean.is_empty() {
+        // The root cgroup holds the whole host: its limits are not the container's to
+        // set, and destroying it would remove every empty cgroup on the host.
+        Err(Error::Config(format!(
+            "cgroupsPath {raw:?} names the root cgroup; give the container a cgroup of its own"
+        )))
+    } else if raw.starts_with('/') {
         Ok(CgroupPath::Absolute(clean))
     } else if clean.is_empty() {
         Err(Error::Config(format!(

@@ -577,9 +577,16 @@ impl Manager for V1Manager {
     fn destroy(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(1);
         let mut first_err = None;
-        let unified = self.unified.as_ref().map(|(_, d)| d.as_path());
-        for dir in self.dirs.iter().map(|d| d.path.as_path()).chain(unified) {
-            if let Err(e) = fs::remove_tree(dir, deadline) {
+        let unified = self
+            .unified
+            .as_ref()
+            .map(|(m, d)| (m.as_path(), d.as_path()));
+        let dirs = self
+            .dirs
+            .iter()
+            .map(|d| (d.mount_point.as_path(), d.path.as_path()));
+        for (mount_point, dir) in dirs.chain(unified) {
+            if let Err(e) = fs::remove_cgroup(mount_point, dir, deadline) {
                 first_err.get_or_insert(e);
             }
         }

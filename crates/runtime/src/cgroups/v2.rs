@@ -369,7 +369,11 @@ impl Manager for V2Manager {
     }
 
     fn destroy(&self) -> Result<()> {
-        fs::remove_tree(&self.path, Instant::now() + Duration::from_secs(1))
+        fs::remove_cgroup(
+            &self.mount_point,
+            &self.path,
+            Instant::now() + Duration::from_secs(1),
+        )
     }
 
     fn paths(&self) -> Vec<(String, PathBuf)> {
