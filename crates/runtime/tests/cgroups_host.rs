@@ -567,3 +567,104 @@ fn memory_and_swap_up_and_down() {
     g.m.destroy().unwrap();
     all_gone(&paths);
 }
+
+/// The rest of the cpu, cpuset and memory knobs, and on v2 the unified map, which is
+/// written last and so overrides the typed fields.
+#[test]
+fn more_limits() {
+    if !root() {
+        return;
+    }
+    let layout = cgroups::detect().unwrap();
+    let path = unique_path();
+    let g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
+    g.m.create().unwrap();
+    let mut cpu = LinuxCpuBuilder::default()
+        .shares(2048u64)
+        .quota(50_000i64)
+        .period(100_000u64)
+        .cpus("0")
+        .mems("0")
+        .build()
+        .unwrap();
+    let mut mem = LinuxMemoryBuilder::default()
+        .limit(128i64 << 20)
+        .reservation(16i64 << 20)
+        .build()
+        .unwrap();
+    let mut r = LinuxResourcesBuilder::default()
+        .pids(LinuxPidsBuilder::default().limit(50i64).build().unwrap())
+        .build()
+        .unwrap();
+    let cpu_dir = if layout == Layout::V2 {
+        g.path("")
+    } else {
+        g.path("cpu")
+    };
+    let burst = cpu_dir.join(if layout == Layout::V2 {
+        "cpu.max.burst"
+    } else {
+        "cpu.cfs_burst_us"
+    });
+    if burst.exists() {
+        cpu.set_burst(Some(10_000));
+    }
+    if layout == Layout::V2 {
+        r.set_unified(Some(
+            [("memory.high", "100663296"), ("pids.max", "40")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        ));
+    } else {
+        mem.set_swappiness(Some(10));
+        mem.set_disable_oom_killer(Some(true));
+    }
+    r.set_cpu(Some(cpu));
+    r.set_memory(Some(mem));
+    g.m.apply(&r).unwrap();
+
+    let check = |dir: &Path, file: &str, want: &str| {
+        assert_eq!(read(&dir.join(file)), want, "{file}");
+    };
+    if burst.exists() {
+        check(
+            &cpu_dir,
+            burst.file_name().unwrap().to_str().unwrap(),
+            "10000",
+        );
+    }
+    if layout == Layout::V2 {
+        let d = g.path("");
+        check(&d, "cpu.weight", "79");
+        check(&d, "cpu.max", "50000 100000");
+        check(&d, "cpuset.cpus", "0");
+        check(&d, "cpuset.mems", "0");
+        check(&d, "memory.max", &(128u64 << 20).to_string());
+        check(&d, "memory.low", &(16u64 << 20).to_string());
+        check(&d, "memory.high", "100663296");
+        check(&d, "pids.max", "40");
+    } else {
+        check(&g.path("cpu"), "cpu.shares", "2048");
+        check(&g.path("cpu"), "cpu.cfs_period_us", "100000");
+        check(&g.path("cpuset"), "cpuset.cpus", "0");
+        check(&g.path("cpuset"), "cpuset.mems", "0");
+        let m = g.path("memory");
+        check(&m, "memory.soft_limit_in_bytes", &(16u64 << 20).to_string());
+        check(&m, "memory.swappiness", "10");
+        assert!(read(&m.join("memory.oom_control")).contains("oom_kill_disable 1"));
+        check(&g.path("pids"), "pids.max", "50");
+    }
+    // An idle group reads back a token weight, so idle gets an apply of its own.
+    if cpu_dir.join("cpu.idle").exists() {
+        let idle = LinuxResourcesBuilder::default()
+            .cpu(LinuxCpuBuilder::default().idle(1i64).build().unwrap())
+            .build()
+            .unwrap();
+        g.m.apply(&idle).unwrap();
+        check(&cpu_dir, "cpu.idle", "1");
+    }
+    let paths = g.m.paths();
+    g.m.destroy().unwrap();
+    all_gone(&paths);
+}
