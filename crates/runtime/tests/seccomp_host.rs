@@ -1,0 +1,505 @@
+//! seccomp filters loaded for real (as root) and the kernel's answers observed.
+//!
+//! A seccomp filter attaches to the thread that loads it (without
+//! SECCOMP_FILTER_FLAG_TSYNC) and is inherited by the threads and processes that
+//! thread creates, across execve. So each test loads its filter in a thread of its
+//! own, makes the calls there or spawns busybox from there, and the filter ends with
+//! the thread: no fork of the multi-threaded harness is needed, and no other test
+//! sees the filter. That thread is exactly the container's init in miniature.
+
+use std::fs;
+use std::io::IoSliceMut;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use berth_runtime::seccomp::{self, ProfileTarget, docker_default_profile};
+use nix::errno::Errno;
+use nix::unistd::Whence;
+use oci_spec::runtime::{LinuxSeccomp, State};
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// A directory removed when the test ends, whatever happens.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!(
+            "berth-seccomp-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "seccomp host tests load filters without no_new_privs and need root"
+    );
+}
+
+fn profile(json: serde_json::Value) -> LinuxSeccomp {
+    serde_json::from_value(json).unwrap()
+}
+
+/// Runs `f` in a new thread that first loads `filter`, and returns what `f` returns.
+fn with_filter<T: Send + 'static>(
+    filter: LinuxSeccomp,
+    f: impl FnOnce(Option<OwnedFd>) -> T + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        let fd = seccomp::load(&filter).expect("load the filter");
+        f(fd)
+    })
+    .join()
+    .expect("the filtered thread panicked")
+}
+
+fn busybox(args: &[&str]) -> Output {
+    Command::new(BUSYBOX).args(args).output().unwrap()
+}
+
+fn describe(o: &Output) -> String {
+    format!(
+        "status {:?}, stdout {:?}, stderr {:?}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn seccomp_line(status: &str, key: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn mkdir_denied_with_eperm_everything_else_allowed() {
+    require_root();
+    let dir = TempDir::new("mkdir");
+    let base = dir.0.clone();
+    let filter = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+    }));
+    let (direct, other_calls, status, bb_mkdir, bb_ls) = with_filter(filter, move |fd| {
+        assert!(fd.is_none(), "no notify rule, no listener fd");
+        let direct = fs::create_dir(base.join("direct")).map_err(|e| e.raw_os_error());
+        let other_calls = fs::write(base.join("file"), b"still allowed")
+            .and_then(|_| fs::read(base.join("file")));
+        let status = fs::read_to_string("/proc/thread-self/status").unwrap();
+        let bb_mkdir = busybox(&["mkdir", base.join("spawned").to_str().unwrap()]);
+        let bb_ls = busybox(&["ls", "/"]);
+        (direct, other_calls, status, bb_mkdir, bb_ls)
+    });
+    assert_eq!(direct, Err(Some(libc::EPERM)));
+    assert_eq!(other_calls.unwrap(), b"still allowed");
+    assert_eq!(seccomp_line(&status, "Seccomp:"), "2", "filter mode");
+    assert!(!dir.0.join("direct").exists());
+    assert!(!bb_mkdir.status.success(), "{}", describe(&bb_mkdir));
+    assert!(
+        String::from_utf8_lossy(&bb_mkdir.stderr).contains("Operation not permitted"),
+        "{}",
+        describe(&bb_mkdir)
+    );
+    assert!(!dir.0.join("spawned").exists());
+    assert!(bb_ls.status.success(), "{}", describe(&bb_ls));
+    // The filter stayed with its thread.
+    fs::create_dir(dir.0.join("after")).unwrap();
+}
+
+#[test]
+fn argument_conditions_are_anded_and_same_argument_conditions_ored() {
+    require_root();
+    let dir = TempDir::new("args");
+    let path = dir.0.join("f");
+    fs::write(&path, vec![0u8; 4096]).unwrap();
+    let filter = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            // personality: only the query (0xffffffff) is allowed.
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": 0xffffffffu64, "op": "SCMP_CMP_NE"}]},
+            // lseek to offset 7 from the start: both conditions must hold.
+            {"names": ["lseek"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EDOM,
+             "args": [{"index": 1, "value": 7, "op": "SCMP_CMP_EQ"},
+                      {"index": 2, "value": libc::SEEK_SET, "op": "SCMP_CMP_EQ"}]},
+            // lseek to 100 or 200: one argument twice, each its own rule (runc).
+            {"names": ["lseek"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ERANGE,
+             "args": [{"index": 1, "value": 100, "op": "SCMP_CMP_EQ"},
+                      {"index": 1, "value": 200, "op": "SCMP_CMP_EQ"}]},
+            // lseek beyond 1000 with the low byte 0x10: masked equality.
+            {"names": ["lseek"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EXDEV,
+             "args": [{"index": 1, "value": 0xff, "valueTwo": 0x10, "op": "SCMP_CMP_MASKED_EQ"}]}
+        ]
+    }));
+    let results = with_filter(filter, move |_| {
+        let file = fs::File::open(&path).unwrap();
+        let seek = |off: i64, whence: Whence| nix::unistd::lseek(&file, off, whence);
+        vec![
+            (
+                "personality query",
+                nix::sys::personality::get().map(|p| p.bits() as i64),
+            ),
+            (
+                "personality set",
+                nix::sys::personality::set(nix::sys::personality::Persona::empty())
+                    .map(|p| p.bits() as i64),
+            ),
+            ("lseek 7 SET", seek(7, Whence::SeekSet)),
+            ("lseek 7 CUR", seek(7, Whence::SeekCur).map(|_| 0)),
+            ("lseek 3 SET", seek(3, Whence::SeekSet)),
+            ("lseek 100", seek(100, Whence::SeekSet)),
+            ("lseek 200", seek(200, Whence::SeekSet)),
+            ("lseek 150", seek(150, Whence::SeekSet)),
+            ("lseek 0x110", seek(0x110, Whence::SeekSet)),
+            ("lseek 0x111", seek(0x111, Whence::SeekSet)),
+        ]
+    });
+    let expect: &[(&str, Result<i64, Errno>)] = &[
+        ("personality query", Ok(0)),
+        ("personality set", Err(Errno::EPERM)),
+        ("lseek 7 SET", Err(Errno::EDOM)),
+        ("lseek 7 CUR", Ok(0)),
+        ("lseek 3 SET", Ok(3)),
+        ("lseek 100", Err(Errno::ERANGE)),
+        ("lseek 200", Err(Errno::ERANGE)),
+        ("lseek 150", Ok(150)),
+        ("lseek 0x110", Err(Errno::EXDEV)),
+        ("lseek 0x111", Ok(0x111)),
+    ];
+    assert_eq!(results, expect);
+}
+
+#[test]
+fn docker_default_profile_denies_namespaces_mount_and_keyctl() {
+    require_root();
+    let dir = TempDir::new("docker");
+    let target = dir.0.join("mnt");
+    fs::create_dir(&target).unwrap();
+    let filter = docker_default_profile(&ProfileTarget::host_docker_defaults()).unwrap();
+    let t = target.clone();
+    let (unshare, mount, ls, sh, chroot, keyctl, unshare_direct, status) =
+        with_filter(filter, move |_| {
+            let unshare = busybox(&["unshare", "-U", "true"]);
+            let mount = busybox(&["mount", "-t", "tmpfs", "none", t.to_str().unwrap()]);
+            let ls = busybox(&["ls", "/"]);
+            let sh = busybox(&["sh", "-c", "echo $((6 * 7)) | cat; sleep 0"]);
+            let chroot = busybox(&["chroot", "/", BUSYBOX, "true"]);
+            // SAFETY: keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) takes
+            // integers only and touches no memory of ours.
+            let r = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
+            let keyctl = Errno::result(r).map(drop);
+            let unshare_direct = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS);
+            let status = fs::read_to_string("/proc/thread-self/status").unwrap();
+            (
+                unshare,
+                mount,
+                ls,
+                sh,
+                chroot,
+                keyctl,
+                unshare_direct,
+                status,
+            )
+        });
+    let mounted = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(target.to_str().unwrap());
+    if mounted {
+        let _ = nix::mount::umount(&target);
+    }
+    assert!(!mounted, "the tmpfs mount went through");
+    // busybox words EPERM as "Operation not permitted", or for mount as
+    // "permission denied (are you root?)" (we are: it is the filter).
+    for (what, o) in [("unshare -U", &unshare), ("mount", &mount)] {
+        let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+        assert!(!o.status.success(), "{what}: {}", describe(o));
+        assert!(
+            err.contains("operation not permitted") || err.contains("permission denied"),
+            "{what}: {}",
+            describe(o)
+        );
+    }
+    assert!(ls.status.success(), "ls: {}", describe(&ls));
+    assert!(String::from_utf8_lossy(&ls.stdout).contains("proc"));
+    assert!(sh.status.success(), "sh: {}", describe(&sh));
+    assert_eq!(String::from_utf8_lossy(&sh.stdout), "42\n");
+    assert!(
+        chroot.status.success(),
+        "chroot (CAP_SYS_CHROOT is a default): {}",
+        describe(&chroot)
+    );
+    assert_eq!(keyctl, Err(Errno::EPERM));
+    assert_eq!(unshare_direct, Err(Errno::EPERM));
+    assert_eq!(seccomp_line(&status, "Seccomp:"), "2");
+}
+
+#[test]
+fn notify_returns_a_listener_fd_that_send_listener_hands_to_the_agent() {
+    require_root();
+    let dir = TempDir::new("notify");
+    let socket = dir.0.join("agent.sock");
+    let file = dir.0.join("f");
+    fs::write(&file, b"x").unwrap();
+    let agent = UnixListener::bind(&socket).unwrap();
+    let filter = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": socket,
+        "listenerMetadata": "berth-test",
+        "syscalls": [{"names": ["lseek"], "action": "SCMP_ACT_NOTIFY"}]
+    }));
+    let state: State = serde_json::from_value(serde_json::json!({
+        "ociVersion": "1.2.0", "id": "seccomp-notify", "status": "creating",
+        "pid": std::process::id(), "bundle": dir.0
+    }))
+    .unwrap();
+    let pid = std::process::id() as i32;
+    let filtered = std::thread::spawn(move || {
+        let fd = seccomp::load(&filter)
+            .expect("load")
+            .expect("a notify rule yields a listener fd");
+        seccomp::send_listener(&filter, fd.as_fd(), pid, &state).expect("send_listener");
+        drop(fd);
+        // A thread of the filtered one: its lseek waits for the agent's answer.
+        std::thread::spawn(move || {
+            let f = fs::File::open(&file).unwrap();
+            nix::unistd::lseek(&f, 1, Whence::SeekSet)
+        })
+        .join()
+        .unwrap()
+    });
+
+    let (conn, _) = agent.accept().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .unwrap();
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(r) = c {
+            fds.extend(r);
+        }
+    }
+    let len = msg.bytes;
+    assert_eq!(fds.len(), 1, "one fd over SCM_RIGHTS");
+    // SAFETY: the kernel just installed this descriptor for us (SCM_RIGHTS).
+    let listener = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    let sent: serde_json::Value = serde_json::from_slice(&buf[..len]).unwrap();
+    assert_eq!(sent["fds"], serde_json::json!(["seccompFd"]));
+    assert_eq!(sent["pid"], serde_json::json!(pid));
+    assert_eq!(sent["metadata"], "berth-test");
+    assert_eq!(sent["state"]["id"], "seccomp-notify");
+    assert_eq!(sent["state"]["status"], "creating");
+
+    let req = libseccomp::ScmpNotifReq::receive(listener.as_raw_fd()).unwrap();
+    assert_eq!(
+        req.data.syscall,
+        libseccomp::ScmpSyscall::from_name("lseek").unwrap()
+    );
+    assert_eq!(
+        req.data.args[1], 1,
+        "the offset the filtered thread asked for"
+    );
+    libseccomp::ScmpNotifResp::new_val(req.id, 4242, libseccomp::ScmpNotifRespFlags::empty())
+        .respond(listener.as_raw_fd())
+        .unwrap();
+    assert_eq!(filtered.join().unwrap(), Ok(4242), "the agent's answer");
+}
+
+#[test]
+fn without_no_new_privs_or_cap_sys_admin_load_says_what_to_do() {
+    require_root();
+    let filter = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+    }));
+    let (denied, with_nnp) = std::thread::spawn(move || {
+        // Capabilities and no_new_privs are per thread: this changes only this one.
+        caps::drop(
+            None,
+            caps::CapSet::Effective,
+            caps::Capability::CAP_SYS_ADMIN,
+        )
+        .unwrap();
+        let denied = seccomp::load(&filter).map(drop).map_err(|e| e.to_string());
+        nix::sys::prctl::set_no_new_privs().unwrap();
+        let with_nnp = seccomp::load(&filter).map(drop).map_err(|e| e.to_string());
+        (denied, with_nnp)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        denied,
+        Err(
+            "seccomp: loading a filter needs no_new_privs or CAP_SYS_ADMIN: without \
+             noNewPrivileges, load it before dropping capabilities"
+                .to_string()
+        )
+    );
+    assert_eq!(with_nnp, Ok(()));
+}
+
+#[test]
+fn flags_load_and_unknown_syscalls_and_default_action_rules_are_skipped() {
+    require_root();
+    let dir = TempDir::new("flags");
+    let base = dir.0.clone();
+    let filter = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": libc::EACCES,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+        "syscalls": [
+            {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EACCES},
+            {"names": ["no_such_syscall_in_any_kernel", "mkdir"], "action": "SCMP_ACT_LOG"},
+            {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOTSUP},
+            {"names": [
+                "read", "write", "openat", "close", "mmap", "munmap", "mprotect",
+                "futex", "exit", "exit_group", "sigaltstack", "rt_sigprocmask",
+                "madvise", "sched_yield", "rseq", "set_robust_list", "statx",
+                "newfstatat", "fstat", "getrandom", "brk", "mremap"
+            ], "action": "SCMP_ACT_ALLOW"}
+        ]
+    }));
+    let (mkdir, getpid, other) = with_filter(filter, move |_| {
+        let mkdir = fs::create_dir(base.join("logged")).map_err(|e| e.raw_os_error());
+        // SAFETY: getpid takes no arguments; the raw call avoids any caching wrapper.
+        let getpid = Errno::result(unsafe { libc::syscall(libc::SYS_getpid) });
+        // SAFETY: getppid takes no arguments.
+        let other = Errno::result(unsafe { libc::syscall(libc::SYS_getppid) });
+        (mkdir, getpid, other)
+    });
+    // The LOG rule on mkdir won (the ERRNO rule equal to the default was skipped);
+    // its unknown first name did not stop it.
+    assert_eq!(mkdir, Ok(()));
+    assert!(dir.0.join("logged").is_dir());
+    assert_eq!(getpid, Err(Errno::ENOTSUP));
+    assert_eq!(other, Err(Errno::EACCES), "defaultErrnoRet");
+}
+
+#[test]
+fn refused_configs_name_the_rule() {
+    let cases = [
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"}),
+            "seccomp: SCMP_ACT_NOTIFY cannot be the default action",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "seccomp: a rule uses SCMP_ACT_NOTIFY but listenerPath is not set",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+                "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "seccomp: SCMP_ACT_NOTIFY cannot be used for syscall write: the container's \
+             init writes after the filter is loaded",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+                    "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
+            "seccomp: argument index 6 of syscall kill is out of range (0 to 5)",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_KILL", "errnoRet": 1}]}),
+            "seccomp: errnoRet 1 of syscall kill is only allowed with SCMP_ACT_ERRNO or \
+             SCMP_ACT_TRACE, not SCMP_ACT_KILL",
+        ),
+    ];
+    for (json, want) in cases {
+        let err = seccomp::compile(&profile(json)).unwrap_err();
+        assert_eq!(err.to_string(), want);
+    }
+}
+
+#[test]
+fn wait_killable_recv_loads_or_is_refused_by_name() {
+    require_root();
+    let filter = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+    }));
+    let v = libseccomp::ScmpVersion::current().unwrap();
+    match seccomp::compile(&filter) {
+        Ok(f) => {
+            assert!(
+                (v.major, v.minor) >= (2, 6),
+                "libseccomp {v:?} took the flag"
+            );
+            drop(f);
+        }
+        Err(e) => {
+            assert!((v.major, v.minor) < (2, 6), "libseccomp {v:?} refused: {e}");
+            assert!(
+                e.to_string()
+                    .starts_with("seccomp: cannot set flag SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
+                "{e}"
+            );
+        }
+    }
+}
+
+/// Compiling Docker's default profile is on every container start: report its cost
+/// (run with --nocapture to see it) and keep it far from a start's budget.
+#[test]
+fn docker_default_profile_compiles_quickly() {
+    let profile = docker_default_profile(&ProfileTarget::host_docker_defaults()).unwrap();
+    let bpf = seccomp::compile(&profile).unwrap().to_bpf().unwrap();
+    assert_eq!(bpf.len() % 8, 0);
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let f = seccomp::compile(&profile).unwrap();
+        times.push(t.elapsed());
+        drop(f);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let load = std::thread::spawn(move || {
+        let t = Instant::now();
+        seccomp::load(&profile).unwrap();
+        t.elapsed()
+    })
+    .join()
+    .unwrap();
+    eprintln!(
+        "seccomp: docker default profile: compile min {:?} median {:?}, compile+load {:?}, {} bpf instructions",
+        times[0],
+        median,
+        load,
+        bpf.len() / 8
+    );
+    // Generous for debug builds on a loaded CI machine; release is far below.
+    assert!(
+        median < Duration::from_millis(20),
+        "median compile {median:?}"
+    );
+}
