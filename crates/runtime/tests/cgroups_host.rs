@@ -668,3 +668,100 @@ fn more_limits() {
     g.m.destroy().unwrap();
     all_gone(&paths);
 }
+
+/// The first block device that is not a loop device, as (name, major, minor).
+fn a_block_device() -> Option<(String, i64, i64)> {
+    let mut devs: Vec<(String, i64, i64)> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let dev = std::fs::read_to_string(e.path().join("dev")).ok()?;
+            let (a, b) = dev.trim().split_once(':')?;
+            Some((name, a.parse().ok()?, b.parse().ok()?))
+        })
+        .filter(|(name, _, _)| !name.starts_with("loop"))
+        .collect();
+    devs.sort();
+    devs.into_iter().next()
+}
+
+/// Per-device throttles: blkio.throttle.* on v1, io.max on v2.
+#[test]
+fn block_io_throttle() {
+    if !root() {
+        return;
+    }
+    let Some((name, major, minor)) = a_block_device() else {
+        eprintln!(
+            "skipped: no block device (the v2 guest has one with BERTH_GUEST_MODULES=\"overlay brd\")"
+        );
+        return;
+    };
+    let layout = cgroups::detect().unwrap();
+    let path = unique_path();
+    let g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
+    g.m.create().unwrap();
+    let throttle = |rate: u64| {
+        vec![
+            oci_spec::runtime::LinuxThrottleDeviceBuilder::default()
+                .major(major)
+                .minor(minor)
+                .rate(rate)
+                .build()
+                .unwrap(),
+        ]
+    };
+    let r = LinuxResourcesBuilder::default()
+        .block_io(
+            oci_spec::runtime::LinuxBlockIoBuilder::default()
+                .throttle_read_bps_device(throttle(1 << 20))
+                .throttle_write_iops_device(throttle(100))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    g.m.apply(&r).unwrap();
+    let dev = format!("{major}:{minor}");
+    if layout == Layout::V2 {
+        let io_max = read(&g.path("").join("io.max"));
+        let line = io_max
+            .lines()
+            .find(|l| l.starts_with(&dev))
+            .unwrap_or_else(|| panic!("no {dev} ({name}) line in io.max: {io_max:?}"));
+        assert!(
+            line.contains("rbps=1048576") && line.contains("wiops=100"),
+            "{line}"
+        );
+        let d = g.path("");
+        if d.join("io.weight").exists() && !d.join("io.bfq.weight").exists() {
+            let w = LinuxResourcesBuilder::default()
+                .block_io(
+                    oci_spec::runtime::LinuxBlockIoBuilder::default()
+                        .weight(500u16)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap();
+            g.m.apply(&w).unwrap();
+            // blkio's 10..1000 mapped onto io.weight's 1..10000.
+            let weight = read(&d.join("io.weight"));
+            assert!(weight.starts_with("default 4950"), "{weight}");
+        }
+    } else {
+        let d = g.path("blkio");
+        assert_eq!(
+            read(&d.join("blkio.throttle.read_bps_device")),
+            format!("{dev} 1048576")
+        );
+        assert_eq!(
+            read(&d.join("blkio.throttle.write_iops_device")),
+            format!("{dev} 100")
+        );
+    }
+    let paths = g.m.paths();
+    g.m.destroy().unwrap();
+    all_gone(&paths);
+}
