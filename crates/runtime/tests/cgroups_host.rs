@@ -355,6 +355,32 @@ fn device_rules() {
     all_gone(&paths);
 }
 
+/// Disables, when dropped, the controllers enabled in a hierarchy root's
+/// cgroup.subtree_control since it was made.
+struct RestoreSubtreeControl {
+    file: PathBuf,
+    before: String,
+}
+
+impl RestoreSubtreeControl {
+    fn new(mount: &Path) -> RestoreSubtreeControl {
+        let file = mount.join("cgroup.subtree_control");
+        let before = read(&file);
+        RestoreSubtreeControl { file, before }
+    }
+}
+
+impl Drop for RestoreSubtreeControl {
+    fn drop(&mut self) {
+        let after = std::fs::read_to_string(&self.file).unwrap_or_default();
+        for c in after.split_whitespace() {
+            if !self.before.split_whitespace().any(|b| b == c) {
+                let _ = std::fs::write(&self.file, format!("-{c}"));
+            }
+        }
+    }
+}
+
 /// On a hybrid host the unified hierarchy has no limits but can still freeze and
 /// filter devices with eBPF: the v2 code paths run against a real kernel here.
 #[test]
@@ -367,12 +393,36 @@ fn unified_hierarchy_of_a_hybrid_host() {
         return;
     }
     let mount = Path::new("/sys/fs/cgroup/unified");
-    let before = read(&mount.join("cgroup.subtree_control"));
+    // create enables the hierarchy's controllers in the root, as on a v2 host; this
+    // puts the host back as it was, after the guard below has removed the cgroup.
+    let _restore = RestoreSubtreeControl::new(mount);
     let path = unique_path();
     let mut g = Guard::new(cgroups::new_unified_manager(mount, &path).unwrap());
     g.m.create().unwrap();
     let dir = g.path("");
     assert!(dir.starts_with(mount) && dir.is_dir());
+
+    // hugetlb is the one controller a hybrid host leaves to the unified hierarchy.
+    let sizes = Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB");
+    if dir.join("hugetlb.2MB.max").exists() && sizes.exists() {
+        let r = LinuxResourcesBuilder::default()
+            .hugepage_limits(vec![
+                oci_spec::runtime::LinuxHugepageLimitBuilder::default()
+                    .page_size("2MB")
+                    .limit(4i64 << 20)
+                    .build()
+                    .unwrap(),
+            ])
+            .build()
+            .unwrap();
+        g.m.apply(&r).unwrap();
+        assert_eq!(read(&dir.join("hugetlb.2MB.max")), "4194304");
+        if dir.join("hugetlb.2MB.rsvd.max").exists() {
+            assert_eq!(read(&dir.join("hugetlb.2MB.rsvd.max")), "4194304");
+        }
+        let s = g.m.stats().unwrap();
+        assert_eq!(s["hugetlb"]["2MB"]["max"].as_u64(), Some(4 << 20), "{s}");
+    }
 
     let r = LinuxResourcesBuilder::default()
         .devices(vec![deny_all(), rule(true, LinuxDeviceType::C, 1, 3)])
@@ -417,15 +467,6 @@ fn unified_hierarchy_of_a_hybrid_host() {
     let paths = g.m.paths();
     g.m.destroy().unwrap();
     all_gone(&paths);
-    // create enabled the hierarchy's controllers in the root, as on a v2 host; put the
-    // host back as it was.
-    let after = read(&mount.join("cgroup.subtree_control"));
-    for c in after
-        .split_whitespace()
-        .filter(|c| !before.split_whitespace().any(|b| b == *c))
-    {
-        std::fs::write(mount.join("cgroup.subtree_control"), format!("-{c}")).unwrap();
-    }
 }
 
 /// A relative cgroupsPath hangs below the runtime's own cgroup in each hierarchy.
