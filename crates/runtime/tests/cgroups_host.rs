@@ -696,6 +696,29 @@ fn more_limits() {
         assert!(read(&m.join("memory.oom_control")).contains("oom_kill_disable 1"));
         check(&g.path("pids"), "pids.max", "50");
     }
+    // A quota lowered below the current burst: the new burst has to go first.
+    if burst.exists() {
+        let cpu = |quota: i64, b: u64| {
+            LinuxResourcesBuilder::default()
+                .cpu(
+                    LinuxCpuBuilder::default()
+                        .quota(quota)
+                        .period(100_000u64)
+                        .burst(b)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        };
+        g.m.apply(&cpu(50_000, 40_000)).unwrap();
+        g.m.apply(&cpu(20_000, 10_000)).unwrap();
+        check(
+            &cpu_dir,
+            burst.file_name().unwrap().to_str().unwrap(),
+            "10000",
+        );
+    }
     // An idle group reads back a token weight, so idle gets an apply of its own.
     if cpu_dir.join("cpu.idle").exists() {
         let idle = LinuxResourcesBuilder::default()

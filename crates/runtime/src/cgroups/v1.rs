@@ -187,13 +187,25 @@ impl V1Manager {
                     r => r?,
                 }
             }
+            // Older kernels lack the burst file: the burst is then ignored.
+            let burst = burst.filter(|_| dir.join("cpu.cfs_burst_us").exists());
+            let mut burst_written = false;
             if let Some(q) = quota {
-                fs::write(dir, "cpu.cfs_quota_us", &q.to_string())?;
+                match fs::write(dir, "cpu.cfs_quota_us", &q.to_string()) {
+                    // The burst may not exceed the quota: a quota lowered below the
+                    // current burst needs the new burst first.
+                    Err(Error::Write { source, .. })
+                        if source.raw_os_error() == Some(libc::EINVAL) && burst.is_some() =>
+                    {
+                        burst_written = true;
+                        let b = burst.unwrap_or(0).to_string();
+                        fs::write(dir, "cpu.cfs_burst_us", &b)?;
+                        fs::write(dir, "cpu.cfs_quota_us", &q.to_string())?;
+                    }
+                    r => r?,
+                }
             }
-            // Burst must stay below the quota, so it follows it; older kernels lack it.
-            if let Some(b) = burst
-                && dir.join("cpu.cfs_burst_us").exists()
-            {
+            if let (Some(b), false) = (burst, burst_written) {
                 fs::write(dir, "cpu.cfs_burst_us", &b.to_string())?;
             }
             // Realtime files exist only with CONFIG_RT_GROUP_SCHED; period before runtime

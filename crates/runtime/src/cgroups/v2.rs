@@ -158,26 +158,6 @@ impl V2Manager {
 
     fn cpu(&self, c: &LinuxCpu) -> Result<()> {
         let dir = &self.path;
-        if let Some(s) = c.shares().filter(|&v| v != 0) {
-            super::v1::check_shares(s)?;
-            fs::write(dir, "cpu.weight", &shares_to_weight(s).to_string())?;
-        }
-        let quota = c.quota().filter(|&v| v != 0);
-        let period = c.period().filter(|&v| v != 0);
-        if quota.is_some() || period.is_some() {
-            let current = if quota.is_none() {
-                fs::read_opt(dir, "cpu.max")?
-            } else {
-                None
-            };
-            fs::write(dir, "cpu.max", &cpu_max(quota, period, current.as_deref()))?;
-        }
-        if let Some(b) = c.burst() {
-            fs::write(dir, "cpu.max.burst", &b.to_string())?;
-        }
-        if let Some(i) = c.idle() {
-            fs::write(dir, "cpu.idle", &i.to_string())?;
-        }
         if c.realtime_runtime().is_some_and(|v| v != 0)
             || c.realtime_period().is_some_and(|v| v != 0)
         {
@@ -185,6 +165,39 @@ impl V2Manager {
                 "realtime cpu limits (realtimeRuntime, realtimePeriod) do not exist on cgroup v2"
                     .into(),
             ));
+        }
+        if let Some(s) = c.shares().filter(|&v| v != 0) {
+            super::v1::check_shares(s)?;
+            fs::write(dir, "cpu.weight", &shares_to_weight(s).to_string())?;
+        }
+        let quota = c.quota().filter(|&v| v != 0);
+        let period = c.period().filter(|&v| v != 0);
+        let mut burst_written = false;
+        if quota.is_some() || period.is_some() {
+            let current = if quota.is_none() {
+                fs::read_opt(dir, "cpu.max")?
+            } else {
+                None
+            };
+            let max = cpu_max(quota, period, current.as_deref());
+            match fs::write(dir, "cpu.max", &max) {
+                // The burst may not exceed the quota: a quota lowered below the
+                // current burst needs the new burst first.
+                Err(Error::Write { source, .. })
+                    if source.raw_os_error() == Some(libc::EINVAL) && c.burst().is_some() =>
+                {
+                    burst_written = true;
+                    fs::write(dir, "cpu.max.burst", &c.burst().unwrap_or(0).to_string())?;
+                    fs::write(dir, "cpu.max", &max)?;
+                }
+                r => r?,
+            }
+        }
+        if let (Some(b), false) = (c.burst(), burst_written) {
+            fs::write(dir, "cpu.max.burst", &b.to_string())?;
+        }
+        if let Some(i) = c.idle() {
+            fs::write(dir, "cpu.idle", &i.to_string())?;
         }
         if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
             fs::write(dir, "cpuset.cpus", v)?;
