@@ -65,11 +65,16 @@ struct GetFdByIdAttr {
 }
 
 /// bpf(cmd, attr, sizeof attr).
-fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
-    // SAFETY: `attr` is a live, exclusively borrowed repr(C) struct whose layout is a
-    // prefix of the kernel's union bpf_attr for `cmd`; the size passed is its own, so
-    // the kernel reads and writes only within it. Pointers inside it (instructions,
-    // license, log, id buffer) are set by the callers to buffers that outlive the call.
+///
+/// # Safety
+///
+/// `attr` must be the attribute struct of `cmd` (a prefix of the kernel's union
+/// bpf_attr), and every pointer inside it must point to memory valid for what `cmd`
+/// reads or writes there, for the length the struct gives.
+unsafe fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is live and exclusively borrowed for size_of::<T>() bytes, the
+    // size passed, so the kernel touches nothing of it beyond; the caller vouches for
+    // the pointers inside it.
     let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -78,9 +83,17 @@ fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     }
 }
 
-fn owned_fd(r: libc::c_long) -> OwnedFd {
-    // SAFETY: the kernel has just returned `r` as a new descriptor; nothing else owns it.
-    unsafe { OwnedFd::from_raw_fd(r as i32) }
+/// [`bpf`] for a command that returns a new file descriptor.
+///
+/// # Safety
+///
+/// As for [`bpf`], and `cmd` must be one that returns a new descriptor.
+unsafe fn bpf_fd<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<OwnedFd> {
+    // SAFETY: the caller's promise for `cmd` and `attr`.
+    let fd = unsafe { bpf(cmd, attr) }?;
+    // SAFETY: the kernel has just returned `fd` as a new descriptor; nothing else owns
+    // it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Loads a device program. On refusal, returns the error with the verifier's log.
@@ -94,8 +107,10 @@ pub(crate) fn load_device_prog(prog: &[Insn]) -> Result<OwnedFd, (io::Error, Str
         ..Default::default()
     };
     attr.prog_name[..13].copy_from_slice(b"berth_devices");
-    match bpf(BPF_PROG_LOAD, &mut attr) {
-        Ok(fd) => Ok(owned_fd(fd)),
+    // SAFETY: a load attr whose instructions and license point into `prog` and
+    // `license`, both alive across the call; the log pointer is null.
+    match unsafe { bpf_fd(BPF_PROG_LOAD, &mut attr) } {
+        Ok(fd) => Ok(fd),
         Err(e) => {
             // Load again with the verifier's log on, only now that it is needed: the
             // log costs time on every successful load.
@@ -103,8 +118,10 @@ pub(crate) fn load_device_prog(prog: &[Insn]) -> Result<OwnedFd, (io::Error, Str
             attr.log_level = 1;
             attr.log_size = log.len() as u32;
             attr.log_buf = log.as_mut_ptr() as u64;
-            if let Ok(fd) = bpf(BPF_PROG_LOAD, &mut attr) {
-                return Ok(owned_fd(fd));
+            // SAFETY: as above, and the log points to `log`, alive across the call,
+            // with its length in log_size.
+            if let Ok(fd) = unsafe { bpf_fd(BPF_PROG_LOAD, &mut attr) } {
+                return Ok(fd);
             }
             let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
             Err((e, String::from_utf8_lossy(&log[..end]).trim().to_owned()))
@@ -120,7 +137,8 @@ pub(crate) fn attach_device_prog(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: BPF_F_ALLOW_MULTI,
     };
-    bpf(BPF_PROG_ATTACH, &mut attr).map(drop)
+    // SAFETY: an attach attr, which holds no pointers.
+    unsafe { bpf(BPF_PROG_ATTACH, &mut attr) }.map(drop)
 }
 
 /// Detaches `prog` from the cgroup directory `cgroup`.
@@ -131,7 +149,8 @@ pub(crate) fn detach_device_prog(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: 0,
     };
-    bpf(BPF_PROG_DETACH, &mut attr).map(drop)
+    // SAFETY: a detach attr, which holds no pointers.
+    unsafe { bpf(BPF_PROG_DETACH, &mut attr) }.map(drop)
 }
 
 /// Ids of the device programs attached directly to the cgroup directory `cgroup`.
@@ -145,7 +164,9 @@ pub(crate) fn query_device_progs(cgroup: BorrowedFd<'_>) -> io::Result<Vec<u32>>
             prog_cnt: ids.len() as u32,
             ..Default::default()
         };
-        match bpf(BPF_PROG_QUERY, &mut attr) {
+        // SAFETY: a query attr whose id buffer is `ids`, alive across the call, with
+        // room for exactly prog_cnt ids.
+        match unsafe { bpf(BPF_PROG_QUERY, &mut attr) } {
             Ok(_) => {
                 ids.truncate(attr.prog_cnt as usize);
                 return Ok(ids);
@@ -165,7 +186,9 @@ pub(crate) fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
         prog_id: id,
         ..Default::default()
     };
-    bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned_fd)
+    // SAFETY: a get-fd-by-id attr, which holds no pointers; the command returns a new
+    // descriptor.
+    unsafe { bpf_fd(BPF_PROG_GET_FD_BY_ID, &mut attr) }
 }
 
 #[cfg(test)]
