@@ -40,6 +40,9 @@ pub enum Error {
     /// A cgroup operation failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::Error),
+    /// seccomp filter compilation, loading or hand-off failed.
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::Error),
     /// Root filesystem setup failed.
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::Error),

@@ -268,6 +268,10 @@ impl Runtime {
         loop {
             match ours.recv()? {
                 Some(Msg::Ready) => break,
+                Some(Msg::SeccompListener) => {
+                    let state = hooks::state_json(&o.id, "creating", init, &bundle, &spec);
+                    process::forward_seccomp_listener(&ours, &spec, &state, init)?;
+                }
                 Some(Msg::Hooks) => {
                     let state = hooks::state_json(&o.id, "creating", init, &bundle, &spec);
                     let r = hooks::run(&spec, Kind::Prestart, &state)

@@ -132,7 +132,13 @@ impl Runtime {
             }
         };
         reap(stage1);
-        match ours.recv()? {
+        let mut msg = ours.recv()?;
+        if msg == Some(Msg::SeccompListener) {
+            let state = crate::hooks::state_json(id, "running", pid, &s.bundle, &spec);
+            process::forward_seccomp_listener(&ours, &spec, &state, pid)?;
+            msg = ours.recv()?;
+        }
+        match msg {
             Some(Msg::Ready) => {}
             Some(Msg::Error(e)) => {
                 reap(pid);

@@ -23,6 +23,9 @@ pub enum Msg {
     /// Init -> runtime: mounts are ready, run the prestart and createRuntime hooks;
     /// the runtime answers with `Pid` (init's host pid, for the hooks' state).
     Hooks,
+    /// Init -> runtime: the seccomp notify listener follows (SCM_RIGHTS on the next
+    /// packet) for the runtime to hand to the agent at listenerPath.
+    SeccompListener,
     /// Init -> runtime: set up and waiting on the exec fifo (create) or about to
     /// exec (exec).
     Ready,

@@ -276,7 +276,11 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
             .map_err(sys(format!("cannot set personality {}", p.domain())))?;
     }
     setup::rlimits(process)?;
-    setup::identity(process, cfg.setgroups_allowed)?;
+    let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    if let Some(listener) = setup::identity(process, cfg.setgroups_allowed, seccomp)? {
+        ch.send(&Msg::SeccompListener)?;
+        terminal::send_fd(ch.raw(), listener.as_raw_fd(), b"seccomp")?;
+    }
     setup::cwd(process)?;
     let target = setup::exec_target(process)?;
     if let Some(me) = runtime_exe {
@@ -318,6 +322,24 @@ fn join_session_keyring(id: &str) -> Result<()> {
         Err(nix::errno::Errno::EDQUOT) | Err(nix::errno::Errno::EACCES) => Ok(()),
         Err(e) => Err(sys("cannot join a session keyring")(e)),
     }
+}
+
+/// The runtime's side of [`Msg::SeccompListener`]: receives the notify fd from init
+/// and hands it to the agent at listenerPath with the container's state.
+pub fn forward_seccomp_listener(ch: &Channel, spec: &Spec, state_json: &str, pid: i32) -> Result<()> {
+    let fd = terminal::recv_fd(ch.raw())?;
+    let sc = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .ok_or_else(|| Error::Init("a seccomp listener without a seccomp config".into()))?;
+    let state: oci_spec::runtime::State = serde_json::from_str(state_json)
+        .map_err(|e| Error::Init(format!("state for the seccomp agent: {e}")))?;
+    step(
+        || "send seccomp listener to the agent".into(),
+        || crate::seccomp::send_listener(sc, std::os::fd::AsFd::as_fd(&fd), pid, &state),
+    )?;
+    Ok(())
 }
 
 /// Blocks on the exec fifo until `start` opens it, then tells `start` we are going.

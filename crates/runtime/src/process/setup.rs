@@ -64,8 +64,27 @@ pub fn rlimits(process: &Process) -> Result<()> {
 }
 
 /// Switches to the configured user and groups, applying capabilities around the
-/// switch, then no_new_privs and the umask.
-pub fn identity(process: &Process, setgroups_allowed: bool) -> Result<()> {
+/// switch, then no_new_privs, the seccomp filter and the umask. Returns the seccomp
+/// notify listener when the filter has SCMP_ACT_NOTIFY rules.
+///
+/// The filter goes last when no_new_privs is set; without it the kernel accepts a
+/// filter only from a process holding CAP_SYS_ADMIN, so it goes first, while we still
+/// have every capability (the profile must then allow the setup's remaining syscalls,
+/// as Docker's does) — runc's order.
+pub fn identity(
+    process: &Process,
+    setgroups_allowed: bool,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+) -> Result<Option<std::os::fd::OwnedFd>> {
+    let nnp = process.no_new_privileges() == Some(true);
+    let mut listener = None;
+    if let Some(sc) = seccomp
+        && !nnp
+    {
+        listener = step(|| "seccomp: load filter (before dropping privileges)".into(), || {
+            crate::seccomp::load(sc)
+        })?;
+    }
     let user = process.user();
     let sets = process
         .capabilities()
@@ -95,16 +114,19 @@ pub fn identity(process: &Process, setgroups_allowed: bool) -> Result<()> {
     .map_err(sys(format!("cannot switch to uid {uid}")))?;
     raw::set_keep_caps(false).map_err(sys("prctl(PR_SET_KEEPCAPS, 0)"))?;
     capabilities::apply(&sets)?;
-    if process.no_new_privileges() == Some(true) {
+    if nnp {
         step(|| "prctl PR_SET_NO_NEW_PRIVS".into(), raw::set_no_new_privs)
             .map_err(sys("prctl(PR_SET_NO_NEW_PRIVS)"))?;
+        if let Some(sc) = seccomp {
+            listener = step(|| "seccomp: load filter".into(), || crate::seccomp::load(sc))?;
+        }
     }
     if let Some(mask) = user.umask() {
         raw::umask(mask);
     } else {
         raw::umask(0o022);
     }
-    Ok(())
+    Ok(listener)
 }
 
 /// Changes into the process's working directory (inside the container).
