@@ -217,6 +217,8 @@ pub(crate) fn write_hint(file: &str, e: &io::Error) -> &'static str {
             " (the cgroup has processes of its own; controllers can only be enabled in an empty cgroup)"
         }
         Some(libc::EBUSY) => " (the cgroup is in use)",
+        Some(libc::ENOENT) if file.starts_with("cgroup.") => " (the cgroup directory is gone?)",
+        Some(libc::ESRCH) if file == "cgroup.procs" => " (the process has exited)",
         Some(libc::ENOENT) => {
             " (this kernel or cgroup lacks the file: is the controller enabled and supported?)"
         }
