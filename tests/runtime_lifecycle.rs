@@ -395,3 +395,96 @@ fn console_socket_receives_the_pty_master() {
     }
     assert!(text.contains("/dev/pts/0") && text.contains("from-container"), "{text}");
 }
+
+#[test]
+fn process_settings_reach_the_process() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "id -u; id -g; id -G; ulimit -n; cat /proc/self/oom_score_adj; umask; \
+         ls /proc/self/fd | tr '\\n' ' '; echo",
+    ]);
+    b.edit(|c| {
+        c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 7], "umask": 63});
+        c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]);
+        c["process"]["oomScoreAdj"] = 123.into();
+    });
+    let id = rt.id("proc");
+    // fd 3 is passed with --preserve-fds 1; fd 4 must not be.
+    let f3 = std::fs::File::open("/dev/null").unwrap();
+    let f4 = std::fs::File::open("/dev/null").unwrap();
+    use std::os::fd::AsRawFd;
+    let (a, b3) = (f3.as_raw_fd(), f4.as_raw_fd());
+    let mut cmd = rt.cmd();
+    cmd.args(["run", "--preserve-fds", "1", "-b", b.path().to_str().unwrap(), &id]);
+    // SAFETY: dup2 between descriptors this test owns, in the child before exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if libc::dup2(a, 3) < 0 || libc::dup2(b3, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = berth_tests::run(&mut cmd).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1000", "{out}");
+    assert_eq!(lines[1], "1001", "{out}");
+    let groups: Vec<&str> = lines[2].split_whitespace().collect();
+    assert!(groups.contains(&"5") && groups.contains(&"7"), "{out}");
+    assert_eq!(lines[3], "256", "{out}");
+    assert_eq!(lines[4], "123", "{out}");
+    assert_eq!(lines[5], "0077", "{out}");
+    // 0-2 stdio, 3 preserved, 4 is ls's own directory handle (the caller's 4 is gone).
+    assert_eq!(lines[6].trim(), "0 1 2 3 4", "{out}");
+}
+
+#[test]
+fn kill_all_exec_process_file_and_update_from_json() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sh", "-c", "sleep 60 & sleep 60 & wait"]);
+    // No pid namespace: killing init does not take the others with it.
+    b.edit(|c| {
+        c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "pid");
+    });
+    let id = rt.id("killall");
+    rt.detached(&["run", "-d", "-b", b.path().to_str().unwrap(), &id], "run").0.ok();
+    // exec --process with a process JSON file.
+    let pfile = rt.root().join("process.json");
+    std::fs::write(
+        &pfile,
+        serde_json::json!({"args": ["sh", "-c", "echo from-json $X"], "env": ["X=1", "PATH=/bin"],
+            "cwd": "/", "user": {"uid": 0, "gid": 0}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = rt.run(&["exec", "--process", pfile.to_str().unwrap(), &id]).ok();
+    assert_eq!(out, "from-json 1\n");
+    // update -r with a resources JSON file.
+    let rfile = rt.root().join("res.json");
+    std::fs::write(&rfile, r#"{"pids": {"limit": 42}}"#).unwrap();
+    rt.run(&["update", "-r", rfile.to_str().unwrap(), &id]).ok();
+    let pids_max = berth_tests::cgroup_dir("pids", &format!("/{id}")).join("pids.max");
+    assert_eq!(std::fs::read_to_string(pids_max).unwrap().trim(), "42");
+    // Three processes in the cgroup; kill --all takes every one.
+    let pids: Vec<i64> = serde_json::from_str(&rt.run(&["ps", "-f", "json", &id]).ok()).unwrap();
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    rt.run(&["kill", "--all", &id, "KILL"]).ok();
+    rt.wait_status(&id, "stopped");
+    for _ in 0..100 {
+        if pids.iter().all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()
+            || std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default().contains(") Z"))
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for p in &pids {
+        let st = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        assert!(st.is_empty() || st.contains(") Z"), "pid {p} survived kill --all: {st}");
+    }
+    rt.run(&["delete", &id]).ok();
+}
