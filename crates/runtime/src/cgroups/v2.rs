@@ -121,6 +121,116 @@ impl V2Manager {
         Ok(())
     }
 
+    fn apply_all(&self, r: &LinuxResources) -> Result<()> {
+        if let Some(m) = r.memory() {
+            self.memory(m)?;
+        }
+        if let Some(c) = r.cpu() {
+            self.cpu(c)?;
+        }
+        if let Some(p) = r.pids()
+            && p.limit() != 0
+        {
+            let v = if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
+            fs::write(&self.path, "pids.max", &v)?;
+        }
+        if let Some(b) = r.block_io() {
+            self.io(b)?;
+        }
+        for h in r.hugepage_limits().iter().flatten() {
+            let size = super::check_page_size(h.page_size())?;
+            let v = mem_value(h.limit());
+            fs::write(&self.path, &format!("hugetlb.{size}.max"), &v)?;
+            let rsvd = format!("hugetlb.{size}.rsvd.max");
+            if self.path.join(&rsvd).exists() {
+                fs::write(&self.path, &rsvd, &v)?;
+            }
+        }
+        if let Some(rdma) = r.rdma() {
+            for (dev, l) in rdma {
+                fs::write(&self.path, "rdma.max", &super::rdma_line(dev, l))?;
+            }
+        }
+        // net_cls and net_prio have no v2 counterpart (eBPF does that job): ignored.
+        if let Some(list) = r.devices() {
+            devices_bpf::apply(&self.path, &devices::rules(list)?)?;
+        }
+        // Last, so that a unified key overrides what the typed fields wrote.
+        if let Some(u) = r.unified() {
+            let mut keys: Vec<_> = u.iter().collect();
+            keys.sort();
+            for (k, v) in keys {
+                check_unified_key(k)?;
+                fs::write(&self.path, k, v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A limit file missing on v2 nearly always means its controller is not enabled
+    /// for the cgroup; say which and where, instead of "no such file".
+    fn explain_missing(&self, e: Error) -> Error {
+        let Error::Write {
+            file,
+            value,
+            dir,
+            source,
+        } = e
+        else {
+            return e;
+        };
+        let controller = file.split('.').next().unwrap_or_default();
+        if source.raw_os_error() != Some(libc::ENOENT) || controller == "cgroup" {
+            return Error::Write {
+                file,
+                value,
+                dir,
+                source,
+            };
+        }
+        let parent = dir.parent().unwrap_or(&self.mount_point).to_path_buf();
+        let (Ok(offered), Ok(enabled)) = (
+            fs::read(&self.mount_point, "cgroup.controllers"),
+            fs::read(&parent, "cgroup.subtree_control"),
+        ) else {
+            // Not a cgroup2 hierarchy that can tell more: the kernel's word stands.
+            return Error::Write {
+                file,
+                value,
+                dir,
+                source,
+            };
+        };
+        let why = if !offered.split_whitespace().any(|c| c == controller) {
+            format!(
+                "this host offers no {controller} controller in {} (cgroup.controllers: {})",
+                self.mount_point.display(),
+                offered.trim()
+            )
+        } else if !enabled.split_whitespace().any(|c| c == controller) {
+            format!(
+                "the {controller} controller is not enabled in {}/cgroup.subtree_control \
+                 (a cgroup with processes of its own cannot enable controllers for its children)",
+                parent.display()
+            )
+        } else {
+            return Error::Write {
+                file,
+                value,
+                dir,
+                source,
+            };
+        };
+        Error::Config(format!(
+            "cgroup {file}: cannot set {value} in {}: {why}",
+            dir.display()
+        ))
+    }
+
     fn memory(&self, m: &LinuxMemory) -> Result<()> {
         let dir = &self.path;
         let limit = m.limit().filter(|&v| v != 0);
@@ -263,53 +373,7 @@ impl Manager for V2Manager {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {
-        if let Some(m) = r.memory() {
-            self.memory(m)?;
-        }
-        if let Some(c) = r.cpu() {
-            self.cpu(c)?;
-        }
-        if let Some(p) = r.pids()
-            && p.limit() != 0
-        {
-            let v = if p.limit() > 0 {
-                p.limit().to_string()
-            } else {
-                "max".into()
-            };
-            fs::write(&self.path, "pids.max", &v)?;
-        }
-        if let Some(b) = r.block_io() {
-            self.io(b)?;
-        }
-        for h in r.hugepage_limits().iter().flatten() {
-            let size = super::check_page_size(h.page_size())?;
-            let v = mem_value(h.limit());
-            fs::write(&self.path, &format!("hugetlb.{size}.max"), &v)?;
-            let rsvd = format!("hugetlb.{size}.rsvd.max");
-            if self.path.join(&rsvd).exists() {
-                fs::write(&self.path, &rsvd, &v)?;
-            }
-        }
-        if let Some(rdma) = r.rdma() {
-            for (dev, l) in rdma {
-                fs::write(&self.path, "rdma.max", &super::rdma_line(dev, l))?;
-            }
-        }
-        // net_cls and net_prio have no v2 counterpart (eBPF does that job): ignored.
-        if let Some(list) = r.devices() {
-            devices_bpf::apply(&self.path, &devices::rules(list)?)?;
-        }
-        // Last, so that a unified key overrides what the typed fields wrote.
-        if let Some(u) = r.unified() {
-            let mut keys: Vec<_> = u.iter().collect();
-            keys.sort();
-            for (k, v) in keys {
-                check_unified_key(k)?;
-                fs::write(&self.path, k, v)?;
-            }
-        }
-        Ok(())
+        self.apply_all(r).map_err(|e| self.explain_missing(e))
     }
 
     fn add_task(&self, pid: i32) -> Result<()> {
@@ -586,9 +650,20 @@ mod tests {
             .pids(LinuxPidsBuilder::default().limit(20i64).build().unwrap())
             .build()
             .unwrap();
+        // No controller files at all: the plain refusal with its errno.
         let e = m.apply(&r).unwrap_err().to_string();
-        std::fs::remove_dir_all(&root).unwrap();
         assert!(e.starts_with("cgroup pids.max: cannot set 20"), "{e}");
-        assert!(e.contains("controller enabled"), "{e}");
+        assert!(e.contains("no such file or directory"), "{e}");
+        // The host has no pids controller.
+        std::fs::write(root.join("cgroup.controllers"), "cpu memory\n").unwrap();
+        std::fs::write(root.join("cgroup.subtree_control"), "cpu memory\n").unwrap();
+        let e = m.apply(&r).unwrap_err().to_string();
+        assert!(e.contains("offers no pids controller"), "{e}");
+        // It has one, but the parent does not hand it down.
+        std::fs::write(root.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        let e = m.apply(&r).unwrap_err().to_string();
+        assert!(e.starts_with("cgroup pids.max: cannot set 20"), "{e}");
+        assert!(e.contains("pids controller is not enabled in"), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
