@@ -68,24 +68,29 @@ locked=()
 log "building the binaries and test executables"
 (cd "$repo" && cargo build --workspace --bins "${locked[@]}" --message-format=json-render-diagnostics) \
     >"$work/bins.json" || die "cargo build failed"
-(cd "$repo" && cargo test -p berth-tests --no-run "${locked[@]}" --message-format=json-render-diagnostics) \
+# --workspace, as scripts/test.sh runs them: with -p berth-tests alone, cargo would
+# unify features differently and rebuild the dependencies.
+(cd "$repo" && cargo test --workspace --no-run "${locked[@]}" --message-format=json-render-diagnostics) \
     >"$work/tests.json" || die "building the test executables failed"
 python3 - "$work" "$tests" <<'PY'
 import json, sys
 work, wanted = sys.argv[1], sys.argv[2].split()
-def artifacts(path, kind):
+def artifacts(path, kind, manifest=None):
     for line in open(path):
         try:
             m = json.loads(line)
         except ValueError:
             continue
         t = m.get("target", {})
-        if m.get("reason") == "compiler-artifact" and m.get("executable") and kind in t.get("kind", []):
+        if (m.get("reason") == "compiler-artifact" and m.get("executable")
+                and kind in t.get("kind", [])
+                and (manifest is None or m.get("manifest_path", "").endswith(manifest))):
             yield t["name"], m["executable"]
 with open(f"{work}/bins.list", "w") as f:
     for name, exe in dict(artifacts(f"{work}/bins.json", "bin")).items():
         f.write(f"{name} {exe}\n")
-found = dict(artifacts(f"{work}/tests.json", "test"))
+# The end-to-end tests of the tests/ package, not the crates' own integration tests.
+found = dict(artifacts(f"{work}/tests.json", "test", "/tests/Cargo.toml"))
 with open(f"{work}/tests.list", "w") as f:
     for name in wanted:
         if name in found:
