@@ -279,20 +279,36 @@ impl Bundle {
         self.dir.path()
     }
 
+    /// A view of a bundle made elsewhere (its directory is not removed by this value).
+    pub fn at(path: &Path) -> BundleAt {
+        BundleAt(path.to_path_buf())
+    }
+
     /// The parsed config.json.
     pub fn config(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.path().join("config.json")).unwrap()).unwrap()
+        Bundle::at(self.path()).config()
+    }
+
+    /// Changes config.json with `f`.
+    pub fn edit(&self, f: impl FnOnce(&mut serde_json::Value)) {
+        Bundle::at(self.path()).edit(f)
+    }
+}
+
+/// A bundle directory owned by someone else, edited like [`Bundle`].
+pub struct BundleAt(PathBuf);
+
+impl BundleAt {
+    /// The parsed config.json.
+    pub fn config(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.0.join("config.json")).unwrap()).unwrap()
     }
 
     /// Changes config.json with `f`.
     pub fn edit(&self, f: impl FnOnce(&mut serde_json::Value)) {
         let mut c = self.config();
         f(&mut c);
-        std::fs::write(
-            self.path().join("config.json"),
-            serde_json::to_vec_pretty(&c).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(self.0.join("config.json"), serde_json::to_vec_pretty(&c).unwrap()).unwrap();
     }
 }
 

@@ -80,6 +80,9 @@ pub struct Saved {
     /// Whether the config has poststop hooks.
     #[serde(default)]
     pub poststop: bool,
+    /// A rootless container without a cgroup of its own.
+    #[serde(default)]
+    pub no_cgroup: bool,
 }
 
 /// The directory holding all containers' state.

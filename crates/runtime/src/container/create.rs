@@ -8,7 +8,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
-use super::Runtime;
+use super::{Runtime, rootless};
 use crate::cgroups::{self, Manager};
 use crate::error::{Error, Result, io, sys};
 use crate::explain::step;
@@ -203,11 +203,31 @@ impl Runtime {
         .map_err(sys(format!("open {}", dir.display())))?;
 
         let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
-        let cg = cgroups::new_manager(cgroups_path.as_deref(), &o.id, self.systemd_cgroup)?;
-        cg.create()?;
+        let mut no_cgroup = false;
+        let cg: Box<dyn Manager> =
+            match cgroups::new_manager(cgroups_path.as_deref(), &o.id, self.systemd_cgroup)
+                .and_then(|cg| cg.create().map(|_| cg))
+            {
+                Ok(cg) => cg,
+                // An unprivileged user without a delegated cgroup: fine unless the
+                // config asks for limits, which nothing could then enforce.
+                Err(e) if rootless::is_rootless() => {
+                    if rootless::wants_limits(&spec) {
+                        return Err(Error::Usage(format!(
+                            "rootless container asks for resource limits but has no cgroup to \
+                             enforce them: {e} (delegate a cgroup to this user, or drop the limits)"
+                        )));
+                    }
+                    no_cgroup = true;
+                    Box::new(rootless::NoCgroup)
+                }
+                Err(e) => return Err(e.into()),
+            };
         undo.cgroup = Some(cg);
         let cg = undo.cgroup.as_ref().unwrap();
-        cg.apply(&effective_resources(&spec))?;
+        if !no_cgroup {
+            cg.apply(&effective_resources(&spec))?;
+        }
 
         let console: Option<OwnedFd> = match (&o.console_socket, given_console) {
             (_, Some(fd)) => Some(fd),
@@ -311,6 +331,7 @@ impl Runtime {
             terminal,
             poststart: hooks::any(&spec, &[Kind::Poststart]),
             poststop: hooks::any(&spec, &[Kind::Poststop]),
+            no_cgroup,
         };
         step(|| format!("write {}/state.json", dir.display()), || self.root.save(&saved))?;
         if let Some(p) = &o.pid_file {

@@ -8,6 +8,7 @@ mod events;
 mod exec;
 mod kill;
 mod pause;
+mod rootless;
 mod start;
 mod status;
 mod tty;
@@ -47,6 +48,9 @@ impl Runtime {
 
     /// The cgroup manager of a saved container.
     pub(crate) fn cgroup(&self, s: &Saved) -> Result<Box<dyn cgroups::Manager>> {
+        if s.no_cgroup {
+            return Ok(Box::new(rootless::NoCgroup));
+        }
         Ok(cgroups::new_manager(
             s.cgroups_path.as_deref(),
             &s.id,
