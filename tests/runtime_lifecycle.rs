@@ -488,3 +488,28 @@ fn kill_all_exec_process_file_and_update_from_json() {
     }
     rt.run(&["delete", &id]).ok();
 }
+
+#[test]
+fn scheduling_affinity_io_priority_and_personality() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep Cpus_allowed_list /proc/self/status; grep '^policy' /proc/self/sched; \
+         ionice -p $$; uname -m",
+    ]);
+    b.edit(|c| {
+        c["process"]["execCPUAffinity"] = serde_json::json!({"final": "0"});
+        c["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_BATCH"});
+        c["process"]["ioPriority"] = serde_json::json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+        c["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
+    });
+    let id = rt.id("sched");
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with("\t0"), "{out}");
+    assert!(lines[1].ends_with(" 3"), "SCHED_BATCH is policy 3: {out}");
+    assert!(lines[2].contains("best-effort") && lines[2].contains('6'), "{out}");
+    assert_eq!(lines[3], "i686", "{out}");
+}

@@ -276,3 +276,57 @@ pub fn fork_into_cgroup(cgroup_dir: RawFd) -> Result<Forked, Errno> {
         pid => Ok(Forked::Parent(pid as i32)),
     }
 }
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, self, class << 13 | level).
+pub fn ioprio_set_self(class: u32, level: u32) -> Result<(), Errno> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    // SAFETY: integer-only syscall.
+    let r = unsafe {
+        libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (class << 13) | level)
+    };
+    Errno::result(r).map(drop)
+}
+
+/// struct sched_attr (linux/sched/types.h), without the utilisation clamps.
+#[repr(C)]
+#[derive(Default)]
+pub struct SchedAttr {
+    /// Size of this structure.
+    pub size: u32,
+    /// SCHED_* policy.
+    pub policy: u32,
+    /// SCHED_FLAG_* flags.
+    pub flags: u64,
+    /// Nice value (SCHED_OTHER, SCHED_BATCH).
+    pub nice: i32,
+    /// Static priority (SCHED_FIFO, SCHED_RR).
+    pub priority: u32,
+    /// SCHED_DEADLINE runtime, ns.
+    pub runtime: u64,
+    /// SCHED_DEADLINE deadline, ns.
+    pub deadline: u64,
+    /// SCHED_DEADLINE period, ns.
+    pub period: u64,
+}
+
+/// sched_setattr(2) on this process.
+pub fn sched_setattr_self(attr: &mut SchedAttr) -> Result<(), Errno> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a valid, correctly sized sched_attr for the call.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) };
+    Errno::result(r).map(drop)
+}
+
+/// sched_setaffinity(2) on this process to the given CPUs.
+pub fn set_affinity_self(cpus: &[usize]) -> Result<(), Errno> {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET writes within it for ids below
+    // CPU_SETSIZE, which the caller checked.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for c in cpus {
+            libc::CPU_SET(*c, &mut set);
+        }
+        Errno::result(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set))
+            .map(drop)
+    }
+}

@@ -276,6 +276,8 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
             .map_err(sys(format!("cannot set personality {}", p.domain())))?;
     }
     setup::rlimits(process)?;
+    setup::scheduling(process)?;
+    setup::exec_affinity(process)?;
     let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     if let Some(listener) = setup::identity(process, cfg.setgroups_allowed, seccomp)? {
         ch.send(&Msg::SeccompListener)?;

@@ -229,3 +229,112 @@ mod tests {
         assert!(e.contains("is a directory"), "{e}");
     }
 }
+
+/// Parses a CPU list such as "0-3,7" into CPU numbers.
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>> {
+    let bad = || Error::Spec(format!("invalid CPU list {s:?}: use numbers and ranges like 0-3,7"));
+    let mut v = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a > b {
+                    return Err(bad());
+                }
+                v.extend(a..=b);
+            }
+            None => v.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if v.is_empty() || v.iter().any(|c| *c >= libc::CPU_SETSIZE as usize) {
+        return Err(bad());
+    }
+    Ok(v)
+}
+
+/// I/O priority, scheduling policy and the CPU affinity the process starts with.
+pub fn scheduling(process: &Process) -> Result<()> {
+    use oci_spec::runtime::{IOPriorityClass, LinuxSchedulerFlag, LinuxSchedulerPolicy};
+    if let Some(io) = process.io_priority() {
+        let class = match io.class() {
+            IOPriorityClass::IoprioClassRt => 1,
+            IOPriorityClass::IoprioClassBe => 2,
+            IOPriorityClass::IoprioClassIdle => 3,
+        };
+        let level = io.priority();
+        if !(0..=7).contains(&level) {
+            return Err(Error::Spec(format!("ioPriority.priority {level} is outside 0-7")));
+        }
+        step(
+            || format!("ioprio_set class={} level={level}", io.class()),
+            || raw::ioprio_set_self(class, level as u32),
+        )
+        .map_err(sys(format!("cannot set I/O priority {} {level}", io.class())))?;
+    }
+    if let Some(s) = process.scheduler() {
+        let policy = match s.policy() {
+            LinuxSchedulerPolicy::SchedOther => 0,
+            LinuxSchedulerPolicy::SchedFifo => 1,
+            LinuxSchedulerPolicy::SchedRr => 2,
+            LinuxSchedulerPolicy::SchedBatch => 3,
+            LinuxSchedulerPolicy::SchedIso => 4,
+            LinuxSchedulerPolicy::SchedIdle => 5,
+            LinuxSchedulerPolicy::SchedDeadline => 6,
+        };
+        let flags = s.flags().iter().flatten().fold(0u64, |acc, f| {
+            acc | match f {
+                LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+                LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+                LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+                LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+                LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+                LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+                LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+            }
+        });
+        let mut attr = raw::SchedAttr {
+            policy,
+            flags,
+            nice: s.nice().unwrap_or(0),
+            priority: s.priority().unwrap_or(0).max(0) as u32,
+            runtime: s.runtime().unwrap_or(0),
+            deadline: s.deadline().unwrap_or(0),
+            period: s.period().unwrap_or(0),
+            ..Default::default()
+        };
+        step(
+            || format!("sched_setattr {}", s.policy()),
+            || raw::sched_setattr_self(&mut attr),
+        )
+        .map_err(sys(format!("cannot set scheduler {}", s.policy())))?;
+    }
+    Ok(())
+}
+
+/// The CPU affinity a process gets right before exec (`execCPUAffinity.final`, else
+/// `initial`).
+pub fn exec_affinity(process: &Process) -> Result<()> {
+    let Some(a) = process.exec_cpu_affinity() else {
+        return Ok(());
+    };
+    if let Some(list) = a.cpu_affinity_final().as_ref().or(a.initial().as_ref()) {
+        let cpus = parse_cpu_list(list)?;
+        step(|| format!("sched_setaffinity {list}"), || raw::set_affinity_self(&cpus))
+            .map_err(sys(format!("cannot set CPU affinity {list}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod cpu_tests {
+    use super::parse_cpu_list;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-2,5").unwrap(), vec![0, 1, 2, 5]);
+        assert_eq!(parse_cpu_list("1").unwrap(), vec![1]);
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("x").is_err());
+        assert!(parse_cpu_list("").is_err());
+    }
+}
