@@ -16,6 +16,7 @@ pub mod error;
 pub mod exeguard;
 pub mod explain;
 pub mod hooks;
+pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

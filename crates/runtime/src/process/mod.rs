@@ -226,6 +226,8 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
     if cfg.rootfs.is_some() || terminal {
         step(|| "setsid".into(), nix::unistd::setsid).map_err(sys("setsid"))?;
     }
+    // The exec attributes are written through /proc/self/attr, before /proc changes.
+    crate::lsm::apply(process)?;
     // Our host pid, for the hooks' state documents: only the runtime knows it.
     let mut host_pid = 0;
     if let Some(opts) = &cfg.rootfs {
