@@ -425,6 +425,12 @@ fn process_settings_reach_the_process() {
             if libc::dup2(a, 3) < 0 || libc::dup2(b3, 4) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // dup2 onto itself keeps close-on-exec: clear it on both explicitly.
+            for fd in [3, 4] {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }
