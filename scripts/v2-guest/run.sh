@@ -7,22 +7,24 @@
 # Usage: scripts/v2-guest/run.sh
 #
 # Environment:
-#   BERTH_GUEST_TESTS         test targets to run if they exist
-#                             (default: "v2_guest_smoke runtime_lifecycle runtime_cgroups")
+#   BERTH_GUEST_TESTS         workspace test targets to run, those that exist (default:
+#                             "v2_guest_smoke runtime_lifecycle runtime_cgroups
+#                              cgroups_host rootfs_host")
 #   BERTH_GUEST_TEST_ARGS     extra arguments for every test executable (e.g. a filter)
 #   BERTH_GUEST_TIMEOUT       seconds before the whole guest counts as hung (1500)
 #   BERTH_GUEST_TEST_TIMEOUT  seconds one test executable may take in the guest (600)
-#   BERTH_GUEST_MODULES       kernel modules to load in the guest (default: overlay)
+#   BERTH_GUEST_MODULES       kernel modules to load in the guest (default: "overlay brd";
+#                             brd gives /dev/ram* block devices for io limits)
 #   BERTH_GUEST_CACHE         where the kernel is cached (<repo>/target/v2-guest)
 #   BERTH_GUEST_KEEP=1        keep the initramfs and serial log (path is printed)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$repo/scripts/v2-guest
-tests=${BERTH_GUEST_TESTS:-v2_guest_smoke runtime_lifecycle runtime_cgroups}
+tests=${BERTH_GUEST_TESTS:-v2_guest_smoke runtime_lifecycle runtime_cgroups cgroups_host rootfs_host}
 timeout_s=${BERTH_GUEST_TIMEOUT:-1500}
 test_timeout_s=${BERTH_GUEST_TEST_TIMEOUT:-600}
-modules=${BERTH_GUEST_MODULES-overlay}
+modules=${BERTH_GUEST_MODULES-overlay brd}
 cache=${BERTH_GUEST_CACHE:-$repo/target/v2-guest}
 
 log() { echo "v2-guest: $*" >&2; }
@@ -89,8 +91,9 @@ def artifacts(path, kind, manifest=None):
 with open(f"{work}/bins.list", "w") as f:
     for name, exe in dict(artifacts(f"{work}/bins.json", "bin")).items():
         f.write(f"{name} {exe}\n")
-# The end-to-end tests of the tests/ package, not the crates' own integration tests.
-found = dict(artifacts(f"{work}/tests.json", "test", "/tests/Cargo.toml"))
+# Any workspace test target by name; the tests/ package's end-to-end tests win a clash.
+found = dict(artifacts(f"{work}/tests.json", "test"))
+found.update(artifacts(f"{work}/tests.json", "test", "/tests/Cargo.toml"))
 with open(f"{work}/tests.list", "w") as f:
     for name in wanted:
         if name in found:
