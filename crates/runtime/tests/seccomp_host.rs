@@ -440,31 +440,100 @@ fn refused_configs_name_the_rule() {
 }
 
 #[test]
-fn wait_killable_recv_loads_or_is_refused_by_name() {
+fn wait_killable_recv_is_passed_to_the_kernel_with_a_listener() {
     require_root();
+    let dir = TempDir::new("waitkill");
     let filter = profile(serde_json::json!({
         "defaultAction": "SCMP_ACT_ALLOW",
-        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
-        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+        "listenerPath": dir.0.join("agent.sock"),
+        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_TSYNC"],
+        "syscalls": [{"names": ["mknodat"], "action": "SCMP_ACT_NOTIFY"}]
     }));
-    let v = libseccomp::ScmpVersion::current().unwrap();
-    match seccomp::compile(&filter) {
-        Ok(f) => {
-            assert!(
-                (v.major, v.minor) >= (2, 6),
-                "libseccomp {v:?} took the flag"
-            );
-            drop(f);
-        }
-        Err(e) => {
-            assert!((v.major, v.minor) < (2, 6), "libseccomp {v:?} refused: {e}");
-            assert!(
-                e.to_string()
-                    .starts_with("seccomp: cannot set flag SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
-                "{e}"
-            );
-        }
+    let program = seccomp::Program::compile(&filter).unwrap();
+    assert_eq!(
+        program.flags(),
+        libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            | libc::SECCOMP_FILTER_FLAG_TSYNC
+            | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+            | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+    );
+    // TSYNC would reach the harness's other threads: load the same program without
+    // it, in a thread of its own.
+    let mut single = filter.clone();
+    single.set_flags(Some(vec![
+        oci_spec::runtime::LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv,
+    ]));
+    let release = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let mut v = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let kernel = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    let loaded = std::thread::spawn(move || {
+        seccomp::Program::compile(&single)
+            .unwrap()
+            .load()
+            .map(|fd| fd.is_some())
+            .map_err(|e| e.to_string())
+    })
+    .join()
+    .unwrap();
+    if kernel >= (5, 19) {
+        assert_eq!(loaded, Ok(true), "kernel {release}");
+    } else {
+        let e = loaded.unwrap_err();
+        assert!(e.contains("WAIT_KILLABLE_RECV"), "{e}");
     }
+}
+
+/// The cache gives back the program libseccomp made, refuses an entry made for
+/// another key, and a program from it filters like a fresh one.
+#[test]
+fn cached_programs_are_reused_only_for_their_own_profile() {
+    require_root();
+    let dir = TempDir::new("cache");
+    let cache = dir.0.join("cache");
+    let work = dir.0.join("work");
+    fs::create_dir(&work).unwrap();
+    let deny_mkdir = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EROFS}]
+    }));
+    let fresh = seccomp::Program::compile(&deny_mkdir).unwrap();
+    let first = seccomp::Program::cached(&deny_mkdir, &cache).unwrap();
+    let entries: Vec<_> = fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "one entry stored");
+    let second = seccomp::Program::cached(&deny_mkdir, &cache).unwrap();
+    assert_eq!(format!("{first:?}"), format!("{fresh:?}"));
+    assert_eq!(format!("{second:?}"), format!("{fresh:?}"));
+
+    // An entry under this profile's name but made for another profile is not used.
+    let allow_all = profile(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+    let other_dir = dir.0.join("other");
+    seccomp::Program::cached(&allow_all, &other_dir).unwrap();
+    let other_entry = fs::read_dir(&other_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    fs::copy(&other_entry, &entries[0]).unwrap();
+    let third = seccomp::Program::cached(&deny_mkdir, &cache).unwrap();
+    assert_eq!(third.instructions(), fresh.instructions());
+
+    let w = work.clone();
+    let made = std::thread::spawn(move || {
+        third.load().unwrap();
+        fs::create_dir(w.join("d")).map_err(|e| e.raw_os_error())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(made, Err(Some(libc::EROFS)));
 }
 
 /// Compiling Docker's default profile is on every container start: report its cost
@@ -483,19 +552,37 @@ fn docker_default_profile_compiles_quickly() {
     }
     times.sort();
     let median = times[times.len() / 2];
-    let load = std::thread::spawn(move || {
+    let cache = TempDir::new("timing");
+    seccomp::Program::cached(&profile, &cache.0).unwrap();
+    let mut hits = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let p = seccomp::Program::cached(&profile, &cache.0).unwrap();
+        hits.push(t.elapsed());
+        drop(p);
+    }
+    hits.sort();
+    let hit = hits[hits.len() / 2];
+    let (compile_load, cached_load) = std::thread::spawn(move || {
         let t = Instant::now();
         seccomp::load(&profile).unwrap();
-        t.elapsed()
+        let compile_load = t.elapsed();
+        let p = seccomp::Program::cached(&profile, &cache.0).unwrap();
+        let t = Instant::now();
+        p.load().unwrap();
+        (compile_load, t.elapsed())
     })
     .join()
     .unwrap();
     eprintln!(
-        "seccomp: docker default profile: compile min {:?} median {:?}, compile+load {:?}, {} bpf instructions",
+        "seccomp: docker default profile, {} bpf instructions: libseccomp rules min {:?} \
+         median {:?}; compile+load {:?}; from cache: read median {:?}, load {:?}",
+        bpf.len() / 8,
         times[0],
         median,
-        load,
-        bpf.len() / 8
+        compile_load,
+        hit,
+        cached_load
     );
     // Generous for debug builds on a loaded CI machine; release is far below.
     assert!(

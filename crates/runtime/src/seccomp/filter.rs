@@ -1,4 +1,5 @@
-//! Compiling a config's LinuxSeccomp into a libseccomp filter, and loading it.
+//! Compiling a config's LinuxSeccomp into BPF with libseccomp. Loading is
+//! [`super::program`]'s: libseccomp is only the compiler.
 //!
 //! The rules follow runc, so that a profile behaves the same under both runtimes:
 //! a syscall name this libseccomp or kernel does not know is skipped (profiles list
@@ -6,14 +7,12 @@
 //! (libseccomp refuses it, and it would change nothing); the conditions of one rule
 //! are ANDed, except that when two conditions test the same argument each becomes a
 //! rule of its own (libseccomp cannot AND two tests of one argument, and runc ORs
-//! them); the no_new_privs bit is left as the caller set it.
-
-use std::os::fd::OwnedFd;
+//! them).
 
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpFilterContext, ScmpSyscall};
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag, LinuxSyscall};
+use oci_spec::runtime::{LinuxSeccomp, LinuxSyscall};
 
-use super::{Error, names, sys};
+use super::{Error, names};
 
 /// Syscall arguments a rule can test: six on every architecture.
 const MAX_ARGS: usize = 6;
@@ -22,7 +21,7 @@ const MAX_ARGS: usize = 6;
 /// run, as runc chooses (libseccomp 2.5 misbehaves with the tree and no rules).
 const TREE_THRESHOLD: usize = 32;
 
-/// A compiled filter, ready to load into the calling process.
+/// A filter in libseccomp's rule database, ready to be turned into BPF.
 pub struct Filter {
     ctx: ScmpFilterContext,
     notify: bool,
@@ -54,15 +53,6 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, Error> {
         ));
     }
     let mut ctx = ScmpFilterContext::new(default).map_err(lib("create the filter"))?;
-    // Real kernel errors from seccomp_load (EACCES without privilege) instead of
-    // libseccomp's ECANCELED.
-    ctx.set_api_sysrawrc(true)
-        .map_err(lib("ask libseccomp for the kernel's error codes"))?;
-    // Like runc: the caller decides about no_new_privs (noNewPrivileges in the
-    // config); libseccomp would otherwise set it behind the config's back.
-    ctx.set_ctl_nnp(false)
-        .map_err(lib("leave no_new_privs to the config"))?;
-
     for &a in seccomp.architectures().iter().flatten() {
         let token = names::arch(a);
         // The native architecture is always in a new filter; adding it twice fails.
@@ -73,10 +63,6 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, Error> {
             ctx.add_arch(token)
                 .map_err(lib(format!("add architecture {a}")))?;
         }
-    }
-
-    for &flag in seccomp.flags().iter().flatten() {
-        set_flag(&mut ctx, flag)?;
     }
 
     let rules = seccomp.syscalls().as_deref().unwrap_or_default();
@@ -124,41 +110,6 @@ impl Filter {
                 source: e,
             })?;
         Ok(out)
-    }
-
-    /// Loads the filter into the calling thread (all threads with
-    /// SECCOMP_FILTER_FLAG_TSYNC). Returns the notify listener fd when a rule uses
-    /// SCMP_ACT_NOTIFY; the fd is close-on-exec.
-    ///
-    /// Without no_new_privs the kernel asks for CAP_SYS_ADMIN in the caller's user
-    /// namespace: load before dropping capabilities then, as runc does.
-    pub fn load(self) -> Result<Option<OwnedFd>, Error> {
-        if let Err(e) = self.ctx.load() {
-            let errno = e.sysrawrc().map(|rc| nix::errno::Errno::from_raw(-rc));
-            return Err(match errno {
-                Some(nix::errno::Errno::EACCES) => Error::Config(
-                    "loading a filter needs no_new_privs or CAP_SYS_ADMIN: without \
-                     noNewPrivileges, load it before dropping capabilities"
-                        .into(),
-                ),
-                Some(errno) => Error::Sys {
-                    what: "load the filter".into(),
-                    errno,
-                },
-                None => Error::Libseccomp {
-                    what: "load the filter".into(),
-                    source: e,
-                },
-            });
-        }
-        if !self.notify {
-            return Ok(None);
-        }
-        let fd = self
-            .ctx
-            .get_notify_fd()
-            .map_err(lib("get the notify listener fd"))?;
-        Ok(Some(sys::own_notify_fd(fd)))
     }
 }
 
@@ -237,23 +188,6 @@ fn add_rule(
         added_any = true;
     }
     Ok(notify && added_any)
-}
-
-/// Sets one filter flag. TSYNC, LOG and SPEC_ALLOW are in every libseccomp 2.5;
-/// WAIT_KILLABLE_RECV needs libseccomp 2.6 and Linux 5.19, and is refused where
-/// missing rather than silently dropped.
-fn set_flag(ctx: &mut ScmpFilterContext, flag: LinuxSeccompFilterFlag) -> Result<(), Error> {
-    use LinuxSeccompFilterFlag as F;
-    let r = match flag {
-        F::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
-        F::SeccompFilterFlagLog => ctx.set_ctl_log(true),
-        F::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
-        F::SeccompFilterFlagWaitKillableRecv => ctx.set_ctl_waitkill(true),
-    };
-    r.map(drop).map_err(|e| Error::Libseccomp {
-        what: format!("set flag {flag} (this libseccomp or kernel lacks it)"),
-        source: e,
-    })
 }
 
 /// Wraps a libseccomp error with what was attempted.

@@ -1,9 +1,12 @@
 //! seccomp: the config's `linux.seccomp` compiled to a BPF filter with libseccomp
 //! and loaded into the container's init right before execve.
 //!
-//! - [`filter`] compiles a LinuxSeccomp (runc's rules: unknown syscalls skipped,
-//!   rules equal to the default action skipped, conditions on one argument ORed)
-//!   and loads it, returning the notify listener fd when a rule uses
+//! - [`filter`] compiles a LinuxSeccomp with libseccomp (runc's rules: unknown
+//!   syscalls skipped, rules equal to the default action skipped, conditions on one
+//!   argument ORed);
+//! - [`program`] holds the compiled BPF and its flags, caches programs on disk (the
+//!   compilation takes milliseconds, a cached load microseconds) and loads one with
+//!   a single seccomp(2) call, returning the notify listener fd when a rule uses
 //!   SCMP_ACT_NOTIFY;
 //! - [`listener`] hands that fd to the seccomp agent at listenerPath;
 //! - [`docker_default`] turns Docker's default profile (moby's `default.json`, carried
@@ -21,6 +24,7 @@ pub mod docker_default;
 pub mod filter;
 pub mod listener;
 pub mod names;
+pub mod program;
 mod sys;
 
 use std::os::fd::OwnedFd;
@@ -30,6 +34,7 @@ use oci_spec::runtime::LinuxSeccomp;
 pub use docker_default::{DOCKER_DEFAULT_CAPABILITIES, ProfileTarget, docker_default_profile};
 pub use filter::{Filter, compile};
 pub use listener::send_listener;
+pub use program::Program;
 
 /// Errors of compiling, loading and handing over seccomp filters. Every message
 /// starts with "seccomp: " and names the syscall, rule or flag concerned.
@@ -64,9 +69,13 @@ pub enum Error {
     },
 }
 
-/// Compiles and loads `seccomp` into the calling process (see the module doc for
+/// Compiles and loads `seccomp` into the calling thread (see the module doc for
 /// when to call it). Returns the notify listener fd (close-on-exec) when a rule uses
 /// SCMP_ACT_NOTIFY; the caller passes it to [`send_listener`] and closes it.
+///
+/// This compiles on every call. A runtime that starts many containers calls
+/// [`Program::cached`] before entering the container's root (the cache lives in the
+/// host's state directory) and [`Program::load`] right before execve instead.
 pub fn load(seccomp: &LinuxSeccomp) -> Result<Option<OwnedFd>, Error> {
-    compile(seccomp)?.load()
+    Program::compile(seccomp)?.load()
 }
