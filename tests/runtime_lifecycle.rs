@@ -519,3 +519,25 @@ fn scheduling_affinity_io_priority_and_personality() {
     assert!(lines[2].contains("best-effort") && lines[2].contains('6'), "{out}");
     assert_eq!(lines[3], "i686", "{out}");
 }
+
+#[test]
+fn debug_log_is_json_when_asked_and_errors_are_logged() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    let log = rt.root().join("runtime.log");
+    let id = rt.id("dbg");
+    let l = log.to_str().unwrap();
+    rt.run(&["--debug", "--log", l, "--log-format", "json", "run", "-b", b.path().to_str().unwrap(), &id]).ok();
+    // An error is logged too, as the engines that read this file expect.
+    rt.run(&["--log", l, "--log-format", "json", "state", "no-such-container"]).fails();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.iter().any(|l| l["level"] == "debug" && l["msg"].as_str().unwrap().contains("pivot_root")));
+    let last = lines.last().unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("does not exist"), "{last}");
+}

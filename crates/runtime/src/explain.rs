@@ -18,6 +18,7 @@ static OUT_FD: AtomicI32 = AtomicI32::new(-1);
 static START: OnceLock<Instant> = OnceLock::new();
 static ROLE: OnceLock<&'static str> = OnceLock::new();
 static ROLE_OVERRIDE: AtomicI32 = AtomicI32::new(0);
+static JSON: AtomicBool = AtomicBool::new(false);
 
 const ROLES: [&str; 4] = ["runtime", "stage-1", "init", "exec"];
 
@@ -34,6 +35,13 @@ pub fn enable(out: OwnedFd) {
     std::mem::forget(out);
     OUT_FD.store(fd, Ordering::SeqCst);
     ENABLED.store(true, Ordering::SeqCst);
+}
+
+/// Writes the trace as JSON log lines (`{"level":"debug","msg":...}`), for a
+/// `--log-format json` log file that engines parse.
+pub fn enable_json(out: OwnedFd) {
+    JSON.store(true, Ordering::SeqCst);
+    enable(out);
 }
 
 /// Whether `--explain` is on.
@@ -91,6 +99,10 @@ fn line(at: f64, took: Option<f64>, what: &str, outcome: Option<&str>) -> String
         let _ = write!(s, " -> {o}");
     }
     s.push('\n');
+    if JSON.load(Ordering::Relaxed) {
+        let msg = s.trim_end().to_string();
+        return serde_json::json!({"level": "debug", "msg": msg}).to_string() + "\n";
+    }
     s
 }
 

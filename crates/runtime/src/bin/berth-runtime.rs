@@ -30,7 +30,7 @@ struct Cli {
     /// Log format: text or json
     #[arg(long = "log-format", global = true, default_value = "text")]
     log_format: String,
-    /// Debug logging
+    /// Debug logging: the trace of kernel steps (as --explain) into --log or stderr
     #[arg(long, global = true)]
     debug: bool,
     /// cgroupsPath is slice:prefix:name (systemd style), mapped onto cgroupfs
@@ -262,6 +262,26 @@ fn main() -> ExitCode {
             // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that we own.
             Ok(fd) => explain::enable(unsafe { OwnedFd::from_raw_fd(fd) }),
             Err(e) => eprintln!("berth-runtime: --explain unavailable: {e}"),
+        }
+    } else if cli.debug {
+        // --debug: the same step trace, into the log file when there is one (engines
+        // such as containerd read it from there), else to stderr.
+        let out = match &cli.log {
+            Some(p) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+                .map(OwnedFd::from),
+            None => nix::fcntl::fcntl(std::io::stderr(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+                .ok()
+                // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that we own.
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+        };
+        match out {
+            Some(fd) if cli.log.is_some() && cli.log_format == "json" => explain::enable_json(fd),
+            Some(fd) => explain::enable(fd),
+            None => {}
         }
     }
     let log = cli.log.clone();
