@@ -253,6 +253,68 @@ fn docker_default_profile_denies_namespaces_mount_and_keyctl() {
     assert_eq!(seccomp_line(&status, "Seccomp:"), "2");
 }
 
+/// An i386 system call made with `int 0x80` from this 64-bit process: the kernel
+/// shows it to seccomp as AUDIT_ARCH_I386, the x86 sub-architecture. Returns the
+/// raw result (a negative errno on failure).
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: u32, arg0: u32, arg1: u32) -> i32 {
+    let ret: i32;
+    // SAFETY: the i386 calls used here (getpid, mkdir with a NULL path, unshare with
+    // flags) take integers only or fail on the NULL pointer before touching memory;
+    // rbx, which LLVM reserves, is swapped in and restored around the trap.
+    unsafe {
+        std::arch::asm!(
+            "xchg {a0:r}, rbx",
+            "int 0x80",
+            "xchg {a0:r}, rbx",
+            a0 = inout(reg) u64::from(arg0) => _,
+            inlateout("eax") nr as i32 => ret,
+            in("ecx") arg1,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Whether this kernel runs i386 system calls (IA32 emulation is a build and boot
+/// option); without it the x86 sub-architecture cannot be observed.
+#[cfg(target_arch = "x86_64")]
+fn ia32_works() -> bool {
+    int80(20, 0, 0) == std::process::id() as i32
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn x86_sub_architecture_is_filtered_too() {
+    require_root();
+    if !ia32_works() {
+        eprintln!("skipped: this kernel has no IA32 emulation");
+        return;
+    }
+    const MKDIR_I386: u32 = 39;
+    const UNSHARE_I386: u32 = 310;
+    // Without a filter a NULL path fails with EFAULT: EPERM can only be the filter's.
+    assert_eq!(int80(MKDIR_I386, 0, 0o755), -libc::EFAULT);
+    let filter = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+    }));
+    let (mkdir, getpid) = with_filter(filter, |_| (int80(MKDIR_I386, 0, 0o755), int80(20, 0, 0)));
+    assert_eq!(mkdir, -libc::EPERM);
+    assert_eq!(getpid, std::process::id() as i32);
+
+    let docker = docker_default_profile(&ProfileTarget::host_docker_defaults()).unwrap();
+    let (unshare, getpid) = with_filter(docker, |_| {
+        (
+            int80(UNSHARE_I386, libc::CLONE_NEWUTS as u32, 0),
+            int80(20, 0, 0),
+        )
+    });
+    assert_eq!(unshare, -libc::EPERM);
+    assert_eq!(getpid, std::process::id() as i32);
+}
+
 #[test]
 fn notify_returns_a_listener_fd_that_send_listener_hands_to_the_agent() {
     require_root();
