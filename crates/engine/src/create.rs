@@ -1,0 +1,175 @@
+//! `create`: a container from an image and options — its record (with a unique
+//! name), its writable snapshot over the image's layers. Nothing runs yet.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use berth_image::snapshot::Snapshotter;
+
+use crate::error::{Error, Result, io};
+use crate::options::{CreateOptions, VolumeSpec, merge_env, parse_volume};
+use crate::record::{Config, Container, HostConfig, MountPoint, State, Status, ZERO_TIME, now};
+use crate::{Engine, names};
+
+/// The label the engine puts on a container's snapshot.
+pub const SNAPSHOT_LABEL: &str = "berth.container";
+
+impl Engine {
+    /// The image named `name`, with Docker's "No such image" for a missing one.
+    pub fn resolve_image(&self, name: &str) -> Result<berth_image::store::Image> {
+        let id = self.store().resolve(name).map_err(|e| match e {
+            berth_image::Error::NoSuchImage(_) => {
+                let shown = berth_image::Reference::parse_with_default_tag(name)
+                    .map(|r| r.familiar())
+                    .unwrap_or_else(|_| name.to_string());
+                Error::NoSuchImage(shown)
+            }
+            e => e.into(),
+        })?;
+        Ok(self.store().image(&id)?)
+    }
+
+    /// Creates a container; returns its record.
+    pub fn create(&self, o: &CreateOptions) -> Result<Container> {
+        let image = self.resolve_image(&o.image)?;
+        let icfg = image.config.config.clone().unwrap_or_default();
+        if let Some(n) = &o.name {
+            names::validate(n)?;
+        }
+        let network = if o.network.is_empty() { "none" } else { o.network.as_str() };
+        if network != "none" && network != "host" {
+            return Err(Error::InvalidArgument(format!(
+                "network {network} not found: berth supports --network none and host"
+            )));
+        }
+
+        let (entrypoint, cmd) = match &o.entrypoint {
+            // An entrypoint on the command line drops the image's Cmd too.
+            Some(e) if e.is_empty() => (Vec::new(), o.cmd.clone()),
+            Some(e) => (vec![e.clone()], o.cmd.clone()),
+            None => (
+                icfg.entrypoint.clone().unwrap_or_default(),
+                if o.cmd.is_empty() { icfg.cmd.clone().unwrap_or_default() } else { o.cmd.clone() },
+            ),
+        };
+        let mut argv = entrypoint.clone();
+        argv.extend(cmd.iter().cloned());
+        if argv.is_empty() {
+            return Err(Error::InvalidArgument("No command specified".into()));
+        }
+        let mut env = icfg.env.clone().unwrap_or_default();
+        merge_env(&mut env, &o.env);
+        let mut labels: BTreeMap<String, String> = icfg.labels.clone().unwrap_or_default();
+        for l in &o.labels {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            labels.insert(k.to_string(), v.to_string());
+        }
+
+        let mut mounts = Vec::new();
+        for v in &o.volumes {
+            mounts.push(match parse_volume(v)? {
+                VolumeSpec::Bind { source, target, ro, mode } => {
+                    // Docker creates a missing host directory of a -v bind.
+                    std::fs::create_dir_all(&source)
+                        .map_err(io(format!("create bind source {source}")))?;
+                    MountPoint { kind: "bind".into(), name: String::new(), source: source.into(), destination: target, rw: !ro, mode }
+                }
+                VolumeSpec::Named { name, target, ro, mode } => {
+                    let vol = self.volume_ensure(&name)?;
+                    MountPoint { kind: "volume".into(), name, source: vol, destination: target, rw: !ro, mode }
+                }
+            });
+        }
+
+        let id = names::new_id()?;
+        let dir = self.dir(&id);
+        let names_lock = self.containers().lock_names()?;
+        let taken: Vec<(String, String)> =
+            self.containers().all()?.into_iter().map(|c| (c.name, c.id)).collect();
+        let name = match &o.name {
+            Some(n) => {
+                if let Some((_, other)) = taken.iter().find(|(t, _)| t == n) {
+                    return Err(Error::Conflict(format!(
+                        "Conflict. The container name \"/{n}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+                    )));
+                }
+                n.clone()
+            }
+            None => {
+                let mut seed = [0u8; 4];
+                std::fs::File::open("/dev/urandom")
+                    .and_then(|mut f| f.read_exact(&mut seed))
+                    .map_err(io("read /dev/urandom for a name"))?;
+                let mut attempt = 0;
+                loop {
+                    let n = names::generate(&seed, attempt);
+                    if !taken.iter().any(|(t, _)| *t == n) {
+                        break n;
+                    }
+                    attempt += 1;
+                }
+            }
+        };
+        let c = Container {
+            id: id.clone(),
+            name,
+            created: now(),
+            image: o.image.clone(),
+            image_id: image.id().to_string(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config: Config {
+                hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+                user: o.user.clone().or(icfg.user.clone()).unwrap_or_default(),
+                env,
+                cmd,
+                entrypoint,
+                working_dir: o.workdir.clone().or(icfg.working_dir.clone()).unwrap_or_default(),
+                labels,
+                stop_signal: o.stop_signal.clone().or(icfg.stop_signal.clone()).unwrap_or_default(),
+                stop_timeout: o.stop_timeout,
+                open_stdin: o.interactive,
+            },
+            host: HostConfig {
+                binds: o.volumes.clone(),
+                network_mode: network.to_string(),
+                auto_remove: o.auto_remove,
+                memory: o.memory,
+                nano_cpus: o.nano_cpus,
+                pids_limit: o.pids_limit,
+            },
+            mounts,
+            state: State {
+                status: Status::Created,
+                pid: 0,
+                exit_code: 0,
+                error: String::new(),
+                started_at: ZERO_TIME.into(),
+                finished_at: ZERO_TIME.into(),
+                monitor_pid: 0,
+                monitor_start: 0,
+                oom_killed: false,
+            },
+        };
+        std::fs::create_dir(&dir).map_err(io(format!("create {}", dir.display())))?;
+        let undo = |e: Error| {
+            let _ = std::fs::remove_dir_all(&dir);
+            e
+        };
+        let lock = self.containers().lock(&id).map_err(undo)?;
+        let snap = self.snapshots().prepare(
+            &id,
+            image.record.top_layer.as_ref(),
+            BTreeMap::from([(SNAPSHOT_LABEL.to_string(), id.clone())]),
+        );
+        if let Err(e) = snap {
+            return Err(undo(e.into()));
+        }
+        if let Err(e) = self.containers().save(&c, &lock) {
+            let _ = self.snapshots().remove(&id);
+            return Err(undo(e));
+        }
+        drop(names_lock);
+        Ok(c)
+    }
+}

@@ -1,0 +1,63 @@
+//! The files Docker manages per container and bind-mounts over the image's:
+//! /etc/hostname, /etc/hosts and /etc/resolv.conf, written into the container
+//! directory.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::record::{Container, write_atomic};
+
+/// Docker's /etc/hosts for a container without a network address.
+const HOSTS_BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+/// The host's resolv.conf with loopback name servers removed (they cannot be
+/// reached from another network namespace); Google's public servers when none is
+/// left, as Docker does.
+pub fn filter_resolv_conf(host: &str) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let mut f = line.split_whitespace();
+        if f.next() == Some("nameserver") {
+            let addr = f.next().unwrap_or("");
+            if addr.starts_with("127.") || addr == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// Writes hostname, hosts and resolv.conf for `c` into `dir`.
+pub fn write(c: &Container, dir: &Path) -> Result<()> {
+    let host_mode = c.host.network_mode == "host";
+    write_atomic(&dir.join("hostname"), format!("{}\n", c.config.hostname).as_bytes())?;
+    let hosts = if host_mode {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_BASE.to_string())
+    } else {
+        HOSTS_BASE.to_string()
+    };
+    write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if host_mode { host_resolv } else { filter_resolv_conf(&host_resolv) };
+    write_atomic(&dir.join("resolv.conf"), resolv.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_name_servers_are_dropped() {
+        let r = filter_resolv_conf("search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n");
+        assert_eq!(r, "search lan\nnameserver 10.0.0.1\n");
+        let r = filter_resolv_conf("nameserver 127.0.0.53\noptions edns0\n");
+        assert_eq!(r, "options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+}

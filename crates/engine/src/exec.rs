@@ -1,0 +1,72 @@
+//! `exec`: another process in a running container, in all its namespaces and its
+//! cgroup, through the runtime library; the calling process waits for it and passes
+//! its stdio on.
+
+use crate::error::{Error, Result};
+use crate::monitor::start_error_code;
+use crate::options::merge_env;
+use crate::record::Status;
+use crate::{Engine, rootfs, user};
+
+/// What `exec` runs and how.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    /// The command.
+    pub cmd: Vec<String>,
+    /// `-e K=V`.
+    pub env: Vec<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-d`: return once it runs.
+    pub detach: bool,
+}
+
+impl Engine {
+    /// Runs a process in container `key`: its exit code, or its pid when detached.
+    pub fn exec(&self, key: &str, o: &ExecOptions) -> Result<i32> {
+        let c = self.find(key)?;
+        if c.state.status != Status::Running {
+            return Err(Error::Conflict(format!("container {} is not running", c.id)));
+        }
+        let rt = self.runtime()?;
+        let mut p = rt.config_process(&c.id)?;
+        p.set_args(Some(o.cmd.clone()));
+        let mut env = p.env().clone().unwrap_or_default();
+        merge_env(&mut env, &o.env);
+        p.set_env(Some(env));
+        if let Some(w) = &o.workdir {
+            p.set_cwd(w.into());
+        }
+        if let Some(u) = &o.user {
+            let root = self.dir(&c.id).join("rootfs");
+            let eu = user::resolve(
+                u,
+                &rootfs::read_in_root(&root, "/etc/passwd")?,
+                &rootfs::read_in_root(&root, "/etc/group")?,
+            )?;
+            let mut pu = p.user().clone();
+            pu.set_uid(eu.uid);
+            pu.set_gid(eu.gid);
+            pu.set_additional_gids(Some(eu.additional_gids));
+            p.set_user(pu);
+        }
+        p.set_terminal(Some(false));
+        let r = rt.exec(
+            &c.id,
+            &p,
+            &berth_runtime::ExecOptions { detach: o.detach, ..Default::default() },
+        );
+        match r {
+            Ok(v) => Ok(v),
+            Err(berth_runtime::Error::Init(t)) => Err(Error::Start {
+                code: start_error_code(&t),
+                message: format!(
+                    "OCI runtime exec failed: exec failed: unable to start container process: {t}: unknown"
+                ),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

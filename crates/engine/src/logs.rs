@@ -1,0 +1,170 @@
+//! Docker's json-file log format: one JSON object per line of container output,
+//! `{"log":"text\n","stream":"stdout","time":"<RFC 3339, nanoseconds>"}`, in
+//! `<container dir>/<id>-json.log`.
+
+use std::fs::File;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, io};
+
+/// Longest line kept whole; longer output is split into several entries, as
+/// Docker's log copier does.
+const MAX_LINE: usize = 16 * 1024;
+
+/// One entry of a json-file log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The text, with its newline when the line was complete.
+    pub log: String,
+    /// "stdout" or "stderr".
+    pub stream: String,
+    /// When the monitor read it: RFC 3339 with up to nine fractional digits.
+    pub time: String,
+}
+
+/// The log file of container `id` in `dir`.
+pub fn path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}-json.log"))
+}
+
+/// The current time as Go's RFC3339Nano prints it (trailing zeros trimmed).
+pub fn now_nano() -> String {
+    go_nano(&berth_runtime::state::now_rfc3339())
+}
+
+/// Trims the fraction of an RFC 3339 time as Go's RFC3339Nano layout does.
+pub fn go_nano(t: &str) -> String {
+    match t.split_once('.') {
+        Some((head, frac)) => {
+            let digits = frac.trim_end_matches('Z').trim_end_matches('0');
+            if digits.is_empty() {
+                format!("{head}Z")
+            } else {
+                format!("{head}.{digits}Z")
+            }
+        }
+        None => t.to_string(),
+    }
+}
+
+/// Writes a container's output as json-file entries, a line at a time per stream.
+pub struct Writer {
+    file: File,
+    partial: [Vec<u8>; 2],
+}
+
+impl Writer {
+    /// Opens (appending, creating) the log at `path`.
+    pub fn open(path: &Path) -> Result<Writer> {
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io(format!("open log {}", path.display())))?;
+        Ok(Writer { file, partial: [Vec::new(), Vec::new()] })
+    }
+
+    fn entry(&mut self, stream: usize, text: &[u8]) -> std::io::Result<()> {
+        let e = Entry {
+            log: String::from_utf8_lossy(text).into_owned(),
+            stream: if stream == 0 { "stdout" } else { "stderr" }.into(),
+            time: now_nano(),
+        };
+        let mut line = serde_json::to_vec(&e).expect("log entry serialises");
+        line.push(b'\n');
+        self.file.write_all(&line)
+    }
+
+    /// Adds output read from `stream` (0 stdout, 1 stderr); complete lines are
+    /// written, the rest waits for more.
+    pub fn write(&mut self, stream: usize, data: &[u8]) -> std::io::Result<()> {
+        let mut buf = std::mem::take(&mut self.partial[stream]);
+        buf.extend_from_slice(data);
+        let mut start = 0;
+        while let Some(n) = buf[start..].iter().position(|b| *b == b'\n') {
+            self.entry(stream, &buf[start..start + n + 1])?;
+            start += n + 1;
+        }
+        while buf.len() - start >= MAX_LINE {
+            self.entry(stream, &buf[start..start + MAX_LINE])?;
+            start += MAX_LINE;
+        }
+        buf.drain(..start);
+        self.partial[stream] = buf;
+        Ok(())
+    }
+
+    /// Writes what is left of unterminated lines (at the end of the output).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        for s in 0..2 {
+            let rest = std::mem::take(&mut self.partial[s]);
+            if !rest.is_empty() {
+                self.entry(s, &rest)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads entries from `path` starting at byte `offset`; returns them and the offset
+/// after the last complete line.
+pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Entry>, u64)> {
+    use std::io::Seek;
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
+        Err(e) => return Err(io(format!("open log {}", path.display()))(e)),
+    };
+    f.seek(std::io::SeekFrom::Start(offset)).map_err(io("seek log"))?;
+    let mut r = std::io::BufReader::new(f);
+    let mut out = Vec::new();
+    let mut pos = offset;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line).map_err(io(format!("read log {}", path.display())))?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        pos += n as u64;
+        if let Ok(e) = serde_json::from_slice::<Entry>(&line) {
+            out.push(e);
+        }
+    }
+    Ok((out, pos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_split_and_partials_kept() {
+        let d = std::env::temp_dir().join(format!("berth-engine-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("x-json.log");
+        let mut w = Writer::open(&p).unwrap();
+        w.write(0, b"hel").unwrap();
+        w.write(1, b"oops\n").unwrap();
+        w.write(0, b"lo\nwor").unwrap();
+        w.write(0, b"ld").unwrap();
+        w.flush().unwrap();
+        let (e, off) = read_from(&p, 0).unwrap();
+        let got: Vec<(&str, &str)> = e.iter().map(|e| (e.stream.as_str(), e.log.as_str())).collect();
+        assert_eq!(got, [("stderr", "oops\n"), ("stdout", "hello\n"), ("stdout", "world")]);
+        assert_eq!(off, std::fs::metadata(&p).unwrap().len());
+        assert!(e[0].time.ends_with('Z') && e[0].time.len() > 20);
+        let (more, _) = read_from(&p, off).unwrap();
+        assert!(more.is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn go_nano_trims_zeros() {
+        assert_eq!(go_nano("2026-01-01T00:00:00.120000000Z"), "2026-01-01T00:00:00.12Z");
+        assert_eq!(go_nano("2026-01-01T00:00:00.000000000Z"), "2026-01-01T00:00:00Z");
+    }
+}

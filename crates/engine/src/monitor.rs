@@ -1,0 +1,370 @@
+//! The monitor: one small process per container, as conmon is for Podman and the
+//! shim for containerd. `berth` re-executes itself as `berth __monitor <id>`; the
+//! monitor detaches (a second fork, a new session) so it outlives the command that
+//! started it, creates and starts the container through the runtime library with
+//! pipes as its stdout and stderr, writes what comes out to the json-file log (and to
+//! an attached `run`'s own stdout and stderr), then records the exit code and time,
+//! cleans up (runtime state, root mount) and applies `--rm`.
+//!
+//! The command that started it reads [`Report`]s, one JSON line each, from a pipe.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, io};
+use crate::record::{Container, Status, now};
+use crate::{Engine, logs, rootfs, sys};
+
+/// What the monitor tells the command that started it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Report {
+    /// The container runs; its init's host pid.
+    Started {
+        /// Host pid of the container's init.
+        pid: i32,
+    },
+    /// The container could not be started.
+    Failed {
+        /// Docker's message.
+        message: String,
+        /// Docker's exit code (125, 126, 127).
+        code: i32,
+    },
+    /// The container's process ended (and `--rm` was applied).
+    Exited {
+        /// Its exit code (128 + signal when killed).
+        code: i32,
+    },
+}
+
+/// The reading end of a monitor's reports.
+pub struct Handle {
+    reader: BufReader<File>,
+}
+
+impl Handle {
+    /// The next report, or `None` when the monitor is gone (or the read failed).
+    pub fn next(&mut self) -> Option<Report> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(n) if n > 0 => serde_json::from_str(&line).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the monitor recorded for `c` still runs (its start time guards against
+/// a recycled pid).
+pub fn alive(c: &Container) -> bool {
+    c.state.monitor_pid > 0
+        && berth_runtime::state::proc_stat(c.state.monitor_pid)
+            .is_some_and(|(start, st)| start == c.state.monitor_start && st != 'Z' && st != 'X')
+}
+
+/// Starts the monitor of container `id`: `berth --root R --state S __monitor <id>`,
+/// with a report pipe and, for an attached `run`, the caller's stdout and stderr.
+pub fn spawn(engine: &Engine, id: &str, attach: Option<(BorrowedFd, BorrowedFd)>) -> Result<Handle> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| Error::Io { what: "create the monitor's report pipe".into(), source: e.into() })?;
+    // Descriptors the monitor inherits: duplicates without close-on-exec.
+    let inherit = |fd: BorrowedFd| -> Result<OwnedFd> {
+        rustix::io::dup(fd).map_err(|e| Error::Io { what: "duplicate a descriptor for the monitor".into(), source: e.into() })
+    };
+    let w_child = inherit(w.as_fd())?;
+    let mut cmd = Command::new(&engine.exe);
+    cmd.arg("--root")
+        .arg(engine.root())
+        .arg("--state")
+        .arg(engine.state_dir())
+        .arg("__monitor")
+        .arg(id)
+        .arg("--sync-fd")
+        .arg(w_child.as_raw_fd().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let attached = match attach {
+        Some((o, e)) => Some((inherit(o)?, inherit(e)?)),
+        None => None,
+    };
+    if let Some((o, e)) = &attached {
+        cmd.arg("--attach").arg(format!("{},{}", o.as_raw_fd(), e.as_raw_fd()));
+    }
+    let mut child = cmd.spawn().map_err(io(format!("start the monitor {}", engine.exe.display())))?;
+    drop(w_child);
+    drop(attached);
+    drop(w);
+    // The first process forks the real monitor and exits at once.
+    let _ = child.wait();
+    Ok(Handle { reader: BufReader::new(File::from(r)) })
+}
+
+/// Docker's exit code for a runtime error that kept the process from starting.
+pub fn start_error_code(text: &str) -> i32 {
+    if text.contains("executable file not found") || text.contains("no such file or directory") {
+        127
+    } else if text.contains("permission denied") || text.contains("not a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+fn send(sync: &mut Option<File>, r: &Report) {
+    if let Some(f) = sync {
+        let mut line = serde_json::to_vec(r).expect("report serialises");
+        line.push(b'\n');
+        if f.write_all(&line).is_err() {
+            *sync = None;
+        }
+    }
+}
+
+/// The monitor's entry point (`berth __monitor`): returns at once in the process
+/// that was started (after forking the monitor proper), which exits with 0.
+pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: Option<(RawFd, RawFd)>) {
+    match berth_runtime::sys::fork() {
+        Ok(berth_runtime::sys::Forked::Child) => {}
+        _ => return,
+    }
+    let _ = nix::unistd::setsid();
+    let _ = berth_runtime::sys::set_child_subreaper();
+    let mut sync = sys::take_fd(sync_fd).map(File::from);
+    let attach = attach.and_then(|(o, e)| Some((File::from(sys::take_fd(o)?), File::from(sys::take_fd(e)?))));
+    let code = match monitor(engine, id, &mut sync, attach) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.run_exit_code();
+            send(&mut sync, &Report::Failed { message: e.to_string(), code });
+            code
+        }
+    };
+    drop(sync);
+    berth_runtime::sys::exit_now(code);
+}
+
+fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Option<(File, File)>) -> Result<i32> {
+    let dir = engine.dir(id);
+    let rt = engine.runtime()?;
+    let (c, init) = match create_and_start(engine, &rt, id) {
+        Ok(v) => v,
+        Err(e) => {
+            let (message, code) = match &e {
+                Error::Runtime(re) => {
+                    let t = re.to_string();
+                    let code = start_error_code(&t);
+                    (
+                        format!("failed to create task for container: OCI runtime create failed: unable to start container process: {t}: unknown"),
+                        code,
+                    )
+                }
+                other => (other.to_string(), other.run_exit_code()),
+            };
+            let _ = rt.delete(id, true);
+            let _ = rootfs::unmount(&dir.join("rootfs"));
+            let rec = engine.containers().update(id, |c| {
+                c.state.error = message.clone();
+                c.state.exit_code = code;
+                c.state.status = Status::Created;
+                c.state.monitor_pid = 0;
+                c.host.auto_remove
+            });
+            if let Ok((_, true)) = rec {
+                let _ = engine.remove_stopped(id);
+            }
+            send(sync, &Report::Failed { message, code });
+            return Ok(code);
+        }
+    };
+    send(sync, &Report::Started { pid: init.pid });
+    sys::trim_heap();
+
+    let mut log = logs::Writer::open(&logs::path(&dir, id))?;
+    let mut open = [Some(init.stdout), Some(init.stderr)];
+    let mut status: Option<i32> = None;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        if status.is_some() && open.iter().all(Option::is_none) {
+            break;
+        }
+        let mut which = Vec::new();
+        let mut fds = Vec::new();
+        for (i, f) in open.iter().enumerate() {
+            if let Some(f) = f {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                which.push(i);
+            }
+        }
+        if status.is_none() {
+            fds.push(PollFd::new(init.pidfd.as_fd(), PollFlags::POLLIN));
+            which.push(2);
+        }
+        // Once init is gone the pipes close with the pid namespace; do not wait
+        // forever on a writer that escaped it.
+        let timeout = if status.is_some() { PollTimeout::from(2000u16) } else { PollTimeout::NONE };
+        let n = match poll(&mut fds, timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => 0,
+        };
+        if n == 0 && status.is_some() {
+            break;
+        }
+        let ready: Vec<usize> = fds
+            .iter()
+            .zip(&which)
+            .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, w)| *w)
+            .collect();
+        drop(fds);
+        for w in ready {
+            if w == 2 {
+                status = Some(reap(init.pid));
+                continue;
+            }
+            let f = open[w].as_ref().expect("polled stream is open");
+            match nix::unistd::read(f, &mut buf) {
+                Ok(0) => open[w] = None,
+                Ok(k) => {
+                    let _ = log.write(w, &buf[..k]);
+                    if let Some((o, e)) = &mut attach {
+                        let target = if w == 0 { o } else { e };
+                        if target.write_all(&buf[..k]).is_err() {
+                            attach = None;
+                        }
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
+                Err(_) => open[w] = None,
+            }
+        }
+    }
+    let _ = log.flush();
+    drop(attach);
+    let code = status.unwrap_or(255);
+    let oom = oom_killed(id);
+    let _ = rt.delete(id, true);
+    let _ = rootfs::unmount(&dir.join("rootfs"));
+    let (_, auto_remove) = engine.containers().update(id, |c| {
+        c.state.status = Status::Exited;
+        c.state.exit_code = code;
+        c.state.pid = 0;
+        c.state.monitor_pid = 0;
+        c.state.monitor_start = 0;
+        c.state.oom_killed = oom;
+        c.state.finished_at = now();
+        c.host.auto_remove
+    })?;
+    if auto_remove {
+        let _ = engine.remove_stopped(id);
+    }
+    let _ = c;
+    send(sync, &Report::Exited { code });
+    Ok(code)
+}
+
+/// The running container's init: its pid, a pidfd to wait on, its output pipes.
+struct Init {
+    pid: i32,
+    pidfd: OwnedFd,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+fn create_and_start(engine: &Engine, rt: &berth_runtime::Runtime, id: &str) -> Result<(Container, Init)> {
+    let dir = engine.dir(id);
+    let pipe = || {
+        nix::unistd::pipe2(OFlag::O_CLOEXEC)
+            .map_err(|e| Error::Io { what: "create the container's output pipes".into(), source: e.into() })
+    };
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let null = File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(io("open /dev/null"))?;
+    // The runtime gives the container the creating process's stdio.
+    let redirect = |i: &File, o: BorrowedFd, e: BorrowedFd| {
+        let _ = nix::unistd::dup2_stdin(i);
+        let _ = nix::unistd::dup2_stdout(o);
+        let _ = nix::unistd::dup2_stderr(e);
+    };
+    redirect(&null, out_w.as_fd(), err_w.as_fd());
+    let created = rt.create(&berth_runtime::CreateOptions {
+        id: id.to_string(),
+        bundle: dir.clone(),
+        ..Default::default()
+    });
+    redirect(&null, null.as_fd(), null.as_fd());
+    drop(out_w);
+    drop(err_w);
+    let pid = created?;
+    let pidfd = berth_runtime::sys::pidfd_open(pid)
+        .map_err(|e| Error::Io { what: format!("open a pidfd for pid {pid}"), source: e.into() });
+    let pidfd = match pidfd {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = rt.delete(id, true);
+            return Err(e);
+        }
+    };
+    if let Err(e) = rt.start(id) {
+        let _ = rt.delete(id, true);
+        return Err(e.into());
+    }
+    let me = std::process::id() as i32;
+    let my_start = berth_runtime::state::proc_stat(me).map(|(s, _)| s).unwrap_or(0);
+    let (c, ()) = engine.containers().update(id, |c| {
+        c.state.status = Status::Running;
+        c.state.pid = pid;
+        c.state.exit_code = 0;
+        c.state.error = String::new();
+        c.state.oom_killed = false;
+        c.state.started_at = now();
+        c.state.finished_at = crate::record::ZERO_TIME.into();
+        c.state.monitor_pid = me;
+        c.state.monitor_start = my_start;
+    })?;
+    Ok((c, Init { pid, pidfd, stdout: out_r, stderr: err_r }))
+}
+
+/// Waits for `pid` (our child as subreaper) and returns a shell's exit code; reaps
+/// any other orphan on the way.
+fn reap(pid: i32) -> i32 {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::Exited(_, c)) => break c,
+            Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break 255,
+        }
+    }
+}
+
+/// Whether the kernel's OOM killer killed a process of the container's cgroup.
+fn oom_killed(id: &str) -> bool {
+    let count = |path: String| -> u64 {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("oom_kill ").and_then(|v| v.trim().parse().ok()))
+            })
+            .unwrap_or(0)
+    };
+    count(format!("/sys/fs/cgroup/memory/berth/{id}/memory.oom_control")) > 0
+        || count(format!("/sys/fs/cgroup/berth/{id}/memory.events")) > 0
+}
+
+/// How long [`Engine::wait_monitor`] polls between checks when no pidfd is possible.
+pub const POLL: Duration = Duration::from_millis(20);

@@ -1,0 +1,370 @@
+//! What berth keeps about a container: `<root>/containers/<id>/container.json`,
+//! written atomically (temp file, fsync, rename) under the container's lock file, so
+//! concurrent commands and the monitor never see a torn or lost update.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, io};
+
+/// The lifecycle status of a container, as Docker names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created, never started (or its start failed).
+    Created,
+    /// Its process runs.
+    Running,
+    /// Its process ended.
+    Exited,
+    /// Being removed.
+    Removing,
+    /// Its monitor vanished without recording an end (found on reconciliation).
+    Dead,
+}
+
+impl Status {
+    /// Docker's lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// The container's run-time state (Docker's `State`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    /// Status.
+    pub status: Status,
+    /// Host pid of the container's init while it runs, else 0.
+    pub pid: i32,
+    /// Exit code of the last run.
+    pub exit_code: i32,
+    /// Why the last start failed, if it did.
+    #[serde(default)]
+    pub error: String,
+    /// When the last run started, RFC 3339 (Go's zero time before any).
+    pub started_at: String,
+    /// When the last run ended, RFC 3339 (Go's zero time before any).
+    pub finished_at: String,
+    /// The monitor's pid while it runs, else 0.
+    #[serde(default)]
+    pub monitor_pid: i32,
+    /// The monitor's start time in clock ticks, so a recycled pid is never taken for
+    /// it.
+    #[serde(default)]
+    pub monitor_start: u64,
+    /// Whether the kernel's OOM killer ended the last run.
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+/// Go's zero time as Docker prints it for a container never started or stopped.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// A mount the container gets from the host (Docker's `Mounts` entry).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MountPoint {
+    /// "bind" or "volume".
+    pub kind: String,
+    /// Volume name (empty for a bind).
+    #[serde(default)]
+    pub name: String,
+    /// Host path.
+    pub source: PathBuf,
+    /// Path in the container.
+    pub destination: String,
+    /// Writable.
+    pub rw: bool,
+    /// The mode as given (`ro`, `rw`, or empty).
+    #[serde(default)]
+    pub mode: String,
+}
+
+/// Everything berth knows about one container.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Container {
+    /// 64 hex digits.
+    pub id: String,
+    /// Unique name, without Docker's leading slash.
+    pub name: String,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// The image ID (`sha256:...`).
+    pub image_id: String,
+    /// The executable (first word of entrypoint + cmd).
+    pub path: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The effective configuration (image defaults merged with options).
+    pub config: Config,
+    /// Host-side settings.
+    pub host: HostConfig,
+    /// Mounts from the host.
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
+    /// Run-time state.
+    pub state: State,
+}
+
+/// Docker's `Config` of a container: what runs and how.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Config {
+    /// Hostname.
+    pub hostname: String,
+    /// User (`uid[:gid]` or a name).
+    pub user: String,
+    /// Environment.
+    pub env: Vec<String>,
+    /// Command.
+    pub cmd: Vec<String>,
+    /// Entrypoint.
+    pub entrypoint: Vec<String>,
+    /// Working directory.
+    pub working_dir: String,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Signal `stop` sends first.
+    #[serde(default)]
+    pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL, when set with `--stop-timeout`.
+    #[serde(default)]
+    pub stop_timeout: Option<u32>,
+    /// Keep stdin open.
+    #[serde(default)]
+    pub open_stdin: bool,
+}
+
+/// Docker's `HostConfig` subset berth honours.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct HostConfig {
+    /// `-v` binds as given.
+    #[serde(default)]
+    pub binds: Vec<String>,
+    /// "none" or "host".
+    pub network_mode: String,
+    /// `--rm`.
+    pub auto_remove: bool,
+    /// Memory limit in bytes (0: none).
+    pub memory: i64,
+    /// CPUs in billionths (0: no limit).
+    pub nano_cpus: i64,
+    /// Pids limit (0: none).
+    pub pids_limit: i64,
+}
+
+/// Where containers live: `<root>/containers`.
+#[derive(Clone, Debug)]
+pub struct Containers {
+    dir: PathBuf,
+}
+
+/// A held lock file; released on drop.
+pub struct Lock {
+    _file: File,
+}
+
+fn lock_file(path: &Path) -> Result<Lock> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io(format!("open lock {}", path.display())))?;
+    f.lock().map_err(io(format!("lock {}", path.display())))?;
+    Ok(Lock { _file: f })
+}
+
+impl Containers {
+    /// Opens (creating) `<root>/containers`.
+    pub fn open(root: &Path) -> Result<Containers> {
+        let dir = root.join("containers");
+        std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
+        Ok(Containers { dir })
+    }
+
+    /// The directory of container `id`.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// Takes the lock that serialises name allocation and removal across commands.
+    pub fn lock_names(&self) -> Result<Lock> {
+        lock_file(&self.dir.join(".names.lock"))
+    }
+
+    /// Takes container `id`'s lock (every change to its record holds it).
+    pub fn lock(&self, id: &str) -> Result<Lock> {
+        lock_file(&self.dir(id).join("lock"))
+    }
+
+    /// Takes the lock that lets one `start` of container `id` run at a time.
+    pub fn lock_start(&self, id: &str) -> Result<Lock> {
+        lock_file(&self.dir(id).join("start.lock"))
+    }
+
+    /// Loads container `id`'s record.
+    pub fn load(&self, id: &str) -> Result<Container> {
+        let p = self.dir(id).join("container.json");
+        match std::fs::read(&p) {
+            Ok(d) => serde_json::from_slice(&d).map_err(|e| Error::Io {
+                what: format!("corrupt container record {}", p.display()),
+                source: std::io::Error::other(e),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::NoSuchContainer(id.to_string()))
+            }
+            Err(e) => Err(io(format!("read {}", p.display()))(e)),
+        }
+    }
+
+    /// Saves a record atomically. The caller holds the container's lock.
+    pub fn save(&self, c: &Container, _lock: &Lock) -> Result<()> {
+        write_atomic(
+            &self.dir(&c.id).join("container.json"),
+            &serde_json::to_vec_pretty(c).expect("container record serialises"),
+        )
+    }
+
+    /// Loads, changes with `f` and saves container `id`'s record under its lock.
+    pub fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<(Container, T)> {
+        let lock = self.lock(id)?;
+        let mut c = self.load(id)?;
+        let r = f(&mut c);
+        self.save(&c, &lock)?;
+        Ok((c, r))
+    }
+
+    /// Every container record, newest first. Containers removed while listing are
+    /// skipped.
+    pub fn all(&self) -> Result<Vec<Container>> {
+        let mut v = Vec::new();
+        let rd = std::fs::read_dir(&self.dir).map_err(io(format!("list {}", self.dir.display())))?;
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(id) = name.to_str() else { continue };
+            if id.starts_with('.') {
+                continue;
+            }
+            match self.load(id) {
+                Ok(c) => v.push(c),
+                Err(Error::NoSuchContainer(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        v.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(v)
+    }
+
+    /// Finds a container by full ID, name (with or without a leading `/`), or
+    /// unique ID prefix, in Docker's order of precedence.
+    pub fn find(&self, key: &str) -> Result<Container> {
+        if key.is_empty() {
+            return Err(Error::NoSuchContainer(key.to_string()));
+        }
+        if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(c) = self.load(key) {
+                return Ok(c);
+            }
+        }
+        let all = self.all()?;
+        let name = key.strip_prefix('/').unwrap_or(key);
+        if let Some(c) = all.iter().find(|c| c.name == name) {
+            return Ok(c.clone());
+        }
+        let hits: Vec<&Container> = all.iter().filter(|c| c.id.starts_with(key)).collect();
+        match hits.len() {
+            1 => Ok(hits[0].clone()),
+            0 => Err(Error::NoSuchContainer(key.to_string())),
+            _ => Err(Error::Conflict(format!(
+                "multiple IDs found with provided prefix: {key}"
+            ))),
+        }
+    }
+}
+
+/// Writes `data` to `path` atomically: a temporary file beside it, fsync, rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let r = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r.map_err(io(format!("write {}", path.display())))
+}
+
+/// Current time, RFC 3339 with nanoseconds, UTC.
+pub fn now() -> String {
+    berth_runtime::state::now_rfc3339()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(id: &str, name: &str, created: &str) -> Container {
+        Container {
+            id: id.into(),
+            name: name.into(),
+            created: created.into(),
+            image: "bb".into(),
+            image_id: "sha256:00".into(),
+            path: "sh".into(),
+            args: vec![],
+            config: Config::default(),
+            host: HostConfig::default(),
+            mounts: vec![],
+            state: State {
+                status: Status::Created,
+                pid: 0,
+                exit_code: 0,
+                error: String::new(),
+                started_at: ZERO_TIME.into(),
+                finished_at: ZERO_TIME.into(),
+                monitor_pid: 0,
+                monitor_start: 0,
+                oom_killed: false,
+            },
+        }
+    }
+
+    #[test]
+    fn find_by_id_name_and_prefix() {
+        let d = std::env::temp_dir().join(format!("berth-engine-rec-{}", std::process::id()));
+        let cs = Containers::open(&d).unwrap();
+        let a = "a".repeat(63) + "1";
+        let b = "a".repeat(63) + "2";
+        for (id, name, t) in [(&a, "one", "2026-01-01"), (&b, "two", "2026-01-02")] {
+            std::fs::create_dir_all(cs.dir(id)).unwrap();
+            let l = cs.lock(id).unwrap();
+            cs.save(&sample(id, name, t), &l).unwrap();
+        }
+        assert_eq!(cs.find("one").unwrap().id, a);
+        assert_eq!(cs.find("/two").unwrap().id, b);
+        assert_eq!(cs.find(&b).unwrap().name, "two");
+        assert!(matches!(cs.find("aaa"), Err(Error::Conflict(_))));
+        assert!(matches!(cs.find("zzz"), Err(Error::NoSuchContainer(_))));
+        assert_eq!(cs.all().unwrap()[0].name, "two", "newest first");
+        let (c, ()) = cs.update(&a, |c| c.state.status = Status::Running).unwrap();
+        assert_eq!(c.state.status, Status::Running);
+        assert_eq!(cs.load(&a).unwrap().state.status, Status::Running);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

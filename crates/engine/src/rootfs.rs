@@ -1,0 +1,124 @@
+//! The container's root filesystem on the host: the image snapshot mounted at
+//! `<container dir>/rootfs` while the container runs, and the few files the engine
+//! reads or creates in it before start, every path resolved inside the root
+//! (`openat2` with `RESOLVE_IN_ROOT`) because image content is untrusted.
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path};
+
+use berth_image::snapshot::{Overlay, Snapshotter};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+
+use crate::error::{Error, Result, io};
+
+/// True when `path` is a mount point (listed in /proc/self/mountinfo).
+pub fn is_mounted(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.to_string_lossy();
+    info.lines().any(|l| l.split(' ').nth(4) == Some(&*want))
+}
+
+/// Mounts snapshot `key` at `target` (creating the directory) unless already there.
+pub fn mount(overlay: &Overlay, key: &str, target: &Path) -> Result<()> {
+    std::fs::create_dir_all(target).map_err(io(format!("create {}", target.display())))?;
+    if is_mounted(target) {
+        return Ok(());
+    }
+    let mounts = overlay.mounts(key)?;
+    berth_image::snapshot::mount_all(&mounts, target)?;
+    Ok(())
+}
+
+/// Unmounts `target` (and anything below it) if mounted.
+pub fn unmount(target: &Path) -> Result<()> {
+    while is_mounted(target) {
+        match rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => break,
+            Err(e) => {
+                return Err(Error::Io {
+                    what: format!("unmount {}", target.display()),
+                    source: e.into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_root(root: &Path) -> Result<OwnedFd> {
+    rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::Io { what: format!("open {}", root.display()), source: e.into() })
+}
+
+/// Reads file `rel` inside `root` (symlinks resolved within the root); an absent
+/// file reads as empty.
+pub fn read_in_root(root: &Path, rel: &str) -> Result<String> {
+    let dir = open_root(root)?;
+    let fd = match rustix::fs::openat2(
+        dir.as_fd(),
+        rel.trim_start_matches('/'),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => return Ok(String::new()),
+        Err(e) => return Err(Error::Io { what: format!("open {rel} in the container"), source: e.into() }),
+    };
+    let mut s = String::new();
+    // Cap what an image can make us read.
+    std::fs::File::from(fd)
+        .take(4 << 20)
+        .read_to_string(&mut s)
+        .map_err(io(format!("read {rel} in the container")))?;
+    Ok(s)
+}
+
+/// Creates directory `rel` and its parents inside `root`, each component resolved
+/// within the root, as Docker creates a missing working directory.
+pub fn mkdir_in_root(root: &Path, rel: &str) -> Result<()> {
+    let mut cur = open_root(root)?;
+    for c in Path::new(rel).components() {
+        let Component::Normal(name) = c else { continue };
+        match rustix::fs::mkdirat(cur.as_fd(), name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(Error::Io { what: format!("create working directory {rel}"), source: e.into() }),
+        }
+        cur = rustix::fs::openat2(
+            cur.as_fd(),
+            name,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(|e| Error::Io { what: format!("create working directory {rel}"), source: e.into() })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_creates_stay_inside_the_root() {
+        let d = std::env::temp_dir().join(format!("berth-engine-rootfs-{}", std::process::id()));
+        let root = d.join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(d.join("secret"), "host").unwrap();
+        std::os::unix::fs::symlink("../../secret", root.join("etc/passwd")).unwrap();
+        std::fs::write(root.join("secret"), "inside").unwrap();
+        // The link resolves against the container's root, not the host.
+        assert_eq!(read_in_root(&root, "/etc/passwd").unwrap(), "inside");
+        assert_eq!(read_in_root(&root, "/etc/group").unwrap(), "");
+        std::os::unix::fs::symlink("/", root.join("up")).unwrap();
+        mkdir_in_root(&root, "/up/srv/app").unwrap();
+        assert!(root.join("srv/app").is_dir());
+        assert!(!Path::new("/srv/app").exists() || Path::new("/srv/app").is_dir());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,244 @@
+//! The OCI config a container runs with, generated from its record: the image's
+//! execution defaults merged with the run options (already in the record), and
+//! Docker's defaults around them: 14 capabilities, its seccomp profile, masked and
+//! read-only paths, private namespaces, per-container /etc/hostname, /etc/hosts and
+//! /etc/resolv.conf bind-mounted from the container directory.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::record::Container;
+use crate::user::ExecUser;
+
+/// Docker's default `PATH` when neither the image nor the options set one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Paths Docker masks in every unprivileged container.
+pub const MASKED_PATHS: [&str; 12] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths Docker makes read-only in every unprivileged container.
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Host files and directories a container's config refers to.
+#[derive(Debug, Clone)]
+pub struct Paths<'a> {
+    /// The mounted root filesystem.
+    pub rootfs: &'a Path,
+    /// The container directory (holding hostname, hosts, resolv.conf).
+    pub dir: &'a Path,
+}
+
+/// The environment the container's process gets: Docker's PATH and HOSTNAME, then
+/// the container's own (image + `-e`) replacing them by key.
+pub fn process_env(c: &Container) -> Vec<String> {
+    let mut env = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={}", c.config.hostname),
+    ];
+    crate::options::merge_env(&mut env, &c.config.env);
+    env
+}
+
+fn cgroup_v2_host() -> bool {
+    rustix::fs::statfs("/sys/fs/cgroup").is_ok_and(|s| s.f_type == 0x6367_7270)
+}
+
+/// Generates the OCI config of container `c` running as `user`.
+pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> {
+    let caps: Vec<&str> = berth_runtime::seccomp::docker_default::DOCKER_DEFAULT_CAPABILITIES.to_vec();
+    let target = berth_runtime::seccomp::docker_default::ProfileTarget::host(caps.iter().copied());
+    let seccomp = berth_runtime::seccomp::docker_default::docker_default_profile(&target)
+        .map_err(|e| Error::Runtime(e.into()))?;
+    let seccomp = serde_json::to_value(&seccomp).expect("seccomp profile serialises");
+
+    let mut args = vec![c.path.clone()];
+    args.extend(c.args.iter().cloned());
+    let cwd = if c.config.working_dir.is_empty() { "/".to_string() } else { c.config.working_dir.clone() };
+
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
+    ];
+    for f in ["resolv.conf", "hostname", "hosts"] {
+        mounts.push(json!({
+            "destination": format!("/etc/{f}"),
+            "type": "bind",
+            "source": paths.dir.join(f),
+            "options": ["rbind", "rprivate"],
+        }));
+    }
+    for m in &c.mounts {
+        let mut opts = vec!["rbind", "rprivate"];
+        if !m.rw {
+            opts.push("ro");
+        }
+        mounts.push(json!({
+            "destination": m.destination,
+            "type": "bind",
+            "source": m.source,
+            "options": opts,
+        }));
+    }
+
+    let mut namespaces = vec![
+        json!({"type": "mount"}),
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+    ];
+    if c.host.network_mode != "host" {
+        namespaces.push(json!({"type": "network"}));
+    }
+    // Docker's default cgroup namespace is private on cgroup v2 hosts, the host's on
+    // v1 and hybrid ones.
+    if cgroup_v2_host() {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
+
+    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    if c.host.memory > 0 {
+        resources["memory"] = json!({"limit": c.host.memory});
+    }
+    if c.host.pids_limit > 0 {
+        resources["pids"] = json!({"limit": c.host.pids_limit});
+    }
+    if c.host.nano_cpus > 0 {
+        let period: i64 = 100_000;
+        resources["cpu"] = json!({"quota": c.host.nano_cpus * period / 1_000_000_000, "period": period});
+    }
+
+    Ok(json!({
+        "ociVersion": "1.2.0",
+        "process": {
+            "terminal": false,
+            "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
+            "args": args,
+            "env": process_env(c),
+            "cwd": cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": false,
+            "oomScoreAdj": 0,
+        },
+        "root": {"path": paths.rootfs, "readonly": false},
+        "hostname": c.config.hostname,
+        "mounts": mounts,
+        "linux": {
+            "namespaces": namespaces,
+            "cgroupsPath": format!("/berth/{}", c.id),
+            "resources": resources,
+            "seccomp": seccomp,
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::*;
+
+    fn container() -> Container {
+        Container {
+            id: "f".repeat(64),
+            name: "t".into(),
+            created: now(),
+            image: "bb".into(),
+            image_id: "sha256:00".into(),
+            path: "sh".into(),
+            args: vec!["-c".into(), "exit 7".into()],
+            config: Config {
+                hostname: "ffffffffffff".into(),
+                env: vec!["A=1".into(), "PATH=/bin".into()],
+                working_dir: "/srv".into(),
+                ..Config::default()
+            },
+            host: HostConfig {
+                network_mode: "none".into(),
+                memory: 64 << 20,
+                nano_cpus: 1_500_000_000,
+                pids_limit: 20,
+                ..HostConfig::default()
+            },
+            mounts: vec![MountPoint {
+                kind: "bind".into(),
+                name: String::new(),
+                source: "/h".into(),
+                destination: "/c".into(),
+                rw: false,
+                mode: "ro".into(),
+            }],
+            state: State {
+                status: Status::Created,
+                pid: 0,
+                exit_code: 0,
+                error: String::new(),
+                started_at: ZERO_TIME.into(),
+                finished_at: ZERO_TIME.into(),
+                monitor_pid: 0,
+                monitor_start: 0,
+                oom_killed: false,
+            },
+        }
+    }
+
+    #[test]
+    fn config_carries_dockers_defaults_and_the_options() {
+        let c = container();
+        let u = ExecUser { uid: 1000, gid: 1000, additional_gids: vec![5] };
+        let v = generate(&c, &u, &Paths { rootfs: Path::new("/r"), dir: Path::new("/d") }).unwrap();
+        assert_eq!(v["process"]["args"], json!(["sh", "-c", "exit 7"]));
+        assert_eq!(v["process"]["env"], json!(["PATH=/bin", "HOSTNAME=ffffffffffff", "A=1"]));
+        assert_eq!(v["process"]["cwd"], "/srv");
+        assert_eq!(v["process"]["user"]["uid"], 1000);
+        assert_eq!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 150_000);
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], 20);
+        assert!(v["linux"]["seccomp"]["syscalls"].as_array().unwrap().len() > 10);
+        assert!(v["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
+        let dests: Vec<&str> = v["mounts"].as_array().unwrap().iter().map(|m| m["destination"].as_str().unwrap()).collect();
+        for d in ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/c", "/proc", "/dev/shm"] {
+            assert!(dests.contains(&d), "{d} in {dests:?}");
+        }
+        let bind = v["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/c").unwrap();
+        assert!(bind["options"].as_array().unwrap().contains(&json!("ro")));
+        // It parses as an OCI spec.
+        let _: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
+    }
+
+    #[test]
+    fn host_network_shares_the_hosts_namespace() {
+        let mut c = container();
+        c.host.network_mode = "host".into();
+        let u = ExecUser::default();
+        let v = generate(&c, &u, &Paths { rootfs: Path::new("/r"), dir: Path::new("/d") }).unwrap();
+        assert!(!v["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
+    }
+}

@@ -1,0 +1,93 @@
+//! `start`: mounts a container's root, writes its OCI bundle and hands it to a new
+//! monitor, which runs it.
+
+use std::os::fd::BorrowedFd;
+
+use crate::error::{Error, Result};
+use crate::monitor::{self, Handle, Report};
+use crate::record::{Container, Status, write_atomic};
+use crate::{Engine, etc_files, rootfs, spec, user};
+
+impl Engine {
+    /// Writes what the runtime needs to run `c`: the root mounted, the working
+    /// directory present, hostname/hosts/resolv.conf, config.json.
+    fn prepare_bundle(&self, c: &Container) -> Result<()> {
+        let dir = self.dir(&c.id);
+        let root = dir.join("rootfs");
+        rootfs::mount(&self.snapshots(), &c.id, &root)?;
+        let u = user::resolve(
+            &c.config.user,
+            &rootfs::read_in_root(&root, "/etc/passwd")?,
+            &rootfs::read_in_root(&root, "/etc/group")?,
+        )?;
+        if !c.config.working_dir.is_empty() {
+            rootfs::mkdir_in_root(&root, &c.config.working_dir)?;
+        }
+        etc_files::write(c, &dir)?;
+        let config = spec::generate(c, &u, &spec::Paths { rootfs: &root, dir: &dir })?;
+        write_atomic(
+            &dir.join("config.json"),
+            &serde_json::to_vec_pretty(&config).expect("config serialises"),
+        )
+    }
+
+    /// Starts container `key` (by ID or name). With `attach` (the caller's stdout and
+    /// stderr) the monitor copies the container's output there too, and the returned
+    /// handle later reports its exit. A running container is left as it is.
+    pub fn start(
+        &self,
+        key: &str,
+        attach: Option<(BorrowedFd, BorrowedFd)>,
+    ) -> Result<(Container, Option<Handle>)> {
+        let c = self.find(key)?;
+        if c.state.status == Status::Running {
+            return Ok((c, None));
+        }
+        // One start at a time per container; the record lock stays free for the
+        // monitor, which records the running state itself.
+        let _start = self.containers().lock_start(&c.id)?;
+        let c = self.find(&c.id)?;
+        if c.state.status == Status::Running {
+            return Ok((c, None));
+        }
+        if c.state.status == Status::Removing {
+            return Err(Error::WrongState(format!(
+                "cannot start container {}: it is being removed",
+                c.id
+            )));
+        }
+        // A crash may have left runtime state behind.
+        if let Ok(rt) = self.runtime() {
+            let _ = rt.delete(&c.id, true);
+        }
+        if let Err(e) = self.prepare_bundle(&c) {
+            let _ = rootfs::unmount(&self.dir(&c.id).join("rootfs"));
+            let code = e.run_exit_code();
+            let message = e.to_string();
+            let _ = self.containers().update(&c.id, |c| {
+                c.state.error = message.clone();
+                c.state.exit_code = code;
+            });
+            return Err(e);
+        }
+        let mut h = monitor::spawn(self, &c.id, attach)?;
+        match h.next() {
+            Some(Report::Started { .. }) => Ok((self.containers().load(&c.id)?, Some(h))),
+            Some(Report::Failed { message, code }) => Err(Error::Start { message, code }),
+            Some(Report::Exited { code }) => Err(Error::Start {
+                message: format!("container exited with {code} before it started"),
+                code: 125,
+            }),
+            None => {
+                let _ = rootfs::unmount(&self.dir(&c.id).join("rootfs"));
+                Err(Error::Io {
+                    what: format!("start container {}", c.id),
+                    source: std::io::Error::other(format!(
+                        "its monitor ({}) exited without reporting",
+                        self.exe.display()
+                    )),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `stop`, `kill` and `wait`: signals through the runtime, and waiting on the
+//! container's monitor (a pidfd turns readable when it exits) until it has
+//! recorded the end.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::error::{Error, Result};
+use crate::monitor;
+use crate::record::{Container, Status};
+use crate::Engine;
+
+/// Seconds `stop` waits after the stop signal when neither `-t` nor
+/// `--stop-timeout` says otherwise (Docker's default).
+pub const DEFAULT_STOP_TIMEOUT: u32 = 10;
+
+/// Waits up to `timeout` (forever with `None`) for process `pid` to exit; true when
+/// it has (or never existed).
+fn wait_pid(pid: i32, timeout: Option<Duration>) -> bool {
+    let Ok(fd) = berth_runtime::sys::pidfd_open(pid) else {
+        return true;
+    };
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let left = match deadline {
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return false;
+                }
+                PollTimeout::from((d - now).as_millis().min(60_000) as u16)
+            }
+            None => PollTimeout::from(60_000u16),
+        };
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, left) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Parses a signal as Docker's `kill -s` and `--stop-signal` take it.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    berth_runtime::container::parse_signal(s)
+        .map_err(|_| Error::InvalidArgument(format!("Invalid signal: {s}")))
+}
+
+impl Engine {
+    /// Waits until `c`'s monitor has exited (it records the end before), up to
+    /// `timeout`; returns the reloaded record.
+    pub fn wait_monitor(&self, c: &Container, timeout: Option<Duration>) -> Result<Container> {
+        if monitor::alive(c) {
+            wait_pid(c.state.monitor_pid, timeout);
+        }
+        match self.containers().load(&c.id) {
+            Ok(c) => self.find(&c.id),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends `signal` to container `key`'s init (to every process of it for
+    /// SIGKILL). Docker's error when it is not running.
+    pub fn kill(&self, key: &str, signal: i32) -> Result<Container> {
+        let c = self.find(key)?;
+        if c.state.status != Status::Running {
+            return Err(Error::Conflict(format!(
+                "cannot kill container: {key}: container {} is not running",
+                c.id
+            )));
+        }
+        self.runtime()?.kill(&c.id, signal, signal == libc::SIGKILL)?;
+        Ok(c)
+    }
+
+    /// Stops container `key`: its stop signal, then SIGKILL after `timeout` seconds;
+    /// returns once the monitor has recorded the exit. A container that does not run
+    /// is left alone.
+    pub fn stop(&self, key: &str, timeout: Option<u32>) -> Result<Container> {
+        let c = self.find(key)?;
+        if c.state.status != Status::Running {
+            return Ok(c);
+        }
+        let rt = self.runtime()?;
+        let sig = if c.config.stop_signal.is_empty() {
+            libc::SIGTERM
+        } else {
+            parse_signal(&c.config.stop_signal)?
+        };
+        let t = timeout.or(c.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let _ = rt.kill(&c.id, sig, false);
+        if !wait_pid(c.state.pid, Some(Duration::from_secs(t as u64))) {
+            let _ = rt.kill(&c.id, libc::SIGKILL, true);
+            wait_pid(c.state.pid, Some(Duration::from_secs(10)));
+        }
+        self.wait_monitor(&c, Some(Duration::from_secs(10)))
+    }
+
+    /// Blocks until container `key` is not running; returns its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        let c = self.find(key)?;
+        if c.state.status != Status::Running {
+            return Ok(c.state.exit_code);
+        }
+        let id = c.id.clone();
+        loop {
+            let c = match self.wait_monitor(&c, None) {
+                Ok(c) => c,
+                // Removed on exit (--rm): the code went with it.
+                Err(Error::NoSuchContainer(_)) => return Err(Error::NoSuchContainer(id)),
+                Err(e) => return Err(e),
+            };
+            if c.state.status != Status::Running {
+                return Ok(c.state.exit_code);
+            }
+            // The monitor is gone but the process runs on: poll the process.
+            if !monitor::alive(&c) {
+                wait_pid(c.state.pid, Some(Duration::from_secs(1)));
+                std::thread::sleep(monitor::POLL);
+            }
+        }
+    }
+}
