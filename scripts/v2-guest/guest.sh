@@ -42,11 +42,16 @@ if [ -s /berth/modules.load ]; then
 fi
 
 export BERTH_BIN_DIR=/berth/bin
-export BERTH_TEST_BUSYBOX=/bin/busybox
+# The tests hard-link busybox into their root filesystems. /tmp is a filesystem of
+# its own here, so give them a busybox on it: a copy would be made instead, and exec
+# of a file just copied by a multi-threaded test races with other threads' forks that
+# still hold it open for writing (ETXTBSY).
 export BERTH_TEST_TMP=/tmp/berth-test
+mkdir -p "$BERTH_TEST_TMP"
+cp /bin/busybox /tmp/busybox
+export BERTH_TEST_BUSYBOX=/tmp/busybox
 export BERTH_EXPECT_CGROUP2=1
 export RUST_BACKTRACE=1
-mkdir -p "$BERTH_TEST_TMP"
 
 # Named <n>-<test target>, so the glob runs them in run.sh's order.
 for t in /berth/tests/*; do
