@@ -4,6 +4,8 @@
 //! - [`filter`] compiles a LinuxSeccomp with libseccomp (runc's rules: unknown
 //!   syscalls skipped, rules equal to the default action skipped, conditions on one
 //!   argument ORed);
+//! - [`enosys`] makes the stub that answers syscalls newer than the profile with
+//!   ENOSYS instead of the default action, as runc does;
 //! - [`program`] holds the compiled BPF and its flags, caches programs on disk (the
 //!   compilation takes milliseconds, a cached load microseconds) and loads one with
 //!   a single seccomp(2) call, returning the notify listener fd when a rule uses
@@ -21,6 +23,7 @@
 //! [`load`] never sets no_new_privs itself: that is the config's choice.
 
 pub mod docker_default;
+pub mod enosys;
 pub mod filter;
 pub mod listener;
 pub mod names;

@@ -10,6 +10,9 @@
 //! profile, libseccomp's version, the kernel release) and is used only when the key
 //! matches byte for byte; the file name is only a hash of it.
 //!
+//! The program is libseccomp's filter behind [`enosys`]'s stub, which answers
+//! syscalls newer than the profile with ENOSYS, as runc does.
+//!
 //! Loading goes through seccomp(2) directly, so that the flags are the config's
 //! (WAIT_KILLABLE_RECV works with any libseccomp) and the container's init makes a
 //! single system call after dropping privileges, with no allocation.
@@ -22,10 +25,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag};
 
-use super::{Error, filter, sys};
+use super::{Error, enosys, filter, sys};
 
 /// Marks a cache file of this layout.
-const MAGIC: &[u8] = b"berth-seccomp-program-v1\n";
+const MAGIC: &[u8] = b"berth-seccomp-program-v2\n";
 
 /// A filter ready to load: the BPF program, whether it yields a notify listener, and
 /// the seccomp(2) flags the config asks for.
@@ -49,9 +52,8 @@ impl std::fmt::Debug for Program {
 impl Program {
     /// Compiles `seccomp` with libseccomp (see [`filter::compile`] for the rules).
     pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, Error> {
-        let f = filter::compile(seccomp)?;
-        let bpf = f.to_bpf()?;
-        Program::from_bpf(&bpf, f.uses_notify(), seccomp)
+        let (bpf, notify) = build(seccomp)?;
+        Program::from_bpf(&bpf, notify, seccomp)
     }
 
     /// The program for `seccomp` from the cache in `dir`, or compiled and stored
@@ -66,11 +68,10 @@ impl Program {
         if trusted && let Some((notify, bpf)) = read_entry(&path, &key) {
             return Program::from_bpf(&bpf, notify, seccomp);
         }
-        let f = filter::compile(seccomp)?;
-        let bpf = f.to_bpf()?;
-        let program = Program::from_bpf(&bpf, f.uses_notify(), seccomp)?;
+        let (bpf, notify) = build(seccomp)?;
+        let program = Program::from_bpf(&bpf, notify, seccomp)?;
         if trusted {
-            let _ = write_entry(&path, &key, f.uses_notify(), &bpf);
+            let _ = write_entry(&path, &key, notify, &bpf);
         }
         Ok(program)
     }
@@ -143,6 +144,20 @@ impl Program {
             }),
         }
     }
+}
+
+/// The whole program for `seccomp` as bytes (the ENOSYS stub, then libseccomp's
+/// filter) and whether it notifies.
+fn build(seccomp: &LinuxSeccomp) -> Result<(Vec<u8>, bool), Error> {
+    let f = filter::compile(seccomp)?;
+    let mut bpf = Vec::new();
+    for i in enosys::stub(seccomp) {
+        bpf.extend_from_slice(&i.code.to_ne_bytes());
+        bpf.extend_from_slice(&[i.jt, i.jf]);
+        bpf.extend_from_slice(&i.k.to_ne_bytes());
+    }
+    bpf.extend_from_slice(&f.to_bpf()?);
+    Ok((bpf, f.uses_notify()))
 }
 
 /// Flags a kernel may not know.
