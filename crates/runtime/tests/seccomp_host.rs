@@ -501,7 +501,13 @@ fn refused_configs_name_the_rule() {
             serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
                 "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}),
             "seccomp: SCMP_ACT_NOTIFY cannot be used for syscall write: the container's \
-             init writes after the filter is loaded",
+             init needs it to hand over the listener fd",
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+                "syscalls": [{"names": ["getpid", "sendmsg"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "seccomp: SCMP_ACT_NOTIFY cannot be used for syscall sendmsg: the container's \
+             init needs it to hand over the listener fd",
         ),
         (
             serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",

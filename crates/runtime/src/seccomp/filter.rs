@@ -17,6 +17,10 @@ use super::{Error, names};
 /// Syscall arguments a rule can test: six on every architecture.
 const MAX_ARGS: usize = 6;
 
+/// Syscalls the container's init makes between loading a filter and the seccomp
+/// agent getting the listener fd.
+const NEEDED_AFTER_LOAD: [&str; 2] = ["write", "sendmsg"];
+
 /// Above this many rules libseccomp's binary-tree layout makes the filter faster to
 /// run, as runc chooses (libseccomp 2.5 misbehaves with the tree and no rules).
 const TREE_THRESHOLD: usize = 32;
@@ -156,12 +160,14 @@ fn add_rule(
                 rule.action()
             )));
         }
-        if notify && name == "write" {
-            return Err(Error::Config(
-                "SCMP_ACT_NOTIFY cannot be used for syscall write: the container's init \
-                 writes after the filter is loaded"
-                    .into(),
-            ));
+        // The init hands the listener fd to the runtime after loading the filter
+        // (sendmsg) and reports over its channel (write): notifying either would wait
+        // for an agent that has no fd yet. runc refuses write for the same reason.
+        if notify && NEEDED_AFTER_LOAD.contains(&name.as_str()) {
+            return Err(Error::Config(format!(
+                "SCMP_ACT_NOTIFY cannot be used for syscall {name}: the container's init \
+                 needs it to hand over the listener fd"
+            )));
         }
         let Ok(nr) = ScmpSyscall::from_name(name) else {
             // Unknown to this libseccomp: a newer syscall. runc skips it too.
