@@ -126,6 +126,51 @@ fn mkdir_denied_with_eperm_everything_else_allowed() {
     fs::create_dir(dir.0.join("after")).unwrap();
 }
 
+/// Every action, observed on `busybox mkdir` run under it.
+#[test]
+fn each_action_does_what_it_says() {
+    use std::os::unix::process::ExitStatusExt;
+    require_root();
+    let dir = TempDir::new("actions");
+    for (action, expect) in [
+        ("SCMP_ACT_KILL_PROCESS", "SIGSYS"),
+        ("SCMP_ACT_KILL_THREAD", "SIGSYS"),
+        ("SCMP_ACT_KILL", "SIGSYS"),
+        ("SCMP_ACT_TRAP", "SIGSYS"),
+        // No tracer attached: the kernel answers ENOSYS.
+        ("SCMP_ACT_TRACE", "Function not implemented"),
+        ("SCMP_ACT_ERRNO", "Operation not permitted"),
+        ("SCMP_ACT_LOG", "made"),
+    ] {
+        let target = dir.0.join(action);
+        let filter = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": action}]
+        }));
+        let (t, cwd) = (target.clone(), dir.0.clone());
+        // In the temporary directory: a core dump of the killed busybox lands there.
+        let out = with_filter(filter, move |_| {
+            Command::new(BUSYBOX)
+                .arg("mkdir")
+                .arg(&t)
+                .current_dir(cwd)
+                .output()
+                .unwrap()
+        });
+        let seen = match out.status.signal() {
+            Some(libc::SIGSYS) => "SIGSYS".to_string(),
+            Some(other) => format!("signal {other}"),
+            None if out.status.success() && target.is_dir() => "made".to_string(),
+            None => String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(
+            seen.contains(expect),
+            "{action}: {seen:?}, {}",
+            describe(&out)
+        );
+    }
+}
+
 #[test]
 fn argument_conditions_are_anded_and_same_argument_conditions_ored() {
     require_root();
