@@ -567,6 +567,11 @@ fn refused_configs_name_the_rule() {
              SCMP_ACT_TRACE, not SCMP_ACT_KILL",
         ),
     ];
+    let cases = cases.into_iter().chain([(
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": [], "action": "SCMP_ACT_ERRNO"}]}),
+        "seccomp: a rule with action SCMP_ACT_ERRNO names no syscall",
+    )]);
     for (json, want) in cases {
         let err = seccomp::compile(&profile(json)).unwrap_err();
         assert_eq!(err.to_string(), want);

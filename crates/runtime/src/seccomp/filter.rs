@@ -93,8 +93,8 @@ impl Filter {
         self.notify
     }
 
-    /// The filter as classic BPF (`struct sock_filter` records, 8 bytes each), for
-    /// inspection and size checks.
+    /// The filter as classic BPF: `struct sock_filter` records of 8 bytes each, in
+    /// native byte order, as the kernel takes them.
     pub fn to_bpf(&self) -> Result<Vec<u8>, Error> {
         use std::io::{Read, Seek};
         let fd = rustix::fs::memfd_create("berth-seccomp-bpf", rustix::fs::MemfdFlags::CLOEXEC)
@@ -123,15 +123,14 @@ fn add_rule(
     rule: &LinuxSyscall,
     default: ScmpAction,
 ) -> Result<bool, Error> {
-    let first = rule.names().first().map(String::as_str).unwrap_or("");
-    let what = format!("syscall {first}");
-    let action = names::action(rule.action(), rule.errno_ret(), &what)?;
-    if rule.names().is_empty() {
+    let Some(first) = rule.names().first() else {
         return Err(Error::Config(format!(
             "a rule with action {} names no syscall",
             rule.action()
         )));
-    }
+    };
+    let what = format!("syscall {first}");
+    let action = names::action(rule.action(), rule.errno_ret(), &what)?;
     let args = rule.args().as_deref().unwrap_or_default();
     let mut conditions = Vec::with_capacity(args.len());
     let mut seen = [false; MAX_ARGS];

@@ -21,6 +21,11 @@
 //! come before capabilities are dropped (and the profile must then allow the
 //! syscalls that follow: capset, setresuid, prctl, execve — Docker's does).
 //! [`load`] never sets no_new_privs itself: that is the config's choice.
+//!
+//! With SCMP_ACT_NOTIFY rules, loading yields a listener fd. The init passes it to
+//! the runtime (SCM_RIGHTS over its channel: hence notify is refused on write and
+//! sendmsg), and the runtime gives it to the agent with [`send_listener`], runc's
+//! wire format, before the container starts.
 
 pub mod docker_default;
 pub mod enosys;
@@ -47,7 +52,7 @@ pub enum Error {
     #[error("seccomp: {0}")]
     Config(String),
     /// libseccomp refused an operation.
-    #[error("seccomp: cannot {what}: {source}")]
+    #[error("seccomp: cannot {what}: {}", lower_first(&source.to_string()))]
     Libseccomp {
         /// What was attempted, on what.
         what: String,
@@ -70,6 +75,15 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+/// libseccomp's messages start with a capital; berth's are lowercase.
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 /// Compiles and loads `seccomp` into the calling thread (see the module doc for
