@@ -7,6 +7,8 @@
 
 mod change;
 mod cmd_archive;
+mod cmd_container;
+mod cmd_volume;
 mod cmd_images;
 mod cmd_inspect;
 mod cmd_remove;
@@ -76,6 +78,9 @@ struct Cli {
         default_value = "/var/lib/berth"
     )]
     root: PathBuf,
+    /// Root of runtime state that a reboot clears (container runtime state, locks).
+    #[arg(long, global = true, env = "BERTH_STATE", default_value = "/run/berth")]
+    state: PathBuf,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -101,6 +106,8 @@ enum Cmd {
     Save(cmd_archive::SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(cmd_archive::LoadArgs),
+    #[command(flatten)]
+    Containers(cmd_container::ContainerCmds),
     /// Manage berth
     System {
         #[command(subcommand)]
@@ -216,6 +223,7 @@ fn run(cli: Cli) -> CmdResult {
         Cmd::System {
             cmd: SystemCmd::Df(a),
         } => cmd_images::df(&store()?, a.verbose),
+        Cmd::Containers(c) => cmd_container::dispatch(&cli.root, &cli.state, c),
     }
 }
 

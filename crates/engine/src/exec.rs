@@ -53,6 +53,10 @@ impl Engine {
             p.set_user(pu);
         }
         p.set_terminal(Some(false));
+        // The runtime writes it through /proc/self after joining the container's
+        // mount namespace, where /proc belongs to a pid namespace the joining process
+        // is not yet in; the process inherits init's score anyway.
+        p.set_oom_score_adj(None);
         let r = rt.exec(
             &c.id,
             &p,

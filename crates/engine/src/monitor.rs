@@ -154,7 +154,7 @@ pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: Option<(RawFd, Raw
 fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Option<(File, File)>) -> Result<i32> {
     let dir = engine.dir(id);
     let rt = engine.runtime()?;
-    let (c, init) = match create_and_start(engine, &rt, id) {
+    let (_, init) = match create_and_start(engine, &rt, id) {
         Ok(v) => v,
         Err(e) => {
             let (message, code) = match &e {
@@ -207,6 +207,14 @@ fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Optio
             fds.push(PollFd::new(init.pidfd.as_fd(), PollFlags::POLLIN));
             which.push(2);
         }
+        // An attached `run` that dies closes the report pipe: stop copying output to
+        // the terminal it left behind (the log keeps everything).
+        if attach.is_some()
+            && let Some(f) = sync.as_ref()
+        {
+            fds.push(PollFd::new(f.as_fd(), PollFlags::empty()));
+            which.push(3);
+        }
         // Once init is gone the pipes close with the pid namespace; do not wait
         // forever on a writer that escaped it.
         let timeout = if status.is_some() { PollTimeout::from(2000u16) } else { PollTimeout::NONE };
@@ -228,6 +236,11 @@ fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Optio
         for w in ready {
             if w == 2 {
                 status = Some(reap(init.pid));
+                continue;
+            }
+            if w == 3 {
+                attach = None;
+                *sync = None;
                 continue;
             }
             let f = open[w].as_ref().expect("polled stream is open");
@@ -266,7 +279,6 @@ fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Optio
     if auto_remove {
         let _ = engine.remove_stopped(id);
     }
-    let _ = c;
     send(sync, &Report::Exited { code });
     Ok(code)
 }

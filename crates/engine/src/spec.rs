@@ -143,7 +143,6 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
             "cwd": cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "noNewPrivileges": false,
-            "oomScoreAdj": 0,
         },
         "root": {"path": paths.rootfs, "readonly": false},
         "hostname": c.config.hostname,

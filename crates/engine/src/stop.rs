@@ -123,4 +123,24 @@ impl Engine {
             }
         }
     }
+
+    /// Passes the signals the calling process receives (INT, TERM, HUP, QUIT, USR1,
+    /// USR2) on to container `id`'s init, as docker's `--sig-proxy` does for a
+    /// foreground `run`: they are blocked in the caller and relayed by a thread.
+    /// Call after any process was spawned (children inherit the blocked mask).
+    pub fn proxy_signals(&self, id: &str) {
+        let sigs = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+        let Ok(rt) = self.runtime() else { return };
+        if berth_runtime::sys::block_signals(&sigs).is_err() {
+            return;
+        }
+        let id = id.to_string();
+        std::thread::spawn(move || {
+            loop {
+                if let Some(s) = berth_runtime::sys::wait_signal(&sigs, 1000) {
+                    let _ = rt.kill(&id, s, false);
+                }
+            }
+        });
+    }
 }

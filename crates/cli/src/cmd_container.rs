@@ -1,0 +1,850 @@
+//! Container commands with docker's flags, output and exit codes: run, create,
+//! start, stop, kill, rm, ps, logs, exec, inspect, wait (also under `container`),
+//! and the hidden `__monitor` that `run` and `start` re-execute berth as.
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use berth_engine::exec::ExecOptions;
+use berth_engine::options::{CreateOptions, parse_cpus, parse_memory};
+use berth_engine::record::{Container, Status, ZERO_TIME};
+use berth_engine::{Engine, logs};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::template::{Template, tabwrite};
+use crate::units::{human_duration, since};
+use crate::{CmdResult, Fail};
+
+impl From<berth_engine::Error> for Fail {
+    fn from(e: berth_engine::Error) -> Fail {
+        if e.is_user_error() {
+            Fail::user(e)
+        } else {
+            Fail {
+                code: 125,
+                message: format!("Error: {e}"),
+            }
+        }
+    }
+}
+
+/// A failure of `run`/`create`/`start -a` in docker's words: `berth: Error response
+/// from daemon: ...`, with 125 (or 126/127 when the command cannot run).
+fn run_fail(e: berth_engine::Error) -> Fail {
+    Fail {
+        code: e.run_exit_code() as u8,
+        message: format!("berth: Error response from daemon: {e}"),
+    }
+}
+
+/// The container commands, flattened into berth's top level.
+#[derive(Subcommand)]
+pub enum ContainerCmds {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Return low-level information on containers
+    Inspect(InspectArgs),
+    /// Manage containers
+    Container {
+        #[command(subcommand)]
+        cmd: ContainerSub,
+    },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        cmd: crate::cmd_volume::VolumeCmd,
+    },
+    /// Runs a container's monitor (internal)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(MonitorArgs),
+}
+
+/// `berth container ...`.
+#[derive(Subcommand)]
+pub enum ContainerSub {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// List containers
+    #[command(alias = "ps", alias = "list")]
+    Ls(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+}
+
+/// Flags shared by `create` and `run` (`-h` is the hostname, as in docker).
+#[derive(Args, Clone)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Assign a name to the container
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Container host name
+    #[arg(long, short = 'h')]
+    hostname: Option<String>,
+    /// Bind mount a volume
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// Memory limit
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Number of CPUs
+    #[arg(long)]
+    cpus: Option<String>,
+    /// Connect a container to a network (none or host)
+    #[arg(long, alias = "net", default_value = "none")]
+    network: String,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long)]
+    rm: bool,
+    /// Set meta data on a container
+    #[arg(short, long = "label")]
+    label: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long)]
+    stop_timeout: Option<u32>,
+    /// The image
+    image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+impl CreateArgs {
+    fn options(&self) -> Result<CreateOptions, Fail> {
+        let bad = |e: berth_engine::Error| Fail {
+            code: 125,
+            message: format!("{e}\nSee 'berth run --help'."),
+        };
+        let memory = match &self.memory {
+            Some(m) => parse_memory(m).map_err(|e| match e {
+                berth_engine::Error::InvalidArgument(ref t) if t.starts_with("Minimum") => run_fail(e),
+                e => bad(e),
+            })?,
+            None => 0,
+        };
+        let nano_cpus = match &self.cpus {
+            Some(c) => parse_cpus(c).map_err(|e| match e {
+                berth_engine::Error::InvalidArgument(ref t) if t.starts_with("range") => run_fail(e),
+                e => bad(e),
+            })?,
+            None => 0,
+        };
+        let env = self
+            .env
+            .iter()
+            .filter_map(|e| {
+                if e.contains('=') {
+                    Some(e.clone())
+                } else {
+                    std::env::var(e).ok().map(|v| format!("{e}={v}"))
+                }
+            })
+            .collect();
+        if let Some(s) = &self.stop_signal {
+            berth_engine::stop::parse_signal(s).map_err(run_fail)?;
+        }
+        Ok(CreateOptions {
+            image: self.image.clone(),
+            cmd: self.command.clone(),
+            name: self.name.clone(),
+            env,
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            entrypoint: self.entrypoint.clone(),
+            hostname: self.hostname.clone(),
+            volumes: self.volume.clone(),
+            memory,
+            pids_limit: self.pids_limit.filter(|p| *p > 0).unwrap_or(0),
+            nano_cpus,
+            network: self.network.clone(),
+            auto_remove: self.rm,
+            labels: self.label.clone(),
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            interactive: false,
+        })
+    }
+}
+
+/// `run`'s flags.
+#[derive(Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+/// `start`'s arguments.
+#[derive(Args)]
+pub struct StartArgs {
+    /// The containers
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `stop`'s flags.
+#[derive(Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short, long, alias = "timeout")]
+    time: Option<u32>,
+    /// The containers
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `kill`'s flags.
+#[derive(Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    /// The containers
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `rm`'s flags.
+#[derive(Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    force: bool,
+    /// The containers
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `ps`'s flags.
+#[derive(Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, default_value_t = -1, allow_hyphen_values = true)]
+    last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    latest: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// `logs`'s flags.
+#[derive(Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    follow: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long, default_value = "all")]
+    tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    timestamps: bool,
+    /// The container
+    container: String,
+}
+
+/// `exec`'s flags.
+#[derive(Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Set environment variables
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// The container
+    container: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+/// `wait`'s arguments.
+#[derive(Args)]
+pub struct WaitArgs {
+    /// The containers
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `container inspect`'s flags.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    format: Option<String>,
+    /// The containers
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// The hidden monitor's arguments.
+#[derive(Args)]
+pub struct MonitorArgs {
+    /// Container ID
+    id: String,
+    /// Descriptor to report on
+    #[arg(long)]
+    sync_fd: i32,
+    /// Descriptors to copy the output to: "OUT,ERR"
+    #[arg(long)]
+    attach: Option<String>,
+}
+
+/// Runs a container command against the root and state directories.
+pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
+    let exe = std::env::current_exe().map_err(|e| Fail {
+        code: 125,
+        message: format!("Error: cannot find berth's own executable: {e}"),
+    })?;
+    if let ContainerCmds::Volume { cmd } = cmd {
+        return crate::cmd_volume::dispatch(root, state, cmd);
+    }
+    let eng = Engine::open(root, state, &exe)?;
+    match cmd {
+        ContainerCmds::Volume { .. } => unreachable!("handled above"),
+        ContainerCmds::Run(a) | ContainerCmds::Container { cmd: ContainerSub::Run(a) } => run(&eng, a),
+        ContainerCmds::Create(a) | ContainerCmds::Container { cmd: ContainerSub::Create(a) } => create(&eng, a),
+        ContainerCmds::Start(a) | ContainerCmds::Container { cmd: ContainerSub::Start(a) } => start(&eng, a),
+        ContainerCmds::Stop(a) | ContainerCmds::Container { cmd: ContainerSub::Stop(a) } => stop(&eng, a),
+        ContainerCmds::Kill(a) | ContainerCmds::Container { cmd: ContainerSub::Kill(a) } => kill(&eng, a),
+        ContainerCmds::Rm(a) | ContainerCmds::Container { cmd: ContainerSub::Rm(a) } => rm(&eng, a),
+        ContainerCmds::Ps(a) | ContainerCmds::Container { cmd: ContainerSub::Ls(a) } => ps(&eng, a),
+        ContainerCmds::Logs(a) | ContainerCmds::Container { cmd: ContainerSub::Logs(a) } => logs_cmd(&eng, a),
+        ContainerCmds::Exec(a) | ContainerCmds::Container { cmd: ContainerSub::Exec(a) } => exec(&eng, a),
+        ContainerCmds::Wait(a) | ContainerCmds::Container { cmd: ContainerSub::Wait(a) } => wait(&eng, a),
+        ContainerCmds::Inspect(a) | ContainerCmds::Container { cmd: ContainerSub::Inspect(a) } => inspect(&eng, a),
+        ContainerCmds::Monitor(a) => {
+            let attach = a.attach.as_deref().and_then(|s| {
+                let (o, e) = s.split_once(',')?;
+                Some((o.parse().ok()?, e.parse().ok()?))
+            });
+            berth_engine::monitor::run(&eng, &a.id, a.sync_fd, attach);
+            Ok(())
+        }
+    }
+}
+
+/// Runs `f` on each name, printing docker's per-container error and failing with 1
+/// at the end if any failed.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Fail>) -> CmdResult {
+    let mut failed = false;
+    for n in names {
+        if let Err(e) = f(n) {
+            eprintln!("{}", e.message);
+            failed = true;
+        }
+    }
+    if failed {
+        Err(Fail { code: 1, message: String::new() })
+    } else {
+        Ok(())
+    }
+}
+
+fn missing_image_hint(e: &berth_engine::Error) {
+    if let berth_engine::Error::NoSuchImage(name) = e {
+        eprintln!("Unable to find image '{name}' locally");
+    }
+}
+
+fn create_container(eng: &Engine, a: &CreateArgs) -> Result<Container, Fail> {
+    let o = a.options()?;
+    eng.create(&o).map_err(|e| {
+        missing_image_hint(&e);
+        run_fail(e)
+    })
+}
+
+fn create(eng: &Engine, a: CreateArgs) -> CmdResult {
+    let c = create_container(eng, &a)?;
+    println!("{}", c.id);
+    Ok(())
+}
+
+fn run(eng: &Engine, a: RunArgs) -> CmdResult {
+    let c = create_container(eng, &a.create)?;
+    let cleanup = |e: berth_engine::Error| {
+        if a.create.rm {
+            let _ = eng.remove(&c.id, true);
+        }
+        run_fail(e)
+    };
+    if a.detach {
+        eng.start(&c.id, None).map_err(cleanup)?;
+        println!("{}", c.id);
+        return Ok(());
+    }
+    let out = std::io::stdout();
+    let err = std::io::stderr();
+    let (_, handle) = eng
+        .start(&c.id, Some((out.as_fd(), err.as_fd())))
+        .map_err(cleanup)?;
+    eng.proxy_signals(&c.id);
+    let code = match handle.and_then(|mut h| loop {
+        match h.next() {
+            Some(berth_engine::monitor::Report::Exited { code }) => break Some(code),
+            Some(_) => continue,
+            None => break None,
+        }
+    }) {
+        Some(code) => code,
+        // The monitor went away without a word (killed): the record tells.
+        None => eng.wait(&c.id).unwrap_or(125),
+    };
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Fail { code: code as u8, message: String::new() })
+    }
+}
+
+fn start(eng: &Engine, a: StartArgs) -> CmdResult {
+    each(&a.containers, |n| {
+        eng.start(n, None).map_err(|e| match e {
+            e @ berth_engine::Error::Start { .. } => Fail {
+                code: e.run_exit_code() as u8,
+                message: format!("Error response from daemon: {e}"),
+            },
+            e => Fail::from(e),
+        })?;
+        println!("{n}");
+        Ok(())
+    })
+    .map_err(|f| Fail { code: 1, ..f })
+}
+
+fn stop(eng: &Engine, a: StopArgs) -> CmdResult {
+    each(&a.containers, |n| {
+        eng.stop(n, a.time)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+fn kill(eng: &Engine, a: KillArgs) -> CmdResult {
+    let sig = berth_engine::stop::parse_signal(&a.signal)?;
+    each(&a.containers, |n| {
+        eng.kill(n, sig)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+fn rm(eng: &Engine, a: RmArgs) -> CmdResult {
+    each(&a.containers, |n| {
+        eng.remove(n, a.force)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+fn wait(eng: &Engine, a: WaitArgs) -> CmdResult {
+    each(&a.containers, |n| {
+        let code = eng.wait(n)?;
+        println!("{code}");
+        Ok(())
+    })
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn secs(t: &str) -> i64 {
+    berth_image::time::parse_rfc3339(t).unwrap_or(0)
+}
+
+/// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 5 seconds ago`, `Created`.
+pub fn status_text(c: &Container) -> String {
+    match c.state.status {
+        Status::Running => format!("Up {}", human_duration(now_secs() - secs(&c.state.started_at))),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            c.state.exit_code,
+            human_duration(now_secs() - secs(&c.state.finished_at))
+        ),
+        Status::Created => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+/// Go's strconv.Quote for the command column.
+fn go_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// Docker's Ellipsis: at most `max` characters, the last one `…` when cut.
+fn ellipsis(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn ps_row(c: &Container, no_trunc: bool) -> Value {
+    let mut command = c.path.clone();
+    for a in &c.args {
+        command.push(' ');
+        command.push_str(a);
+    }
+    let (id, command) = if no_trunc {
+        (c.id.clone(), go_quote(&command))
+    } else {
+        (c.id[..12].to_string(), go_quote(&ellipsis(&command, 20)))
+    };
+    let image = if c.image.starts_with("sha256:") && !no_trunc {
+        c.image.chars().take(19).collect::<String>()[7..].to_string()
+    } else {
+        c.image.clone()
+    };
+    let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    json!({
+        "ID": id,
+        "Image": image,
+        "Command": command,
+        "CreatedAt": crate::units::go_time(Some(&c.created)),
+        "RunningFor": since(Some(&c.created)),
+        "Status": status_text(c),
+        "State": c.state.status.as_str(),
+        "Ports": "",
+        "Names": c.name,
+        "Labels": labels.join(","),
+        "Mounts": c.mounts.iter().map(|m| if m.name.is_empty() { m.source.display().to_string() } else { m.name.clone() }).collect::<Vec<_>>().join(","),
+        "Networks": c.host.network_mode,
+        "Size": "",
+    })
+}
+
+fn ps(eng: &Engine, a: PsArgs) -> CmdResult {
+    let mut list = eng.list()?;
+    let last = if a.latest { 1 } else { a.last };
+    if last >= 0 {
+        list.truncate(last as usize);
+    } else if !a.all {
+        list.retain(|c| c.state.status == Status::Running);
+    }
+    if a.quiet {
+        for c in &list {
+            println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] });
+        }
+        return Ok(());
+    }
+    let format = match a.format.as_deref() {
+        None | Some("") | Some("table") => {
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+        }
+        Some("json") => "{{json .}}",
+        Some(f) => f,
+    };
+    let t = Template::parse(format).map_err(Fail::usage)?;
+    let mut text = String::new();
+    if t.table {
+        text.push_str(&t.header(&[
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("RunningFor", "CREATED"),
+            ("CreatedAt", "CREATED AT"),
+            ("Status", "STATUS"),
+            ("Ports", "PORTS"),
+            ("Names", "NAMES"),
+        ]));
+        text.push('\n');
+    }
+    for c in &list {
+        text.push_str(&t.render(&ps_row(c, a.no_trunc)).map_err(Fail::usage)?);
+        text.push('\n');
+    }
+    let out = if t.table { tabwrite(&text) } else { text };
+    print!("{out}");
+    Ok(())
+}
+
+/// Docker's fixed-width RFC3339Nano for `logs -t`: always nine fractional digits.
+fn fixed_nano(t: &str) -> String {
+    let (head, frac) = t.trim_end_matches('Z').split_once('.').unwrap_or((t.trim_end_matches('Z'), ""));
+    format!("{head}.{:0<9}Z", frac)
+}
+
+fn logs_cmd(eng: &Engine, a: LogsArgs) -> CmdResult {
+    let c = eng.find(&a.container)?;
+    let path = logs::path(&eng.dir(&c.id), &c.id);
+    let tail: Option<usize> = match a.tail.as_str() {
+        "all" => None,
+        n => match n.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v as usize),
+            _ => None,
+        },
+    };
+    let (mut entries, mut off) = logs::read_from(&path, 0)?;
+    if let Some(n) = tail {
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    let print = |entries: &[logs::Entry]| {
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        for e in entries {
+            let w: &mut dyn Write = if e.stream == "stderr" { &mut err } else { &mut out };
+            if a.timestamps {
+                let _ = write!(w, "{} ", fixed_nano(&e.time));
+            }
+            let _ = w.write_all(e.log.as_bytes());
+        }
+        let _ = out.flush();
+    };
+    print(&entries);
+    if !a.follow {
+        return Ok(());
+    }
+    loop {
+        let running = matches!(eng.containers().load(&c.id), Ok(c) if c.state.status == Status::Running);
+        let (more, next) = logs::read_from(&path, off)?;
+        off = next;
+        print(&more);
+        if !running && more.is_empty() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn exec(eng: &Engine, a: ExecArgs) -> CmdResult {
+    if !a.interactive && !a.detach {
+        // Without -i the process gets no input, as with docker.
+        if let Ok(null) = std::fs::File::open("/dev/null") {
+            let _ = nix::unistd::dup2_stdin(&null);
+        }
+    }
+    let o = ExecOptions {
+        cmd: a.command,
+        env: a.env,
+        user: a.user,
+        workdir: a.workdir,
+        detach: a.detach,
+    };
+    match eng.exec(&a.container, &o) {
+        Ok(code) if a.detach => {
+            let _ = code;
+            Ok(())
+        }
+        Ok(0) => Ok(()),
+        Ok(code) => Err(Fail { code: code as u8, message: String::new() }),
+        Err(e @ berth_engine::Error::Start { .. }) => Err(Fail {
+            code: e.run_exit_code() as u8,
+            message: e.to_string(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Docker's `inspect` document for a container (the main fields).
+pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
+    let dir = eng.dir(&c.id);
+    let s = &c.state;
+    let zero_or = |t: &str| if t.is_empty() { ZERO_TIME.to_string() } else { t.to_string() };
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": s.status.as_str(),
+            "Running": s.status == Status::Running,
+            "Paused": false,
+            "Restarting": false,
+            "OOMKilled": s.oom_killed,
+            "Dead": s.status == Status::Dead,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": zero_or(&s.started_at),
+            "FinishedAt": zero_or(&s.finished_at),
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "LogPath": logs::path(&dir, &c.id),
+        "Name": format!("/{}", c.name),
+        "RestartCount": 0,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
+        "HostConfig": {
+            "Binds": if c.host.binds.is_empty() { Value::Null } else { json!(c.host.binds) },
+            "NetworkMode": c.host.network_mode,
+            "AutoRemove": c.host.auto_remove,
+            "Memory": c.host.memory,
+            "NanoCpus": c.host.nano_cpus,
+            "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { Value::Null },
+            "LogConfig": {"Type": "json-file", "Config": {}},
+            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "Privileged": false,
+            "ReadonlyRootfs": false,
+        },
+        "GraphDriver": {
+            "Name": "overlay2",
+            "Data": {"MergedDir": dir.join("rootfs")},
+        },
+        "Mounts": c.mounts.iter().map(|m| json!({
+            "Type": m.kind,
+            "Name": if m.name.is_empty() { Value::Null } else { json!(m.name) },
+            "Source": m.source,
+            "Destination": m.destination,
+            "Driver": if m.kind == "volume" { json!("local") } else { Value::Null },
+            "Mode": m.mode,
+            "RW": m.rw,
+            "Propagation": if m.kind == "bind" { "rprivate" } else { "" },
+        })).collect::<Vec<_>>(),
+        "Config": {
+            "Hostname": c.config.hostname,
+            "Domainname": "",
+            "User": c.config.user,
+            "AttachStdin": false,
+            "AttachStdout": false,
+            "AttachStderr": false,
+            "Tty": false,
+            "OpenStdin": c.config.open_stdin,
+            "StdinOnce": false,
+            "Env": c.config.env,
+            "Cmd": c.config.cmd,
+            "Image": c.image,
+            "Volumes": null,
+            "WorkingDir": c.config.working_dir,
+            "Entrypoint": if c.config.entrypoint.is_empty() { Value::Null } else { json!(c.config.entrypoint) },
+            "Labels": c.config.labels,
+            "StopSignal": if c.config.stop_signal.is_empty() { Value::Null } else { json!(c.config.stop_signal) },
+        },
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "Ports": {},
+            "Networks": {c.host.network_mode.clone(): {}},
+        },
+    })
+}
+
+fn inspect(eng: &Engine, a: InspectArgs) -> CmdResult {
+    let tmpl = match a.format.as_deref() {
+        Some("json") | None => None,
+        Some(f) => Some(Template::parse(f).map_err(Fail::usage)?),
+    };
+    let mut docs = Vec::new();
+    let mut failed = false;
+    for n in &a.containers {
+        match eng.find(n) {
+            Ok(c) => docs.push(inspect_doc(eng, &c)),
+            Err(e) => {
+                eprintln!("{}", Fail::from(e).message);
+                failed = true;
+            }
+        }
+    }
+    match tmpl {
+        None => println!("{}", serde_json::to_string_pretty(&docs).unwrap_or_default()),
+        Some(t) => {
+            for d in &docs {
+                println!("{}", t.render(d).map_err(Fail::usage)?);
+            }
+        }
+    }
+    if failed {
+        Err(Fail { code: 1, message: String::new() })
+    } else {
+        Ok(())
+    }
+}

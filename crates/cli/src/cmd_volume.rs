@@ -1,0 +1,157 @@
+//! `berth volume create/ls/inspect/rm`: named volumes, with docker's output.
+
+use berth_engine::Engine;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::template::{Template, tabwrite};
+use crate::{CmdResult, Fail};
+
+/// `berth volume ...`.
+#[derive(Subcommand)]
+pub enum VolumeCmd {
+    /// Create a volume
+    Create(CreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(InspectArgs),
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+}
+
+/// `volume create`'s arguments.
+#[derive(Args)]
+pub struct CreateArgs {
+    /// The volume's name (generated when not given)
+    name: Option<String>,
+}
+
+/// `volume ls`'s flags.
+#[derive(Args)]
+pub struct LsArgs {
+    /// Only display volume names
+    #[arg(short, long)]
+    quiet: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// `volume inspect`'s arguments.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    format: Option<String>,
+    /// The volumes
+    #[arg(required = true)]
+    volumes: Vec<String>,
+}
+
+/// `volume rm`'s flags.
+#[derive(Args)]
+pub struct RmArgs {
+    /// Force the removal of one or more volumes
+    #[arg(short, long)]
+    force: bool,
+    /// The volumes
+    #[arg(required = true)]
+    volumes: Vec<String>,
+}
+
+fn doc(v: &berth_engine::volume::Volume) -> serde_json::Value {
+    json!({
+        "CreatedAt": v.created_at,
+        "Driver": v.driver,
+        "Labels": null,
+        "Mountpoint": v.mountpoint,
+        "Name": v.name,
+        "Options": null,
+        "Scope": "local",
+    })
+}
+
+/// Runs a volume command.
+pub fn dispatch(root: &std::path::Path, state: &std::path::Path, cmd: VolumeCmd) -> CmdResult {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let eng = Engine::open(root, state, &exe)?;
+    match cmd {
+        VolumeCmd::Create(a) => {
+            let name = match a.name {
+                Some(n) => n,
+                None => berth_engine::names::new_id()?,
+            };
+            let v = eng.volume_create(&name)?;
+            println!("{}", v.name);
+            Ok(())
+        }
+        VolumeCmd::Ls(a) => {
+            let vols = eng.volumes()?;
+            if a.quiet {
+                for v in &vols {
+                    println!("{}", v.name);
+                }
+                return Ok(());
+            }
+            let format = match a.format.as_deref() {
+                None | Some("") | Some("table") => "table {{.Driver}}\t{{.Name}}",
+                Some("json") => "{{json .}}",
+                Some(f) => f,
+            };
+            let t = Template::parse(format).map_err(Fail::usage)?;
+            let mut text = String::new();
+            if t.table {
+                text.push_str(&t.header(&[("Driver", "DRIVER"), ("Name", "VOLUME NAME")]));
+                text.push('\n');
+            }
+            for v in &vols {
+                text.push_str(&t.render(&doc(v)).map_err(Fail::usage)?);
+                text.push('\n');
+            }
+            print!("{}", if t.table { tabwrite(&text) } else { text });
+            Ok(())
+        }
+        VolumeCmd::Inspect(a) => {
+            let tmpl = match a.format.as_deref() {
+                Some("json") | None => None,
+                Some(f) => Some(Template::parse(f).map_err(Fail::usage)?),
+            };
+            let mut docs = Vec::new();
+            let mut failed = false;
+            for n in &a.volumes {
+                match eng.volume_inspect(n) {
+                    Ok(v) => docs.push(doc(&v)),
+                    Err(e) => {
+                        eprintln!("{}", Fail::from(e).message);
+                        failed = true;
+                    }
+                }
+            }
+            match tmpl {
+                None => println!("{}", serde_json::to_string_pretty(&docs).unwrap_or_default()),
+                Some(t) => {
+                    for d in &docs {
+                        println!("{}", t.render(d).map_err(Fail::usage)?);
+                    }
+                }
+            }
+            if failed { Err(Fail { code: 1, message: String::new() }) } else { Ok(()) }
+        }
+        VolumeCmd::Rm(a) => {
+            let mut failed = false;
+            for n in &a.volumes {
+                match eng.volume_remove(n, a.force) {
+                    Ok(()) => println!("{n}"),
+                    Err(e) => {
+                        eprintln!("{}", Fail::from(e).message);
+                        failed = true;
+                    }
+                }
+            }
+            if failed { Err(Fail { code: 1, message: String::new() }) } else { Ok(()) }
+        }
+    }
+}

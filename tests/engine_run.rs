@@ -1,0 +1,149 @@
+//! `berth run` end to end with real containers from an imported busybox image:
+//! exit codes (the container's own, 125/126/127), pid 1, hostname and environment,
+//! Docker's capabilities, bind mounts, named volumes, cgroup limits seen inside, and
+//! nothing left behind by `--rm` or by a refused run.
+
+#[path = "engine_support.rs"]
+mod engine_support;
+
+use engine_support::{Berth, IMAGE};
+
+#[test]
+fn exit_codes_are_the_containers_and_dockers() {
+    let b = Berth::new("eng-exit");
+    let r = b.run(&["run", "--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(r.code(), 7, "stderr: {}", r.stderr());
+    assert_eq!(r.stdout(), "out\n");
+    assert_eq!(r.stderr(), "err\n");
+
+    let r = b.run(&["run", "--rm", IMAGE, "no-such-command"]);
+    assert_eq!(r.code(), 127, "stderr: {}", r.stderr());
+    assert!(
+        r.stderr().contains("Error response from daemon")
+            && r.stderr().contains("exec: \"no-such-command\": executable file not found in $PATH"),
+        "{}",
+        r.stderr()
+    );
+    let r = b.run(&["run", "--rm", IMAGE, "/etc/passwd"]);
+    assert_eq!(r.code(), 126, "stderr: {}", r.stderr());
+
+    // --rm left nothing: no container, no mount, no runtime state.
+    assert!(b.ps().is_empty(), "{:?}", b.ps());
+    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
+    let rt = std::fs::read_dir(b.path("state/runtime")).unwrap().count();
+    assert_eq!(rt, 0);
+}
+
+#[test]
+fn pid_one_hostname_env_user_workdir_and_caps() {
+    let b = Berth::new("eng-proc");
+    let out = b
+        .run(&[
+            "run", "--rm", "--hostname", "harbour", "-e", "GREETING=ahoy", "-w", "/srv/app", "-u", "65534:65534",
+            IMAGE, "sh", "-c",
+            "echo $$ $(hostname) $GREETING $(pwd) $(id -u):$(id -g) $HOSTNAME; grep CapBnd /proc/self/status; cat /etc/hostname",
+        ])
+        .ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1 harbour ahoy /srv/app 65534:65534 harbour");
+    // Docker's 14 default capabilities.
+    assert_eq!(lines[1], "CapBnd:\t00000000a80425fb");
+    assert_eq!(lines[2], "harbour");
+    // Without --hostname, the short ID.
+    let out = b.run(&["run", "--name", "named", IMAGE, "hostname"]).ok();
+    let id = b.inspect("named")["Id"].as_str().unwrap().to_string();
+    assert_eq!(out.trim(), &id[..12]);
+    assert_eq!(b.inspect("named")["State"]["Status"], "exited");
+    b.run(&["rm", "named"]).ok();
+}
+
+#[test]
+fn bind_mounts_write_to_the_host_and_ro_refuses() {
+    let b = Berth::new("eng-bind");
+    let host = b.path("shared");
+    std::fs::create_dir_all(&host).unwrap();
+    let spec = format!("{}:/data", host.display());
+    b.run(&["run", "--rm", "-v", &spec, IMAGE, "sh", "-c", "echo from-container > /data/f"]).ok();
+    assert_eq!(std::fs::read_to_string(host.join("f")).unwrap(), "from-container\n");
+    let ro = format!("{}:/data:ro", host.display());
+    let r = b.run(&["run", "--rm", "-v", &ro, IMAGE, "sh", "-c", "echo x > /data/g"]);
+    assert_ne!(r.code(), 0);
+    assert!(r.stderr().contains("Read-only file system"), "{}", r.stderr());
+    assert!(!host.join("g").exists());
+    // A missing host directory is created, as Docker does.
+    let fresh = b.path("fresh/dir");
+    let spec = format!("{}:/x", fresh.display());
+    b.run(&["run", "--rm", "-v", &spec, IMAGE, "true"]).ok();
+    assert!(fresh.is_dir());
+}
+
+#[test]
+fn named_volume_persists_across_containers() {
+    let b = Berth::new("eng-vol");
+    b.run(&["run", "--rm", "-v", "data:/d", IMAGE, "sh", "-c", "echo kept > /d/f"]).ok();
+    let out = b.run(&["run", "--rm", "-v", "data:/d:ro", IMAGE, "cat", "/d/f"]).ok();
+    assert_eq!(out, "kept\n");
+    let ls = b.run(&["volume", "ls", "-q"]).ok();
+    assert_eq!(ls, "data\n");
+    // In use by a container (even stopped): refused.
+    b.run(&["create", "--name", "user", "-v", "data:/d", IMAGE, "true"]).ok();
+    let r = b.run(&["volume", "rm", "data"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("volume is in use"), "{}", r.stderr());
+    b.run(&["rm", "user"]).ok();
+    b.run(&["volume", "rm", "data"]).ok();
+    assert_eq!(b.run(&["volume", "ls", "-q"]).ok(), "");
+}
+
+#[test]
+fn memory_pids_and_cpu_limits_are_seen_inside() {
+    let b = Berth::new("eng-limits");
+    let v2 = berth_tests::cgroup_v2();
+    let (mem, pids, cpu) = if v2 {
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/cpu.max")
+    } else {
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/pids/pids.max",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        )
+    };
+    let script = format!("cat {mem} {pids} {cpu}");
+    let out = b
+        .run(&["run", "--rm", "-m", "64m", "--pids-limit", "20", "--cpus", "0.5", IMAGE, "sh", "-c", &script])
+        .ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "67108864");
+    assert_eq!(lines[1], "20");
+    if v2 {
+        assert_eq!(lines[2], "50000 100000");
+    } else {
+        assert_eq!(lines[2], "50000");
+    }
+}
+
+#[test]
+fn refused_runs_leave_nothing_behind() {
+    let b = Berth::new("eng-refuse");
+    let r = b.run(&["run", "--rm", "-m", "4x", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("invalid argument \"4x\" for \"-m, --memory\" flag"), "{}", r.stderr());
+    let r = b.run(&["run", "--rm", "--cpus", "abc", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    let r = b.run(&["run", "--rm", "no-such-image", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("No such image: no-such-image:latest"), "{}", r.stderr());
+    b.run(&["create", "--name", "taken", IMAGE, "true"]).ok();
+    let r = b.run(&["run", "--name", "taken", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(
+        r.stderr().contains("Conflict. The container name \"/taken\" is already in use"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(b.ps().len(), 1, "{:?}", b.ps());
+    b.run(&["rm", "taken"]).ok();
+    assert!(b.ps().is_empty());
+    let snaps = std::fs::read_dir(b.root().join("snapshots")).unwrap().count();
+    assert_eq!(snaps, 0, "snapshots left behind");
+}

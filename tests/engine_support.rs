@@ -1,0 +1,114 @@
+//! Helpers for the engine tests: a private berth root and state directory per test
+//! with a busybox image imported into it, `berth` run against them, and teardown
+//! (every container force-removed, mounts below the directory undone) on success,
+//! failure and panic alike.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_tests::{Run, TestDir, bin, busybox_rootfs, run};
+
+/// The image name the tests import.
+pub const IMAGE: &str = "bb:latest";
+
+/// A berth root and state directory of their own with a busybox image.
+pub struct Berth {
+    /// Holds root/, state/ and whatever the test puts beside them.
+    pub dir: TestDir,
+}
+
+impl Berth {
+    /// A fresh root for test `name`, with busybox imported as [`IMAGE`].
+    pub fn new(name: &str) -> Berth {
+        let b = Berth { dir: TestDir::new(name) };
+        let rootfs = b.path("rootfs");
+        busybox_rootfs(&rootfs);
+        let tar_path = b.path("rootfs.tar");
+        let mut t = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+        t.follow_symlinks(false);
+        t.append_dir_all(".", &rootfs).unwrap();
+        t.finish().unwrap();
+        drop(t);
+        b.run(&["import", "-c", r#"CMD ["/bin/sh"]"#, "-c", "ENV PATH=/bin:/usr/bin", tar_path.to_str().unwrap(), IMAGE])
+            .ok();
+        b
+    }
+
+    /// A path in the test directory.
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// The berth root.
+    pub fn root(&self) -> PathBuf {
+        self.path("root")
+    }
+
+    /// `berth --root <root> --state <state> <args>` with stdin closed.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("berth"));
+        c.arg("--root")
+            .arg(self.root())
+            .arg("--state")
+            .arg(self.path("state"))
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `berth <args>` and captures its output.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run(&mut self.cmd(args))
+    }
+
+    /// `ps -a --no-trunc --format '{{.ID}} {{.Names}} {{.State}}|{{.Status}}'` rows.
+    pub fn ps(&self) -> Vec<String> {
+        self.run(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}|{{.Status}}"])
+            .ok()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The `inspect` document of a container.
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let out = self.run(&["inspect", name]).ok();
+        let v: serde_json::Value = serde_json::from_str(&out).expect("inspect prints JSON");
+        v[0].clone()
+    }
+
+    /// Polls `f` every 50 ms for up to `secs` seconds until it holds.
+    #[track_caller]
+    pub fn eventually(&self, secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            if f() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; containers: {:?}", self.ps());
+    }
+
+    /// Mount points below the test directory.
+    pub fn mounts(&self) -> Vec<String> {
+        berth_tests::mounts_below(self.dir.path())
+    }
+}
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        let ids = self
+            .run(&["ps", "-aq", "--no-trunc"])
+            .stdout()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        for id in ids {
+            let _ = self.cmd(&["rm", "-f", &id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
+    }
+}
