@@ -147,6 +147,9 @@ impl Runtime {
     /// [`Runtime::create`] with an already connected console socket (a foreground
     /// `run` with a terminal keeps the other end and proxies the pty itself).
     pub fn create_with_console(&self, o: &CreateOptions, console: Option<OwnedFd>) -> Result<i32> {
+        if !rootless::is_rootless() && !unified_only() {
+            prime_migration_lock();
+        }
         let given_console = console;
         state::validate_id(&o.id)?;
         let bundle = o
@@ -257,6 +260,7 @@ impl Runtime {
             no_new_keyring: o.no_new_keyring,
             setgroups_allowed: !new_user || nix::unistd::geteuid().is_root(),
             bundle: &bundle,
+            cgroup_pending: true,
         };
         let (ours, theirs) = process::channel::pair()?;
         // Born in its cgroup where the host allows it (pure v2), else moved there.
@@ -266,9 +270,6 @@ impl Runtime {
         let stage1 = process::spawn(&cfg, &ours, theirs, into.as_ref())?;
         undo.pids.push(stage1);
         drop(console);
-        if into.is_none() {
-            cg.add_task(stage1)?;
-        }
         ours.send(&Msg::Go)?;
         let init = loop {
             match ours.recv()? {
@@ -283,6 +284,12 @@ impl Runtime {
             }
         };
         undo.pids.push(init);
+        // Init sets itself up while we move it into its cgroup: the move waits for
+        // an RCU grace period (milliseconds) that its mounts need not wait for.
+        if into.is_none() {
+            cg.add_task(init)?;
+        }
+        ours.send(&Msg::Joined)?;
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
         undo.pids.retain(|p| *p != stage1);
         loop {
@@ -340,6 +347,43 @@ impl Runtime {
         ours.send(&Msg::Go)?;
         undo.disarm();
         Ok(init)
+    }
+}
+
+/// Whether /sys/fs/cgroup is a pure cgroup v2 mount (no migration happens there).
+fn unified_only() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+/// Starts, in a background thread, the RCU grace period that the first cgroup
+/// migration after a quiet moment must wait for (the kernel's cgroup_threadgroup_rwsem
+/// switches to its slow mode through rcu_sync, 5-15 ms on these hosts), so that it
+/// elapses while we create the cgroup and fork, instead of after. The thread moves
+/// this process into the cgroup it is already in: a migration that changes nothing
+/// but takes the same lock. Only for v1 and hybrid hosts; on v2 the container is
+/// born in its cgroup and no migration happens.
+fn prime_migration_lock() {
+    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return;
+    };
+    let target = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        let dir = match ctrls {
+            "" => "unified",
+            c if c.starts_with("name=") => return None,
+            c => c,
+        };
+        let p = Path::new("/sys/fs/cgroup").join(dir).join(path.trim_start_matches('/')).join("cgroup.procs");
+        p.exists().then_some(p)
+    });
+    if let Some(p) = target {
+        crate::explain::note(|| format!("prime the cgroup migration lock: write own pid > {} (background)", p.display()));
+        let pid = std::process::id().to_string();
+        std::thread::spawn(move || {
+            let _ = std::fs::write(p, pid);
+        });
     }
 }
 

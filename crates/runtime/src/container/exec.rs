@@ -95,6 +95,7 @@ impl Runtime {
             no_new_keyring: true,
             setgroups_allowed: true,
             bundle: &s.bundle,
+            cgroup_pending: false,
         };
         if !o.detach {
             super::wait::prepare_foreground();

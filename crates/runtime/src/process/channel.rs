@@ -20,6 +20,8 @@ pub enum Msg {
     MapsDone,
     /// Stage-1 -> runtime: the host pid of the container's init (or exec'd process).
     Pid(i32),
+    /// Runtime -> init: you are in your cgroup now (the move ran while you set up).
+    Joined,
     /// Init -> runtime: mounts are ready, run the prestart and createRuntime hooks;
     /// the runtime answers with `Pid` (init's host pid, for the hooks' state).
     Hooks,

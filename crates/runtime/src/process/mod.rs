@@ -62,6 +62,11 @@ pub struct Config<'a> {
     pub preserve_fds: u32,
     /// `--no-new-keyring`: keep the runtime's session keyring.
     pub no_new_keyring: bool,
+    /// The runtime moves init into its cgroup while init sets up, and sends
+    /// [`Msg::Joined`] when done; init waits for it before anything that depends on
+    /// its cgroup (a cgroup mount, its cgroup namespace, exec). False when the process
+    /// is already there (born into it with CLONE_INTO_CGROUP, or `exec`).
+    pub cgroup_pending: bool,
     /// The bundle (for the hooks' state).
     pub bundle: &'a std::path::Path,
     /// Whether setgroups(2) is allowed (not in a user namespace made by an
@@ -138,7 +143,9 @@ fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
         )
         .map_err(io(format!("cannot set oom_score_adj to {adj}")))?;
     }
-    let flags = cfg.plan.unshare_flags();
+    // The cgroup namespace is made by init itself once it is in its cgroup (a
+    // namespace made earlier would be rooted in the runtime's cgroup).
+    let flags = cfg.plan.unshare_flags() - CloneFlags::CLONE_NEWCGROUP;
     if !flags.is_empty() {
         step(
             || format!("unshare {}", namespaces::describe(flags)),
@@ -228,10 +235,33 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
     }
     // The exec attributes are written through /proc/self/attr, before /proc changes.
     crate::lsm::apply(process)?;
+    // Waits (once) until the runtime has moved us into our cgroup, then makes our
+    // cgroup namespace, rooted there.
+    let mut in_cgroup = false;
+    let mut join_cgroup = || -> Result<()> {
+        if in_cgroup {
+            return Ok(());
+        }
+        if cfg.cgroup_pending {
+            step(|| "wait until moved into the cgroup".into(), || ch.expect(&Msg::Joined, "runtime"))?;
+        }
+        if cfg.plan.creates(LinuxNamespaceType::Cgroup) {
+            step(
+                || "unshare CLONE_NEWCGROUP".into(),
+                || nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP),
+            )
+            .map_err(sys("cannot create a cgroup namespace"))?;
+        }
+        in_cgroup = true;
+        Ok(())
+    };
     // Our host pid, for the hooks' state documents: only the runtime knows it.
     let mut host_pid = 0;
     if let Some(opts) = &cfg.rootfs {
-        rootfs::prepare(cfg.spec, opts)?;
+        rootfs::prepare_with(cfg.spec, opts, &mut || {
+            join_cgroup().map_err(|e| rootfs::Error::Other(e.to_string()))
+        })?;
+        join_cgroup()?;
         if hooks::any(
             cfg.spec,
             &[Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer, Kind::StartContainer],
@@ -277,6 +307,7 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
         step(|| format!("personality {}", p.domain()), || raw::personality(persona))
             .map_err(sys(format!("cannot set personality {}", p.domain())))?;
     }
+    join_cgroup()?;
     setup::rlimits(process)?;
     setup::scheduling(process)?;
     setup::exec_affinity(process)?;

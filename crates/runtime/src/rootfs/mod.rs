@@ -148,6 +148,18 @@ pub struct Options {
 /// namespace, placed in its cgroup (cgroup mounts show the cgroup it is in). The
 /// umask is set to 0 while device nodes are made and restored afterwards.
 pub fn prepare(spec: &Spec, opts: &Options) -> Result<()> {
+    prepare_with(spec, opts, &mut || Ok(()))
+}
+
+/// [`prepare`], calling `before_cgroup` once before the first `cgroup`/`cgroup2`
+/// mount. The container's init is moved into its cgroup concurrently with the other
+/// mounts (the move waits for an RCU grace period); a cgroup mount shows the cgroup
+/// the process is in, so it must wait for the move to finish.
+pub fn prepare_with(
+    spec: &Spec,
+    opts: &Options,
+    before_cgroup: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     if !opts.rootfs.is_absolute() {
         return Err(Error::Invalid(format!(
             "rootfs {} is not an absolute path",
@@ -164,7 +176,12 @@ pub fn prepare(spec: &Spec, opts: &Options) -> Result<()> {
     ))?;
     let empty = Vec::new();
     let spec_mounts = spec.mounts().as_ref().unwrap_or(&empty);
+    let mut waited = false;
     for m in spec_mounts {
+        if !waited && matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2")) {
+            before_cgroup()?;
+            waited = true;
+        }
         mounts::mount(root.as_fd(), m, opts)?;
     }
     devices::setup(root.as_fd(), spec, opts)
