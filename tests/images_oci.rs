@@ -297,3 +297,126 @@ fn a_stack_deeper_than_the_mount_option_limit_mounts() {
     assert_eq!(top_file.unwrap(), format!("f{}", depth - 1));
     snap.remove("deep").unwrap();
 }
+
+#[test]
+fn lying_or_malformed_archives_are_refused_whole() {
+    let b = Berth::new("img-lies");
+    let good = Layer {
+        tar: layer1(),
+        compression: "gzip",
+    };
+    let cases: Vec<(
+        &str,
+        Box<dyn Fn(&mut serde_json::Value, &mut serde_json::Value)>,
+    )> = vec![
+        (
+            "digest mismatch for layer diff ID",
+            Box::new(|c: &mut serde_json::Value, _: &mut serde_json::Value| {
+                c["rootfs"]["diff_ids"][0] =
+                    serde_json::json!(format!("sha256:{}", "1".repeat(64)));
+            }),
+        ),
+        (
+            "unsupported layer media type",
+            Box::new(|_: &mut serde_json::Value, m: &mut serde_json::Value| {
+                m["layers"][0]["mediaType"] = serde_json::json!("application/x-made-up");
+            }),
+        ),
+        (
+            "malformed layer",
+            Box::new(|_: &mut serde_json::Value, m: &mut serde_json::Value| {
+                // A gzip blob announced as zstd.
+                m["layers"][0]["mediaType"] =
+                    serde_json::json!("application/vnd.oci.image.layer.v1.tar+zstd");
+            }),
+        ),
+        (
+            "lists 2 layers but its manifest has 1",
+            Box::new(|c: &mut serde_json::Value, _: &mut serde_json::Value| {
+                let d = c["rootfs"]["diff_ids"][0].clone();
+                c["rootfs"]["diff_ids"].as_array_mut().unwrap().push(d);
+            }),
+        ),
+    ];
+    for (want, edit) in cases {
+        let archive = b.path("lie.tar");
+        oci_archive_with(&archive, std::slice::from_ref(&good), Some("lie/x:1"), edit);
+        let r = b.run(&["load", "-i", archive.to_str().unwrap()]);
+        assert_eq!(r.code(), 1, "{want}: {}", r.stderr());
+        assert!(r.stderr().contains(want), "want {want:?} in {}", r.stderr());
+        assert_eq!(
+            b.run(&["images", "-q"]).ok(),
+            "",
+            "{want}: no image is visible"
+        );
+        assert_eq!(
+            std::fs::read_dir(b.root().join("layers")).unwrap().count(),
+            0,
+            "{want}"
+        );
+        assert!(
+            b.tmp_leftovers().is_empty(),
+            "{want}: {:?}",
+            b.tmp_leftovers()
+        );
+    }
+}
+
+#[test]
+fn a_hardlink_to_a_lower_layer_file_copies_it_up() {
+    let b = Berth::new("img-hardlink-up");
+    let lower = raw_tar(&[
+        Entry::Dir("bin/"),
+        Entry::FileMeta {
+            name: "bin/tool",
+            data: b"tool",
+            mode: 0o755,
+            uid: 7,
+            gid: 8,
+            mtime: 1_500_000_000,
+            xattrs: &[],
+        },
+    ]);
+    let upper = raw_tar(&[Entry::Hardlink("bin/alias", "bin/tool")]);
+    let archive = b.path("hl.tar");
+    oci_archive(
+        &archive,
+        &[
+            Layer {
+                tar: lower,
+                compression: "",
+            },
+            Layer {
+                tar: upper,
+                compression: "gzip",
+            },
+        ],
+        Some("hl/x:1"),
+    );
+    b.run(&["load", "-i", archive.to_str().unwrap()]).ok();
+    let store = b.store();
+    let img = store.image(&store.resolve("hl/x:1").unwrap()).unwrap();
+    let top = store
+        .layers()
+        .diff_dir(img.record.top_layer.as_ref().unwrap());
+    let alias = std::fs::symlink_metadata(top.join("bin/alias")).unwrap();
+    let tool = std::fs::symlink_metadata(top.join("bin/tool")).unwrap();
+    assert_eq!(alias.ino(), tool.ino(), "linked inside the upper layer");
+    assert_eq!(
+        (tool.uid(), tool.gid(), tool.mode() & 0o7777, tool.mtime()),
+        (7, 8, 0o755, 1_500_000_000)
+    );
+    assert_eq!(std::fs::read(top.join("bin/alias")).unwrap(), b"tool");
+    // The lower layer's file is untouched (not linked across layers).
+    let lower_dir = store
+        .layers()
+        .stack(img.record.top_layer.as_ref().unwrap())
+        .unwrap()[1]
+        .clone();
+    assert_eq!(
+        std::fs::symlink_metadata(lower_dir.join("bin/tool"))
+            .unwrap()
+            .nlink(),
+        1
+    );
+}

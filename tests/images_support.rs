@@ -227,6 +227,17 @@ pub struct Layer {
 /// image of `layers` named `ref_name` (an `org.opencontainers.image.ref.name`).
 /// Returns the config digest, which must become the image ID.
 pub fn oci_archive(path: &Path, layers: &[Layer], ref_name: Option<&str>) -> String {
+    oci_archive_with(path, layers, ref_name, |_, _| {})
+}
+
+/// [`oci_archive`], letting `edit` change the config and manifest documents first
+/// (to write a lying or malformed archive).
+pub fn oci_archive_with(
+    path: &Path,
+    layers: &[Layer],
+    ref_name: Option<&str>,
+    edit: impl Fn(&mut serde_json::Value, &mut serde_json::Value),
+) -> String {
     let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
     let mut descs = Vec::new();
     let mut diff_ids = Vec::new();
@@ -242,15 +253,18 @@ pub fn oci_archive(path: &Path, layers: &[Layer], ref_name: Option<&str>) -> Str
         );
         blobs.push((digest(&blob), blob));
     }
-    let config = serde_json::to_vec(&serde_json::json!({
+    let mut config_doc = serde_json::json!({
         "created": "2026-01-02T03:04:05Z",
         "architecture": "amd64",
         "os": "linux",
         "config": {"Cmd": ["/bin/sh"], "Labels": {"made.by": "hand"}},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": layers.iter().map(|_| serde_json::json!({"created_by": "hand"})).collect::<Vec<_>>(),
-    }))
-    .unwrap();
+    });
+    let mut manifest_doc = serde_json::json!({"layers": descs});
+    edit(&mut config_doc, &mut manifest_doc);
+    let descs = manifest_doc["layers"].clone();
+    let config = serde_json::to_vec(&config_doc).unwrap();
     let config_digest = digest(&config);
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::clean_path;
 use crate::content::digest_from_layout_path;
-use crate::digest::{Digest, HashReader};
+use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::reference::Reference;
 use crate::spec::{self, Compression, Descriptor, ImageConfig, Index, Manifest};
@@ -435,22 +435,13 @@ fn unpack_image(store: &Store, m: &Digest, progress: &mut dyn FnMut(Progress)) -
                 l.media_type, l.digest
             ))
         })?;
-        let f = store.content().open_blob(&l.digest)?;
-        let mut hr = HashReader::new(f);
+        // The blob's digest was verified as it entered the content store; the diff
+        // ID is verified here, in the pass that decompresses and unpacks it.
+        let mut f = store.content().open_blob(&l.digest)?;
         let (info, stats) =
             store
                 .layers()
-                .unpack(parent.as_ref(), Some(diff_id), Some(comp), &mut hr)?;
-        let (d, _, _) = hr
-            .finish()
-            .ctx("read layer blob", store.content().path(&l.digest))?;
-        if d != l.digest {
-            return Err(Error::DigestMismatch {
-                what: "layer blob".into(),
-                expected: l.digest.to_string(),
-                actual: d.to_string(),
-            });
-        }
+                .unpack(parent.as_ref(), Some(diff_id), Some(comp), &mut f)?;
         progress(Progress::Layer {
             diff_id: diff_id.clone(),
             size: stats.size,

@@ -121,9 +121,10 @@ impl LayerStore {
     /// Unpacks a layer blob read from `blob` on top of `parent`.
     ///
     /// `compression` is what the manifest says (None: sniff the first bytes). When
-    /// `expected_diff` is given the uncompressed stream must hash to it. The caller
-    /// may wrap `blob` in a [`HashReader`] to verify the compressed digest in the same
-    /// pass; everything up to the end of `blob` is consumed either way.
+    /// `expected_diff` is given the uncompressed stream must hash to it, and a layer
+    /// already unpacked under that chain ID is reused without reading `blob`.
+    /// Otherwise `blob` is read to its end (so a caller hashing or storing it sees
+    /// every byte), on a second thread that decompresses while this one unpacks.
     pub fn unpack(
         &self,
         parent: Option<&Digest>,
@@ -134,7 +135,6 @@ impl LayerStore {
         if let Some(d) = expected_diff {
             let chain = chain_id(parent, d);
             if self.contains(&chain) {
-                io::copy(blob, &mut io::sink()).ctx("read layer", "blob")?;
                 return Ok((self.info(&chain)?, ApplyStats::default()));
             }
         }
@@ -215,20 +215,12 @@ fn decompress_and_apply(
                     }
                 };
                 loop {
-                    let mut buf = vec![0u8; CHUNK];
-                    let mut n = 0;
-                    while n < CHUNK {
-                        match decoded.read(&mut buf[n..]) {
-                            Ok(0) => break,
-                            Ok(k) => n += k,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
+                    // read_to_end through take() fills without zeroing the buffer first.
+                    let mut buf = Vec::with_capacity(CHUNK);
+                    let n = (&mut decoded).take(CHUNK as u64).read_to_end(&mut buf)?;
                     if n == 0 {
                         break;
                     }
-                    buf.truncate(n);
                     if tx.send(Ok(buf)).is_err() {
                         // The unpacker stopped (and reports why).
                         return Ok(());
