@@ -28,7 +28,7 @@ use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag};
 use super::{Error, enosys, filter, sys};
 
 /// Marks a cache file of this layout.
-const MAGIC: &[u8] = b"berth-seccomp-program-v2\n";
+const MAGIC: &[u8] = b"berth-seccomp-program-v3\n";
 
 /// A filter ready to load: the BPF program, whether it yields a notify listener, and
 /// the seccomp(2) flags the config asks for.
@@ -238,9 +238,9 @@ fn cache_key(seccomp: &LinuxSeccomp) -> Result<Vec<u8>, Error> {
     Ok(key)
 }
 
-fn hash(key: &[u8]) -> u64 {
+fn hash(bytes: &[u8]) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
-    key.hash(&mut h);
+    bytes.hash(&mut h);
     h.finish()
 }
 
@@ -275,17 +275,20 @@ fn read_entry(path: &Path, key: &[u8]) -> Option<(bool, Vec<u8>)> {
         1 => true,
         _ => return None,
     };
-    Some((notify, rest[len + 1..].to_vec()))
+    // A torn or damaged program is never loaded: its hash must match.
+    let (sum, bpf) = rest[len + 1..].split_first_chunk::<8>()?;
+    (u64::from_le_bytes(*sum) == hash(bpf)).then(|| (notify, bpf.to_vec()))
 }
 
 /// Stores an entry: written to a temporary file in the same directory, then renamed,
 /// so a reader sees a whole entry or none.
 fn write_entry(path: &Path, key: &[u8], notify: bool, bpf: &[u8]) -> std::io::Result<()> {
-    let mut data = Vec::with_capacity(MAGIC.len() + 9 + key.len() + bpf.len());
+    let mut data = Vec::with_capacity(MAGIC.len() + 17 + key.len() + bpf.len());
     data.extend_from_slice(MAGIC);
     data.extend_from_slice(&(key.len() as u64).to_le_bytes());
     data.extend_from_slice(key);
     data.push(u8::from(notify));
+    data.extend_from_slice(&hash(bpf).to_le_bytes());
     data.extend_from_slice(bpf);
     let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
     let mut f = std::fs::OpenOptions::new()
@@ -351,6 +354,11 @@ mod tests {
         );
         assert_eq!(read_entry(&path, b"key two"), None);
         assert_eq!(read_entry(&path, b"key on"), None);
+        // One byte of the program changed: refused.
+        let mut data = std::fs::read(&path).unwrap();
+        *data.last_mut().unwrap() ^= 1;
+        std::fs::write(&path, &data).unwrap();
+        assert_eq!(read_entry(&path, b"key one"), None);
         std::fs::write(&path, b"garbage").unwrap();
         assert_eq!(read_entry(&path, b"key one"), None);
         // A directory others may write to is not trusted.
