@@ -1,0 +1,169 @@
+//! Detached containers end to end: `run -d`, `ps`, `logs`, `exec`, `stop`, `kill`,
+//! `wait`, `start` again, `rm`; the monitor keeping a container running and its log
+//! flowing after the CLI that started it is killed; parallel runs keeping names
+//! unique.
+
+#[path = "engine_support.rs"]
+mod engine_support;
+
+use std::io::Read;
+use std::process::Stdio;
+use std::time::Duration;
+
+use engine_support::{Berth, IMAGE};
+
+const TICKER: &str = "trap 'echo bye; exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done";
+
+fn log_lines(b: &Berth, name: &str) -> usize {
+    b.run(&["logs", name]).ok().lines().filter(|l| l.starts_with("tick")).count()
+}
+
+#[test]
+fn detached_container_ps_logs_exec_stop_rm() {
+    let b = Berth::new("eng-life");
+    let id = b.run(&["run", "-d", "--name", "ticker", IMAGE, "sh", "-c", TICKER]).ok();
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "run -d prints the ID: {id:?}");
+
+    // ps shows it running, in Docker's table.
+    let table = b.run(&["ps"]).ok();
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    for col in ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().expect("one running container");
+    assert!(row.starts_with(&id[..12]) && row.contains("Up ") && row.trim_end().ends_with("ticker"), "{row}");
+    assert!(row.contains(IMAGE.trim_end_matches(":latest")), "{row}");
+    assert_eq!(b.run(&["ps", "-q"]).ok().trim(), &id[..12]);
+
+    // logs shows its output, also with --tail and -t.
+    b.eventually(10, "three ticks in the log", || log_lines(&b, "ticker") >= 3);
+    let tail = b.run(&["logs", "--tail", "1", "ticker"]).ok();
+    assert_eq!(tail.lines().count(), 1, "{tail}");
+    let stamped = b.run(&["logs", "-t", "--tail", "1", "ticker"]).ok();
+    let (ts, text) = stamped.trim_end().split_once(' ').unwrap();
+    assert!(ts.ends_with('Z') && ts.len() == 30, "{ts}");
+    assert!(text.starts_with("tick"), "{text}");
+    let json_log = b.root().join(format!("containers/{id}/{id}-json.log"));
+    let first: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&json_log).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(first["log"], "tick 0\n");
+    assert_eq!(first["stream"], "stdout");
+
+    // exec runs in its namespaces and returns its code.
+    let r = b.run(&["exec", "ticker", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; exit 3"]);
+    assert_eq!(r.code(), 3, "{}", r.stderr());
+    assert!(r.stdout().starts_with("sh -c trap"), "{}", r.stdout());
+    assert_eq!(r.stdout().lines().nth(1), Some(&id[..12]));
+    let r = b.run(&["exec", "ticker", "nope"]);
+    assert_eq!(r.code(), 127, "{}", r.stderr());
+
+    // stop: SIGTERM, the trap exits 0.
+    b.run(&["stop", "ticker"]).ok();
+    let rows = b.ps();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].contains("exited|Exited (0) "), "{rows:?}");
+    assert_eq!(b.run(&["ps", "-q"]).ok(), "", "ps without -a hides it");
+    assert!(b.run(&["logs", "ticker"]).ok().ends_with("bye\n"));
+    let doc = b.inspect("ticker");
+    assert_eq!(doc["State"]["Status"], "exited");
+    assert_eq!(doc["State"]["ExitCode"], 0);
+    assert_eq!(doc["Name"], "/ticker");
+    assert!(b.mounts().is_empty(), "a stopped container's root is unmounted: {:?}", b.mounts());
+    let r = b.run(&["exec", "ticker", "true"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("is not running"), "{}", r.stderr());
+
+    // start again, kill, wait.
+    b.run(&["start", "ticker"]).ok();
+    assert!(b.ps()[0].contains("running|Up"), "{:?}", b.ps());
+    let mut waiter = b.cmd(&["wait", "ticker"]).stdout(Stdio::piped()).spawn().unwrap();
+    b.run(&["kill", "ticker"]).ok();
+    let mut out = String::new();
+    waiter.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(waiter.wait().unwrap().success());
+    assert_eq!(out, "137\n");
+    assert!(b.ps()[0].contains("Exited (137)"), "{:?}", b.ps());
+
+    // rm refuses a running container without -f.
+    b.run(&["start", "ticker"]).ok();
+    let r = b.run(&["rm", "ticker"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("container is running: stop the container before removing or force remove"), "{}", r.stderr());
+    b.run(&["rm", "-f", "ticker"]).ok();
+    assert!(b.ps().is_empty());
+    assert!(!b.root().join("containers").join(&id).exists());
+    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
+    let r = b.run(&["rm", "ticker"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("No such container: ticker"), "{}", r.stderr());
+}
+
+#[test]
+fn container_outlives_a_killed_cli() {
+    let b = Berth::new("eng-survive");
+    // A foreground run whose CLI is then killed: the monitor keeps the container
+    // and its log going.
+    let mut cli = b
+        .cmd(&["run", "--name", "survivor", IMAGE, "sh", "-c", TICKER])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 6];
+    cli.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"tick 0");
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    drop(cli);
+    let before = log_lines(&b, "survivor");
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(b.ps()[0].contains("running|Up"), "{:?}", b.ps());
+    b.eventually(10, "the log to keep growing", || log_lines(&b, "survivor") > before + 2);
+
+    // The same for run -d: the CLI is long gone, the monitor is not its child.
+    b.run(&["run", "-d", "--name", "daemonised", IMAGE, "sh", "-c", TICKER]).ok();
+    let doc = b.inspect("daemonised");
+    let monitor_ppid = std::fs::read_to_string(format!("/proc/{}/stat", doc["State"]["Pid"]))
+        .map(|s| s.rsplit(')').next().unwrap().split(' ').nth(2).unwrap().to_string())
+        .unwrap();
+    // The init's parent is the monitor, in a session of its own.
+    let sid = std::fs::read_to_string(format!("/proc/{monitor_ppid}/stat")).unwrap();
+    let fields: Vec<&str> = sid.rsplit(')').next().unwrap().split(' ').collect();
+    assert_eq!(fields[4], monitor_ppid, "the monitor leads its own session: {sid}");
+    b.run(&["rm", "-f", "survivor", "daemonised"]).ok();
+    assert!(b.ps().is_empty());
+}
+
+#[test]
+fn parallel_runs_keep_names_unique_and_state_whole() {
+    let b = Berth::new("eng-parallel");
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            let name = if i % 2 == 0 { "same".to_string() } else { format!("p{i}") };
+            b.cmd(&["run", "-d", "--name", &name, IMAGE, "sleep", "30"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = handles.into_iter().map(|h| h.wait_with_output().unwrap().status.code().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 4, "one 'same' and three p*: {codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 125).count(), 2, "{codes:?}");
+    let rows = b.ps();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    // rm in parallel.
+    let ids: Vec<String> = rows.iter().map(|r| r.split(' ').next().unwrap().to_string()).collect();
+    let rms: Vec<_> = ids
+        .iter()
+        .map(|id| b.cmd(&["rm", "-f", id]).stdout(Stdio::null()).spawn().unwrap())
+        .collect();
+    for mut h in rms {
+        assert!(h.wait().unwrap().success());
+    }
+    assert!(b.ps().is_empty());
+    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
+    assert_eq!(std::fs::read_dir(b.path("state/runtime")).unwrap().count(), 0);
+}
