@@ -287,8 +287,8 @@ fn join_lowers(l: &[PathBuf]) -> String {
 /// overlayfs options go through the new mount API (`fsopen`/`fsconfig`), one
 /// `lowerdir+` per layer, so a stack of any depth mounts: the single option string of
 /// mount(2) is limited to a page, which long layer paths exceed after a few dozen
-/// layers. On kernels before 6.8, which lack `lowerdir+`, the whole lowerdir goes in
-/// one fsconfig string, as mount(2) would take it.
+/// layers. Kernels before 6.8, which lack `lowerdir+`, get mount(2) with the whole
+/// option string, which is enough for stacks whose options fit in a page.
 pub fn mount_all(mounts: &[Mount], target: &Path) -> Result<()> {
     for m in mounts {
         match m.fstype.as_str() {
@@ -316,32 +316,43 @@ pub fn mount_all(mounts: &[Mount], target: &Path) -> Result<()> {
 }
 
 fn mount_overlay(options: &[String], target: &Path) -> Result<()> {
-    use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
-    let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)
-        .ctx("open overlay file system", target)?;
     let lowers: Vec<&str> = options
         .iter()
         .filter_map(|o| o.strip_prefix("lowerdir="))
         .flat_map(|l| l.split(':'))
         .collect();
-    let plus_ok = lowers
-        .first()
-        .is_none_or(|l| rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir+", *l).is_ok());
-    if plus_ok {
-        for l in lowers.iter().skip(1) {
-            rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir+", *l)
-                .ctx("add overlay lower dir", *l)?;
+    match mount_overlay_fsconfig(options, &lowers, target)? {
+        true => Ok(()),
+        false => mount_overlay_legacy(options, target),
+    }
+}
+
+/// The new mount API with one `lowerdir+` per layer. Ok(false) when the kernel has
+/// no `fsopen` or no `lowerdir+` (before 6.8).
+fn mount_overlay_fsconfig(options: &[String], lowers: &[&str], target: &Path) -> Result<bool> {
+    use rustix::io::Errno;
+    use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
+    let fs = match rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC) {
+        Ok(fs) => fs,
+        Err(Errno::NOSYS) => return Ok(false),
+        Err(e) => return Err(Error::io("open overlay file system", target, e.into())),
+    };
+    for (i, l) in lowers.iter().enumerate() {
+        match rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir+", *l) {
+            Ok(()) => {}
+            Err(Errno::INVAL) if i == 0 => return Ok(false),
+            Err(e) => return Err(Error::io("add overlay lower dir", *l, e.into())),
         }
     }
     for o in options {
         let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
-        if k == "lowerdir" && plus_ok {
+        if k == "lowerdir" {
             continue;
         }
-        let r = if v.is_empty() && !o.contains('=') {
-            rustix::mount::fsconfig_set_flag(fs.as_fd(), k)
-        } else {
+        let r = if o.contains('=') {
             rustix::mount::fsconfig_set_string(fs.as_fd(), k, v)
+        } else {
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), k)
         };
         r.ctx("set overlay option", o.as_str())?;
     }
@@ -359,5 +370,65 @@ fn mount_overlay(options: &[String], target: &Path) -> Result<()> {
         target,
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
     )
-    .ctx("attach overlay", target)
+    .ctx("attach overlay", target)?;
+    Ok(true)
+}
+
+/// mount(2) with all options in one string, for kernels before 6.8. The string is
+/// limited to a page; a deeper stack needs a newer kernel, and the error says so.
+fn mount_overlay_legacy(options: &[String], target: &Path) -> Result<()> {
+    let data = options.join(",");
+    let cdata = std::ffi::CString::new(data.clone())
+        .map_err(|_| Error::InvalidInput("overlay options hold a NUL byte".into()))?;
+    if data.len() >= 4096 {
+        return Err(Error::InvalidInput(format!(
+            "the layer stack's overlay options are {} bytes, more than mount(2) takes; \
+             Linux 6.8 or later mounts stacks of any depth (lowerdir+)",
+            data.len()
+        )));
+    }
+    rustix::mount::mount(
+        "overlay",
+        target,
+        "overlay",
+        rustix::mount::MountFlags::empty(),
+        Some(cdata.as_c_str()),
+    )
+    .ctx("mount overlay", target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mount(2) path that kernels before 6.8 take: it must mount what fits and
+    /// refuse, saying why, what does not.
+    #[test]
+    fn legacy_overlay_mount_works_and_refuses_oversized_options() {
+        assert!(rustix::process::geteuid().is_root(), "mounting needs root");
+        let base = std::env::temp_dir().join(format!("berth-legacy-{}", fsutil::temp_suffix()));
+        for d in ["l1", "l2", "up", "work", "mnt"] {
+            fs::create_dir_all(base.join(d)).unwrap();
+        }
+        fs::write(base.join("l1/a"), "1").unwrap();
+        fs::write(base.join("l2/b"), "2").unwrap();
+        let p = |d: &str| base.join(d).to_string_lossy().into_owned();
+        let opts = vec![
+            format!("lowerdir={}:{}", p("l2"), p("l1")),
+            format!("upperdir={}", p("up")),
+            format!("workdir={}", p("work")),
+        ];
+        mount_overlay_legacy(&opts, &base.join("mnt")).unwrap();
+        let a = fs::read_to_string(base.join("mnt/a"));
+        let b = fs::read_to_string(base.join("mnt/b"));
+        rustix::mount::unmount(base.join("mnt"), rustix::mount::UnmountFlags::DETACH).unwrap();
+        assert_eq!((a.unwrap().as_str(), b.unwrap().as_str()), ("1", "2"));
+
+        let long = vec![format!("lowerdir={}", vec![p("l1"); 200].join(":"))];
+        let e = mount_overlay_legacy(&long, &base.join("mnt"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Linux 6.8"), "{e}");
+        fs::remove_dir_all(&base).unwrap();
+    }
 }
