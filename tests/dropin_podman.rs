@@ -445,3 +445,53 @@ fn user_namespace_maps() {
     let words: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(words, ["0", "100000", "65536", "0", "100000", "65536", "0"], "{out}");
 }
+
+/// A container in the host's pid namespace: init's children are not killed with it,
+/// so they stay in its cgroup. `podman stop` (runtime `kill --all`) and the removal
+/// after init exits on its own (runtime `delete`) end them, as with runc, and the
+/// cgroup goes.
+#[test]
+fn host_pid_namespace_leaves_nothing_behind() {
+    let p = Podman::new();
+    // A marker only this test's processes carry: sleep's argument.
+    let secs = format!("{}", 500_000 + std::process::id() % 100_000);
+    let id = p
+        .run(&["-d", "--pid", "host", IMAGE, "sh", "-c", &format!("sleep {secs} & exec sleep 1000")])
+        .ok()
+        .trim()
+        .to_string();
+    p.wait_state(&id, "running");
+    let orphan = wait_for(Duration::from_secs(5), || {
+        pids_with_arg(&format!("sleep\0{secs}")).first().copied()
+    })
+    .expect("the background sleep never started");
+    p.ok(&["stop", "--time", "1", &id]);
+    assert!(
+        wait_for(Duration::from_secs(5), || (!alive(orphan)).then_some(())).is_some(),
+        "pid {orphan} outlived podman stop"
+    );
+    assert_eq!(p.inspect(&id, "{{.State.ExitCode}}"), "143");
+    p.ok(&["rm", &id]);
+
+    // Init exits by itself, leaving its child: the cleanup podman runs then deletes
+    // the container from the runtime, which must end the child to remove the cgroup.
+    let id = p
+        .run(&["-d", "--pid", "host", IMAGE, "sh", "-c", &format!("sleep {secs} & sleep 0.5")])
+        .ok()
+        .trim()
+        .to_string();
+    p.wait_state(&id, "exited");
+    let r = p.podman(&["rm", &id]);
+    assert_eq!(r.code(), 0, "podman rm: {}", r.stderr());
+    assert!(
+        wait_for(Duration::from_secs(5), || pids_with_arg(&format!("sleep\0{secs}"))
+            .is_empty()
+            .then_some(()))
+        .is_some(),
+        "the child of an exited init outlived podman rm"
+    );
+    assert!(
+        cgroup_trees(&format!("{}/libpod-{id}", p.cgroup_parent)).is_empty(),
+        "the container's cgroup outlived podman rm"
+    );
+}

@@ -125,7 +125,9 @@ pub fn cgroup_trees(rel: &str) -> Vec<PathBuf> {
 }
 
 /// Removes the cgroup `rel` and everything below it in every hierarchy, deepest
-/// first; returns what could not be removed (a cgroup with processes left in it).
+/// first, after SIGKILLing any process still in it (the tree is the test's own, so
+/// are they: a test that failed half-way must not leave them running); returns what
+/// could not be removed.
 pub fn remove_cgroup_tree(rel: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         if let Ok(rd) = std::fs::read_dir(dir) {
@@ -141,6 +143,12 @@ pub fn remove_cgroup_tree(rel: &str) -> Vec<PathBuf> {
     for top in cgroup_trees(rel) {
         let mut dirs = Vec::new();
         walk(&top, &mut dirs);
+        for d in &dirs {
+            let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                end_process(pid, libc::SIGKILL, Duration::from_secs(2));
+            }
+        }
         for d in dirs {
             // A cgroup whose last process just exited can be busy for a moment.
             let deadline = Instant::now() + Duration::from_secs(2);

@@ -24,6 +24,24 @@ pub(crate) fn wait_exit(pid: i32, timeout: Duration) -> bool {
     matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
 }
 
+/// SIGKILLs the processes left in a cgroup until none is (for up to 5 s), thawing it
+/// if frozen, since a frozen cgroup holds SIGKILL.
+fn kill_leftovers(cg: &dyn crate::cgroups::Manager) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Ok(left) = cg.procs() {
+        if left.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        for p in left {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        if cg.freezer_state().ok() == Some(FreezerState::Frozen) {
+            let _ = cg.set_freezer(FreezerState::Thawed);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 impl Runtime {
     /// Deletes container `id`. A created container is killed and deleted; a running
     /// or paused one only with `force`. With `force`, a missing container is not an
@@ -39,7 +57,11 @@ impl Runtime {
             Err(e) => return Err(e),
         };
         match self.status(&s) {
-            Status::Stopped => {}
+            // Init is gone, but a container without a pid namespace of its own (the
+            // host's, or another container's: podman --pid host, a pod) can leave
+            // processes in its cgroup, which then cannot be removed. runc kills them
+            // on delete; without that, an engine's `rm` fails and they keep running.
+            Status::Stopped => kill_leftovers(&*self.cgroup(&s)?),
             Status::Created => self.kill_and_wait(&s)?,
             st @ (Status::Running | Status::Paused | Status::Creating) => {
                 if !force {
@@ -76,16 +98,7 @@ impl Runtime {
             },
         )?;
         // Without a pid namespace the other processes do not die with init.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while let Ok(left) = cg.procs() {
-            if left.is_empty() || Instant::now() > deadline {
-                break;
-            }
-            for p in left {
-                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        kill_leftovers(&*cg);
         Ok(())
     }
 

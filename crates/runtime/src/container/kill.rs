@@ -45,7 +45,10 @@ impl Runtime {
     /// cgroup.
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let s = self.root.load(id)?;
-        if self.status(&s) == Status::Stopped {
+        // With `all`, a stopped container is no error (as in runc): without a pid
+        // namespace of its own, processes outlive init in its cgroup, and `kill --all`
+        // is how an engine (podman stop of a --pid host container) ends them.
+        if self.status(&s) == Status::Stopped && !all {
             return Err(Error::WrongState("container not running".into()));
         }
         let send = |pid: i32| -> Result<()> {
