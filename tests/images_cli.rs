@@ -418,3 +418,27 @@ fn an_import_killed_midway_leaves_nothing_visible_and_the_next_writer_cleans_up(
         0
     );
 }
+
+#[test]
+fn listing_never_fails_while_another_process_removes_images() {
+    let b = Berth::new("img-readers");
+    let tar = rootfs_tar(b.dir.path());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            for i in 0..6 {
+                b.run(&["import", tar.to_str().unwrap(), &format!("w{i}:x")])
+                    .ok();
+                b.run(&["rmi", &format!("w{i}:x")]).ok();
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut listed = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            b.run(&["images"]).ok();
+            listed += 1;
+        }
+        writer.join().unwrap();
+        assert!(listed > 0);
+    });
+}

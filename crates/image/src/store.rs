@@ -228,6 +228,8 @@ impl Store {
     }
 
     /// The image with ID `id`.
+    ///
+    /// Readers take no lock; [`Store::images`] tolerates images deleted under it.
     pub fn image(&self, id: &Digest) -> Result<Image> {
         let idx = self.read_index()?;
         self.image_in(&idx, id)
@@ -269,7 +271,17 @@ impl Store {
         let idx = self.read_index()?;
         let mut out = Vec::new();
         for id in idx.images.keys() {
-            out.push(self.image_in(&idx, id)?);
+            match self.image_in(&idx, id) {
+                Ok(img) => out.push(img),
+                // Readers take no lock: a writer may have deleted the image (and its
+                // blobs) since the index was read. Only a failure on an image that
+                // is still registered is an error.
+                Err(e) => {
+                    if self.read_index()?.images.contains_key(id) {
+                        return Err(e);
+                    }
+                }
+            }
         }
         out.sort_by_key(|i| {
             std::cmp::Reverse(
