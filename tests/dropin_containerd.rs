@@ -43,7 +43,7 @@ impl Containerd {
         );
         let dir = TestDir::new("containerd");
         let d = dir.path();
-        for sub in ["root", "state", "runtime", "fifo"] {
+        for sub in ["root", "state", "runtime", "runtime-v1", "fifo"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
         let sock = d.join("containerd.sock");
@@ -75,10 +75,17 @@ disabled_plugins = [
 
 [metrics]
   address = ""
+
+# The deprecated v1 runtime (containerd-shim) calls berth-runtime too.
+[plugins."io.containerd.runtime.v1.linux"]
+  runtime = "{runtime}"
+  runtime_root = "{runtime_root}"
 "#,
                 root = d.join("root").display(),
                 state = d.join("state").display(),
                 sock = sock.display(),
+                runtime = bin("berth-runtime").display(),
+                runtime_root = d.join("runtime-v1").display(),
             ),
         )
         .unwrap();
@@ -265,15 +272,19 @@ impl Drop for Containerd {
         for pid in pids_with_arg(sock.to_str().unwrap()) {
             end_process(pid, libc::SIGTERM, Duration::from_secs(2));
         }
-        let rt_root = self.runtime_root().join(&self.ns);
-        for id in runtime_state_ids(&rt_root) {
-            let _ = Command::new(bin("berth-runtime"))
-                .arg("--root")
-                .arg(&rt_root)
-                .args(["delete", "--force", &id])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        for rt_root in [
+            self.runtime_root().join(&self.ns),
+            self.dir.path().join("runtime-v1").join(&self.ns),
+        ] {
+            for id in runtime_state_ids(&rt_root) {
+                let _ = Command::new(bin("berth-runtime"))
+                    .arg("--root")
+                    .arg(&rt_root)
+                    .args(["delete", "--force", &id])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
         let left = remove_cgroup_tree(&self.cgroup_parent);
         if !left.is_empty() && !std::thread::panicking() {
@@ -475,4 +486,51 @@ fn limits_reach_the_cgroup() {
     assert_eq!(c.delete_task("lim"), 137);
     c.ok(&["container", "rm", "lim"]);
     assert!(c.cgroup_of("lim").is_empty(), "the container's cgroup outlived it");
+}
+
+/// The deprecated v1 runtime (io.containerd.runtime.v1.linux, one containerd-shim per
+/// container), configured with berth-runtime as its runtime binary, reports exit
+/// statuses too: a foreground run's, and a SIGKILLed detached task's.
+#[test]
+fn v1_linux_runtime() {
+    let c = Containerd::start();
+    let v1_root = c.dir.path().join("runtime-v1").join(&c.ns);
+    let mut cmd = c.cmd();
+    cmd.args(["run", "--rm", "--runtime", "io.containerd.runtime.v1.linux"])
+        .arg("--fifo-dir")
+        .arg(c.dir.path().join("fifo"))
+        .arg("--cgroup")
+        .arg(format!("/{}/old", c.cgroup_parent))
+        .args([IMAGE, "old", "sh", "-c", "echo via-v1; exit 4"]);
+    let r = run(&mut cmd);
+    assert_eq!(r.code(), 4, "{}\n{}\ncontainerd: {}", r.stdout(), r.stderr(), c.log());
+    assert_eq!(r.stdout(), "via-v1\n");
+
+    let out = c.dir.path().join("old2.out");
+    let f = std::fs::File::create(&out).unwrap();
+    let status = c
+        .cmd()
+        .args(["run", "-d", "--runtime", "io.containerd.runtime.v1.linux"])
+        .arg("--fifo-dir")
+        .arg(c.dir.path().join("fifo"))
+        .arg("--cgroup")
+        .arg(format!("/{}/old2", c.cgroup_parent))
+        .args([IMAGE, "old2", "sleep", "1000"])
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{}", std::fs::read_to_string(&out).unwrap_or_default());
+    c.wait_task("old2", "RUNNING");
+    assert!(
+        runtime_state_ids(&v1_root).contains(&"old2".to_string()),
+        "the v1 shim did not use berth-runtime (no state in {})",
+        v1_root.display()
+    );
+    c.ok(&["task", "kill", "--signal", "SIGKILL", "old2"]);
+    c.wait_task("old2", "STOPPED");
+    assert_eq!(c.delete_task("old2"), 137);
+    c.ok(&["container", "rm", "old2"]);
+    assert_eq!(runtime_state_ids(&v1_root), Vec::<String>::new());
 }
