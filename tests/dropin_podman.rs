@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use berth_tests::{Run, TestDir, bin, is_root, run, unique};
+use berth_tests::{Run, TestDir, bin, is_root, mounts_below, run, unique};
 use dropin_support::*;
 
 const IMAGE: &str = "localhost/berth-busybox:latest";
@@ -25,11 +25,19 @@ struct Podman {
     dir: TestDir,
     /// The cgroup every container (and its conmon) of this podman lives under.
     cgroup_parent: String,
+    /// containers/storage driver: vfs (plain copies) or overlay.
+    driver: &'static str,
 }
 
 impl Podman {
-    /// Sets up the directories and config, and imports the busybox image.
+    /// Sets up the directories and config, and imports the busybox image, on vfs
+    /// storage (no mounts for layers).
     fn new() -> Podman {
+        Podman::with_driver("vfs")
+    }
+
+    /// The same on a given storage driver.
+    fn with_driver(driver: &'static str) -> Podman {
         assert!(is_root(), "podman drives real containers: run the drop-in tests as root");
         assert!(
             Path::new("/usr/bin/podman").exists() && Path::new("/usr/bin/conmon").exists(),
@@ -73,6 +81,7 @@ impl Podman {
         let p = Podman {
             dir,
             cgroup_parent: unique("berth-dropin-podman"),
+            driver,
         };
         let tar = busybox_tarball(p.dir.path());
         p.ok(&["import", tar.to_str().unwrap(), IMAGE]);
@@ -98,7 +107,7 @@ impl Podman {
             .arg(d.join("tmp"))
             .arg("--network-config-dir")
             .arg(d.join("networks"))
-            .args(["--storage-driver", "vfs"])
+            .args(["--storage-driver", self.driver])
             .args(["--cgroup-manager", "cgroupfs"])
             .args(["--events-backend", "file"])
             .arg("--runtime")
@@ -494,4 +503,31 @@ fn host_pid_namespace_leaves_nothing_behind() {
         cgroup_trees(&format!("{}/libpod-{id}", p.cgroup_parent)).is_empty(),
         "the container's cgroup outlived podman rm"
     );
+}
+
+/// On overlay storage, podman's usual driver, the container's root is an overlay
+/// mount podman makes and hands over as the bundle's root; writes land in the upper
+/// layer, an exec sees them, and removal leaves no mount behind.
+#[test]
+fn overlay_storage() {
+    let p = Podman::with_driver("overlay");
+    let r = p.run(&["--rm", IMAGE, "sh", "-c", "grep ' / / ' /proc/self/mountinfo; exit 4"]);
+    assert_eq!(r.code(), 4, "{}", r.stderr());
+    assert!(r.stdout().contains(" - overlay "), "root is not an overlay: {}", r.stdout());
+
+    let id = p.run(&["-d", IMAGE, "sh", "-c", "echo written > /etc/note; exec sleep 1000"]).ok();
+    let id = id.trim();
+    p.wait_state(id, "running");
+    let note = wait_for(Duration::from_secs(5), || {
+        let r = p.podman(&["exec", id, "cat", "/etc/note"]);
+        (r.code() == 0).then(|| r.stdout())
+    });
+    assert_eq!(note.as_deref(), Some("written\n"));
+    p.ok(&["rm", "--force", "--time", "0", id]);
+    let storage = p.dir.path().join("root").join("overlay");
+    let left: Vec<String> = mounts_below(p.dir.path())
+        .into_iter()
+        .filter(|m| std::path::Path::new(m) != storage)
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "mounts left after podman rm");
 }
