@@ -442,3 +442,98 @@ fn listing_never_fails_while_another_process_removes_images() {
         assert!(listed > 0);
     });
 }
+
+#[test]
+fn save_several_images_by_name_and_id() {
+    let b = Berth::new("img-save-many");
+    let tar = rootfs_tar(b.dir.path());
+    let a = b
+        .run(&["import", "-c", "ENV X=a", tar.to_str().unwrap(), "many:a"])
+        .ok()
+        .trim()
+        .to_string();
+    b.run(&["tag", "many:a", "many:a2"]).ok();
+    let c = b
+        .run(&["import", "-c", "ENV X=c", tar.to_str().unwrap(), "other:c"])
+        .ok()
+        .trim()
+        .to_string();
+    let d = b
+        .run(&["import", "-c", "ENV X=d", tar.to_str().unwrap()])
+        .ok()
+        .trim()
+        .to_string();
+    let archive = b.path("many.tar");
+    // "many" without a tag saves both of its tags; an ID saves the image unnamed.
+    b.run(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "many",
+        "other:c",
+        &d[7..19],
+    ])
+    .ok();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::process::Command::new("tar")
+            .arg("-xOf")
+            .arg(&archive)
+            .arg("manifest.json")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let entries = manifest.as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(
+        entries[0]["RepoTags"],
+        serde_json::json!(["many:a", "many:a2"])
+    );
+    assert_eq!(entries[1]["RepoTags"], serde_json::json!(["other:c"]));
+    assert!(entries[2]["RepoTags"].is_null());
+    // All three share one layer blob in the archive.
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&archive)
+        .output()
+        .unwrap()
+        .stdout;
+    let blobs = String::from_utf8(listing)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("blobs/sha256/") && l.len() > 20)
+        .count();
+    assert_eq!(
+        blobs,
+        1 + 3 * 2,
+        "one layer, and a config and a manifest per image"
+    );
+
+    let b2 = Berth::new("img-save-many2");
+    let out = b2.run(&["load", "-i", archive.to_str().unwrap()]).ok();
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            format!("Loaded image ID: {d}").as_str(),
+            "Loaded image: many:a",
+            "Loaded image: many:a2",
+            "Loaded image: other:c"
+        ]
+    );
+    let ids = b2.run(&["images", "-q", "--no-trunc"]).ok();
+    for id in [&a, &c, &d] {
+        assert!(ids.contains(id.as_str()), "{id} missing from {ids}");
+    }
+    let r = b.run(&[
+        "save",
+        "-o",
+        b.path("none.tar").to_str().unwrap(),
+        "many:a",
+        "nothere",
+    ]);
+    assert_eq!(r.code(), 1);
+    assert!(!b.path("none.tar").exists(), "a failed save leaves no file");
+}

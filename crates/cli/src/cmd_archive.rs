@@ -85,10 +85,6 @@ pub struct SaveArgs {
 /// `berth save`. The file appears only when complete: written beside its final name,
 /// synced, then renamed.
 pub fn save(store: &Store, a: SaveArgs) -> CmdResult {
-    // Resolve first: a missing image leaves no file behind.
-    for n in &a.images {
-        store.resolve(n)?;
-    }
     match &a.output {
         None => {
             if is_tty(1) {

@@ -454,46 +454,49 @@ fn unpack_image(store: &Store, m: &Digest, progress: &mut dyn FnMut(Progress)) -
 /// Writes images `names` (names or IDs) to `out` as Docker 25+ does. A name without a
 /// tag saves every tag of that repository; an ID saves the image without names.
 pub fn save(store: &Store, names: &[String], out: impl Write) -> Result<()> {
-    // Image ID -> names to write, in the order asked.
+    // Image ID -> names to write, in the order asked. Everything is resolved before
+    // a byte is written, so a missing image fails the save without output.
     let mut images: Vec<(Digest, Vec<Reference>)> = Vec::new();
     let all = store.images()?;
+    let mut add = |id: Digest, r: Option<Reference>| match images.iter_mut().find(|(i, _)| *i == id)
+    {
+        Some((_, v)) => v.extend(r.filter(|r| !v.contains(r))),
+        None => images.push((id, r.into_iter().collect())),
+    };
     for n in names {
+        let name_only = Reference::parse(n)
+            .ok()
+            .filter(|r| r.tag().is_none() && r.digest().is_none());
+        // A repository without a tag saves every tag it has, as docker save does.
+        let tagged: Vec<(Digest, Reference)> = match &name_only {
+            Some(r) => all
+                .iter()
+                .flat_map(|img| {
+                    img.tags()
+                        .into_iter()
+                        .map(move |t| (img.id().clone(), t.clone()))
+                })
+                .filter(|(_, t)| t.name() == r.name())
+                .collect(),
+            None => Vec::new(),
+        };
+        if !tagged.is_empty() {
+            for (id, t) in tagged {
+                add(id, Some(t));
+            }
+            continue;
+        }
         let id = store.resolve(n)?;
-        let mut refs = Vec::new();
         let by_id = n.starts_with("sha256:")
-            || (n.len() >= 3
-                && n.bytes().all(|b| b.is_ascii_hexdigit())
-                && id.hex().starts_with(n.as_str()));
-        if !by_id {
-            if let Ok(r) = Reference::parse(n) {
-                if r.tag().is_some() || r.digest().is_some() {
-                    refs.push(Reference::parse_with_default_tag(n)?);
-                } else {
-                    for img in &all {
-                        refs.extend(
-                            img.tags()
-                                .into_iter()
-                                .filter(|t| t.name() == r.name() && img.id() == &id)
-                                .cloned(),
-                        );
-                    }
-                    if refs.is_empty() {
-                        refs.push(Reference::parse_with_default_tag(n)?);
-                    }
-                }
-            }
-        }
-        refs.retain(|r| r.tag().is_some());
-        match images.iter_mut().find(|(i, _)| *i == id) {
-            Some((_, v)) => {
-                for r in refs {
-                    if !v.contains(&r) {
-                        v.push(r);
-                    }
-                }
-            }
-            None => images.push((id, refs)),
-        }
+            || (n.bytes().all(|b| b.is_ascii_hexdigit()) && id.hex().starts_with(n.as_str()));
+        let r = if by_id {
+            None
+        } else {
+            Reference::parse_with_default_tag(n)
+                .ok()
+                .filter(|r| r.tag().is_some())
+        };
+        add(id, r);
     }
 
     let mut b = tar::Builder::new(out);
