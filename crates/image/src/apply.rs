@@ -697,4 +697,69 @@ mod tests {
         assert_eq!((t.tv_sec, t.tv_nsec), (1_700_000_000, 500_000_000));
         assert!(parse_pax_time(b"x").is_none());
     }
+
+    /// A tar built with raw names (as a test of replacement semantics needs).
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8], &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, data, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1_000_000);
+            if !link.is_empty() {
+                h.set_link_name(link).unwrap();
+            }
+            h.set_path(name).unwrap();
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn later_entries_replace_earlier_ones_of_another_type() {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "unpacking sets owners: run as root"
+        );
+        use tar::EntryType as T;
+        let root =
+            std::env::temp_dir().join(format!("berth-apply-{}", crate::fsutil::temp_suffix()));
+        std::fs::create_dir_all(&root).unwrap();
+        let tar = tar_of(&[
+            ("d/", T::Directory, b"", ""),
+            ("d/inner", T::Regular, b"x", ""),
+            ("d", T::Regular, b"now a file", ""),
+            ("f", T::Regular, b"file", ""),
+            ("f/", T::Directory, b"", ""),
+            ("f/child", T::Regular, b"c", ""),
+            ("s", T::Symlink, b"", "f"),
+            ("s", T::Regular, b"plain", ""),
+            ("g/", T::Directory, b"", ""),
+            ("g/x", T::Regular, b"x", ""),
+            (".wh.g", T::Regular, b"", ""),
+        ]);
+        let stats = apply_tar(&root, &[], &tar[..]).unwrap();
+        assert_eq!(stats.entries, 11);
+        assert_eq!(std::fs::read(root.join("d")).unwrap(), b"now a file");
+        assert_eq!(std::fs::read(root.join("f/child")).unwrap(), b"c");
+        let s_meta = std::fs::symlink_metadata(root.join("s")).unwrap();
+        assert!(s_meta.is_file());
+        let g = std::fs::symlink_metadata(root.join("g")).unwrap();
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        assert!(
+            g.file_type().is_char_device() && g.rdev() == 0,
+            "the whiteout replaced g/"
+        );
+        use std::os::unix::fs::MetadataExt as _;
+        assert_eq!(
+            std::fs::metadata(root.join("f")).unwrap().mtime(),
+            1_000_000,
+            "directory times are set last"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
