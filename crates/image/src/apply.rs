@@ -754,7 +754,6 @@ mod tests {
             g.file_type().is_char_device() && g.rdev() == 0,
             "the whiteout replaced g/"
         );
-        use std::os::unix::fs::MetadataExt as _;
         assert_eq!(
             std::fs::metadata(root.join("f")).unwrap().mtime(),
             1_000_000,
