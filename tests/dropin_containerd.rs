@@ -333,7 +333,7 @@ fn run_rm_reports_the_exit_status() {
 
 /// A detached task: exec into it (exit status and output), pause and resume it
 /// (the cgroup freezes and thaws), then SIGTERM runs its handler and containerd
-/// reports the handler's exit status; SIGKILL's is 137.
+/// reports the handler's exit status; SIGKILL's is 137, also for a paused task.
 #[test]
 fn detached_task_exec_pause_kill() {
     let c = Containerd::start();
@@ -373,8 +373,12 @@ fn detached_task_exec_pause_kill() {
     assert!(!alive(pid), "init {pid} outlived its task");
     c.ok(&["container", "rm", "svc"]);
 
+    // SIGKILL of a paused task: the runtime thaws it (as runc does), so it dies
+    // and containerd can delete it.
     c.run_detached(&[], "victim", &["sleep", "1000"]);
     c.wait_task("victim", "RUNNING");
+    c.ok(&["task", "pause", "victim"]);
+    c.wait_task("victim", "PAUSED");
     c.ok(&["task", "kill", "--signal", "SIGKILL", "victim"]);
     c.wait_task("victim", "STOPPED");
     assert_eq!(c.delete_task("victim"), 137);

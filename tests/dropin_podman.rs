@@ -339,8 +339,8 @@ fn detached_exec_stop_rm() {
 }
 
 /// Terminals through conmon's console socket, pause/unpause through the freezer,
-/// SIGKILL's status (137), and a restart of a stopped container (the runtime deletes
-/// the old one and creates it anew under the same id).
+/// SIGKILL's status (137), a restart of a stopped container (the runtime deletes the
+/// old one and creates it anew under the same id), and SIGKILL of a paused one.
 #[test]
 fn tty_pause_kill_restart() {
     let p = Podman::new();
@@ -371,6 +371,16 @@ fn tty_pause_kill_restart() {
     p.wait_state("box", "running");
     let pid2: i32 = p.inspect("box", "{{.State.Pid}}").parse().unwrap();
     assert_ne!(pid, pid2, "a restarted container has a new init");
+
+    // SIGKILL ends a paused container too (the runtime thaws it, as runc does);
+    // podman waits for the exit and records 137.
+    p.ok(&["pause", "box"]);
+    assert_eq!(frozen(&p, &id), Some(true));
+    let r = p.podman(&["kill", "--signal", "KILL", "box"]);
+    assert_eq!(r.code(), 0, "podman kill of a paused container: {}", r.stderr());
+    p.wait_state("box", "exited");
+    assert_eq!(p.inspect("box", "{{.State.ExitCode}}"), "137");
+    assert!(!alive(pid2), "a SIGKILLed paused init {pid2} still exists");
     p.ok(&["rm", "--force", "--time", "0", "box"]);
     assert_eq!(runtime_state_ids(&p.runtime_root()), Vec::<String>::new());
 }

@@ -4,6 +4,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::Runtime;
+use crate::cgroups::FreezerState;
 use crate::error::{Error, Result, sys};
 use crate::state::Status;
 
@@ -48,7 +49,8 @@ impl Runtime {
         // With `all`, a stopped container is no error (as in runc): without a pid
         // namespace of its own, processes outlive init in its cgroup, and `kill --all`
         // is how an engine (podman stop of a --pid host container) ends them.
-        if self.status(&s) == Status::Stopped && !all {
+        let status = self.status(&s);
+        if status == Status::Stopped && !all {
             return Err(Error::WrongState("container not running".into()));
         }
         let send = |pid: i32| -> Result<()> {
@@ -62,10 +64,17 @@ impl Runtime {
             for pid in self.cgroup(&s)?.procs()? {
                 send(pid)?;
             }
-            Ok(())
         } else {
-            send(s.pid)
+            send(s.pid)?;
         }
+        // A v1 freezer holds even SIGKILL until the cgroup thaws, so a paused
+        // container would never die: runc thaws it after a SIGKILL, and engines count
+        // on that (podman kill or rm -f of a paused container waits for the exit;
+        // containerd's kill then delete refuses a task still paused).
+        if status == Status::Paused && signal == libc::SIGKILL {
+            self.cgroup(&s)?.set_freezer(FreezerState::Thawed)?;
+        }
+        Ok(())
     }
 }
 
