@@ -134,7 +134,9 @@ pub fn busybox_rootfs(rootfs: &Path) {
     if std::fs::hard_link(busybox(), &bb).is_err() {
         std::fs::copy(busybox(), &bb).unwrap();
     }
-    let list = Command::new(&bb).arg("--list").output().expect("busybox --list");
+    // Ask the original for its applets: executing a fresh copy races with other
+    // test threads' forks, which may briefly hold it open for writing (ETXTBSY).
+    let list = Command::new(busybox()).arg("--list").output().expect("busybox --list");
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" {
             let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));

@@ -238,6 +238,7 @@ impl Runtime {
             (None, None) => None,
         };
         let new_user = plan.creates(LinuxNamespaceType::User);
+        let seccomp = process::compile_seccomp(&spec, self.root.path())?;
         let cfg = process::Config {
             id: &o.id,
             spec: &spec,
@@ -261,6 +262,7 @@ impl Runtime {
             setgroups_allowed: !new_user || nix::unistd::geteuid().is_root(),
             bundle: &bundle,
             cgroup_pending: true,
+            seccomp: seccomp.as_ref(),
         };
         let (ours, theirs) = process::channel::pair()?;
         // Born in its cgroup where the host allows it (pure v2), else moved there.

@@ -83,6 +83,7 @@ impl Runtime {
             ),
             None => None,
         };
+        let seccomp = process::compile_seccomp(&spec, self.root.path())?;
         let cfg = process::Config {
             id,
             spec: &spec,
@@ -95,7 +96,11 @@ impl Runtime {
             no_new_keyring: true,
             setgroups_allowed: true,
             bundle: &s.bundle,
-            cgroup_pending: false,
+            // Not for the cgroup (stage-1 is placed before it forks), but so that the
+            // process speaks only after stage-1 has reported its pid: both write to
+            // the same channel.
+            cgroup_pending: true,
+            seccomp: seccomp.as_ref(),
         };
         if !o.detach {
             super::wait::prepare_foreground();
@@ -132,6 +137,7 @@ impl Runtime {
                 return Err(Error::Init(format!("exec: unexpected {other:?}")));
             }
         };
+        ours.send(&Msg::Joined)?;
         reap(stage1);
         let mut msg = ours.recv()?;
         if msg == Some(Msg::SeccompListener) {

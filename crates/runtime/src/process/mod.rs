@@ -67,6 +67,9 @@ pub struct Config<'a> {
     /// its cgroup (a cgroup mount, its cgroup namespace, exec). False when the process
     /// is already there (born into it with CLONE_INTO_CGROUP, or `exec`).
     pub cgroup_pending: bool,
+    /// The config's seccomp filter, compiled by the runtime before forking (from its
+    /// cache when the same filter was compiled before).
+    pub seccomp: Option<&'a crate::seccomp::Program>,
     /// The bundle (for the hooks' state).
     pub bundle: &'a std::path::Path,
     /// Whether setgroups(2) is allowed (not in a user namespace made by an
@@ -311,8 +314,7 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
     setup::rlimits(process)?;
     setup::scheduling(process)?;
     setup::exec_affinity(process)?;
-    let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    if let Some(listener) = setup::identity(process, cfg.setgroups_allowed, seccomp)? {
+    if let Some(listener) = setup::identity(process, cfg.setgroups_allowed, cfg.seccomp)? {
         ch.send(&Msg::SeccompListener)?;
         terminal::send_fd(ch.raw(), listener.as_raw_fd(), b"seccomp")?;
     }
@@ -357,6 +359,20 @@ fn join_session_keyring(id: &str) -> Result<()> {
         Err(nix::errno::Errno::EDQUOT) | Err(nix::errno::Errno::EACCES) => Ok(()),
         Err(e) => Err(sys("cannot join a session keyring")(e)),
     }
+}
+
+/// Compiles the config's seccomp filter, through the cache under the state root:
+/// compiling Docker's profile takes milliseconds, loading a cached program
+/// microseconds.
+pub fn compile_seccomp(spec: &Spec, state_root: &std::path::Path) -> Result<Option<crate::seccomp::Program>> {
+    let Some(sc) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let p = step(
+        || "seccomp: compile filter (cached)".into(),
+        || crate::seccomp::Program::cached(sc, &state_root.join(".seccomp-cache")),
+    )?;
+    Ok(Some(p))
 }
 
 /// The runtime's side of [`Msg::SeccompListener`]: receives the notify fd from init

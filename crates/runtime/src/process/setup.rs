@@ -74,16 +74,14 @@ pub fn rlimits(process: &Process) -> Result<()> {
 pub fn identity(
     process: &Process,
     setgroups_allowed: bool,
-    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+    seccomp: Option<&crate::seccomp::Program>,
 ) -> Result<Option<std::os::fd::OwnedFd>> {
     let nnp = process.no_new_privileges() == Some(true);
     let mut listener = None;
     if let Some(sc) = seccomp
         && !nnp
     {
-        listener = step(|| "seccomp: load filter (before dropping privileges)".into(), || {
-            crate::seccomp::load(sc)
-        })?;
+        listener = step(|| "seccomp: load filter (before dropping privileges)".into(), || sc.load())?;
     }
     let user = process.user();
     let sets = process
@@ -118,7 +116,7 @@ pub fn identity(
         step(|| "prctl PR_SET_NO_NEW_PRIVS".into(), raw::set_no_new_privs)
             .map_err(sys("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         if let Some(sc) = seccomp {
-            listener = step(|| "seccomp: load filter".into(), || crate::seccomp::load(sc))?;
+            listener = step(|| "seccomp: load filter".into(), || sc.load())?;
         }
     }
     if let Some(mask) = user.umask() {
