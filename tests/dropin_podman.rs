@@ -541,3 +541,49 @@ fn overlay_storage() {
         .collect();
     assert_eq!(left, Vec::<String>::new(), "mounts left after podman rm");
 }
+
+/// OCI hooks podman adds from a hooks directory (containers' hooks.d JSON) run in the
+/// runtime: the prestart hook gets the container's state on stdin, with its id, a
+/// live pid and the bundle podman wrote.
+#[test]
+fn hooks_from_a_hooks_dir() {
+    let p = Podman::new();
+    let d = p.dir.path();
+    let hooks = d.join("hooks.d");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let out = d.join("hook-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = d.join("hook.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat > '{}/'\"$1\".json\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        hooks.join("berth-test.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "version": "1.0.0",
+            "hook": {"path": script, "args": ["hook.sh", "prestart"]},
+            "when": {"always": true},
+            "stages": ["prestart"]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut c = p.cmd();
+    c.arg("--hooks-dir").arg(&hooks).args(p.run_args("run", &["--rm", IMAGE, "true"]));
+    let r = run(&mut c);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("prestart.json")).expect("the prestart hook did not run"))
+            .unwrap();
+    assert_eq!(state["status"], "creating", "{state}");
+    assert_eq!(state["id"].as_str().unwrap().len(), 64, "{state}");
+    assert!(state["pid"].as_i64().unwrap() > 0, "{state}");
+    let bundle = state["bundle"].as_str().unwrap();
+    assert!(bundle.starts_with(d.join("root").to_str().unwrap()), "{state}");
+}
