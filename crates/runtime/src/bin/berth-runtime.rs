@@ -14,10 +14,17 @@ use berth_runtime::{CreateOptions, ExecOptions, Runtime, explain, spec};
 use clap::{Parser, Subcommand};
 use oci_spec::runtime::{LinuxResources, Process};
 
+/// `--version` in runc's shape ("NAME version X", then "spec: Y"): engines parse it
+/// (Docker's `info` splits the first line at "version"; podman shows it as is).
+fn version_text() -> &'static str {
+    let text = format!("version {}\nspec: {}", env!("CARGO_PKG_VERSION"), spec::OCI_VERSION);
+    Box::leak(text.into_boxed_str())
+}
+
 #[derive(Parser)]
 #[command(
     name = "berth-runtime",
-    version,
+    version = version_text(),
     about = "berth's OCI runtime: runs containers from bundles, with runc's command line"
 )]
 struct Cli {
@@ -289,7 +296,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = error_text(&e);
             eprintln!("berth-runtime: {msg}");
             if let Some(path) = log {
                 log_error(&path, json, &msg);
@@ -297,6 +304,21 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, leaving out a cause whose words the message already
+/// says (library errors spell out their io cause: "mkdir x: permission denied").
+fn error_text(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        let bare = text.split(" (os error").next().unwrap_or(&text).to_lowercase();
+        if !msg.to_lowercase().contains(&bare) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+    }
+    msg
 }
 
 fn log_error(path: &Path, json: bool, msg: &str) {
