@@ -230,6 +230,9 @@ impl Drop for Podman {
 #[test]
 fn run_rm_reports_the_exit_status() {
     let p = Podman::new();
+    // podman really uses berth-runtime, and reads its runc-shaped --version.
+    let v = p.ok(&["info", "--format", "{{.Host.OCIRuntime.Version}}"]);
+    assert!(v.starts_with("berth-runtime version "), "podman's runtime: {v}");
     let r = p.run(&["--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 4"]);
     assert_eq!(r.code(), 4, "podman run: {}\n{}", r.stdout(), r.stderr());
     assert_eq!(r.stdout(), "out\n");

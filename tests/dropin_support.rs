@@ -224,13 +224,13 @@ pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
     }
 }
 
-/// Container ids that still have state under a berth-runtime root (one directory
-/// each).
+/// Container ids that still have state under a berth-runtime root (a directory
+/// with a state.json each; the root may hold other things, such as caches).
 pub fn runtime_state_ids(root: &Path) -> Vec<String> {
     std::fs::read_dir(root)
         .map(|rd| {
             rd.flatten()
-                .filter(|e| e.path().is_dir())
+                .filter(|e| e.path().join("state.json").exists())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
