@@ -125,6 +125,8 @@ fn import_tag_save_rmi_load_round_trip() {
     );
     // Loading from stdin works the same, and is idempotent.
     let data = std::fs::read(&archive).unwrap();
+    // A gzipped archive loads too (docker load accepts compressed archives).
+    assert_eq!(b.run_stdin(&["load"], &gzip(&data)).ok(), "Loaded image: bb:1\n");
     assert_eq!(b.run_stdin(&["load"], &data).ok(), "Loaded image: bb:1\n");
     assert!(b.tmp_leftovers().is_empty(), "{:?}", b.tmp_leftovers());
 }

@@ -125,6 +125,9 @@ fn row(img: &Image, tag: Option<&Reference>, no_trunc: bool) -> Value {
         "CreatedSince": since(created),
         "CreatedAt": go_time(created),
         "Size": human_size(img.size),
+        "VirtualSize": human_size(img.size),
+        "SharedSize": "N/A",
+        "UniqueSize": "N/A",
         "Containers": "N/A",
     })
 }

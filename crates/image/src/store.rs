@@ -331,8 +331,8 @@ impl Store {
             if names.len() > 1 || (!users.is_empty() && !force) {
                 if names.len() == 1 {
                     return Err(Error::Conflict(format!(
-                        "unable to remove repository reference {name:?} (must force) - container snapshot {} is using its referenced image {}",
-                        users[0],
+                        "unable to remove repository reference {name:?} (must force) - container {} is using its referenced image {}",
+                        short_key(&users[0]),
                         id.short()
                     )));
                 }
@@ -355,8 +355,9 @@ impl Store {
             }
             if let Some(u) = users.first() {
                 return Err(Error::Conflict(format!(
-                    "unable to delete {} (must be forced) - image is being used by container snapshot {u}",
-                    id.short()
+                    "unable to delete {} (must be forced) - image is being used by container {}",
+                    id.short(),
+                    short_key(u)
                 )));
             }
         }
@@ -669,6 +670,15 @@ impl Store {
             }
         }
         Ok(du)
+    }
+}
+
+/// A snapshot key as Docker shows container IDs: 12 characters of a 64-hex key.
+fn short_key(k: &str) -> &str {
+    if k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &k[..12]
+    } else {
+        k
     }
 }
 
