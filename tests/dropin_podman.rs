@@ -590,3 +590,30 @@ fn hooks_from_a_hooks_dir() {
     let bundle = state["bundle"].as_str().unwrap();
     assert!(bundle.starts_with(d.join("root").to_str().unwrap()), "{state}");
 }
+
+/// A container joining another's namespaces (podman's `container:` modes, what pods
+/// are made of): the runtime enters them by the paths podman writes, so the second
+/// container sees the first's hostname and processes; stopping it leaves the first
+/// running.
+#[test]
+fn join_another_containers_namespaces() {
+    let p = Podman::new();
+    let first = p.run(&["-d", "--hostname", "first", IMAGE, "sleep", "1000"]).ok();
+    let first = first.trim();
+    p.wait_state(first, "running");
+    let share = |kind: &str| format!("--{kind}=container:{first}");
+    let (pid, ipc, uts) = (share("pid"), share("ipc"), share("uts"));
+    let out = p
+        .run(&["--rm", &pid, &ipc, &uts, IMAGE, "sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '"])
+        .ok();
+    assert_eq!(out, "first\nsleep 1000 ", "{out}");
+
+    let second = p.run(&["-d", &pid, IMAGE, "sleep", "2000"]).ok();
+    let second = second.trim();
+    p.wait_state(second, "running");
+    p.ok(&["stop", "--time", "1", second]);
+    assert_eq!(p.inspect(second, "{{.State.ExitCode}}"), "143");
+    assert_eq!(p.inspect(first, "{{.State.Status}}"), "running");
+    p.ok(&["rm", second]);
+    p.ok(&["rm", "--force", "--time", "0", first]);
+}
