@@ -255,7 +255,7 @@ fn default_root() -> PathBuf {
     } else {
         let base = std::env::var_os("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| std::env::temp_dir());
+            .unwrap_or_else(std::env::temp_dir);
         base.join("berth-runtime")
     }
 }

@@ -1,6 +1,6 @@
 //! `create`: from a bundle to an init process blocked before exec.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -402,5 +402,5 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 fn connect_console(path: &Path) -> Result<OwnedFd> {
     let s = UnixStream::connect(path)
         .map_err(io(format!("cannot connect to console socket {}", path.display())))?;
-    Ok(s.as_fd().try_clone_to_owned().map_err(io("dup console socket"))?)
+    Ok(OwnedFd::from(s))
 }

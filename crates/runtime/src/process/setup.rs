@@ -25,7 +25,9 @@ pub struct ExecTarget {
 
 fn rlimit_resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType::*;
-    (match t {
+    // libc types these u32 on glibc and i32 elsewhere.
+    #[allow(clippy::unnecessary_cast)]
+    let r = (match t {
         RlimitCpu => libc::RLIMIT_CPU,
         RlimitFsize => libc::RLIMIT_FSIZE,
         RlimitData => libc::RLIMIT_DATA,
@@ -42,7 +44,8 @@ fn rlimit_resource(t: PosixRlimitType) -> u32 {
         RlimitNice => libc::RLIMIT_NICE,
         RlimitRtprio => libc::RLIMIT_RTPRIO,
         RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }) as u32;
+    r
 }
 
 /// Applies the process's rlimits. Runs before the uid switch: raising a hard limit
