@@ -126,7 +126,10 @@ fn import_tag_save_rmi_load_round_trip() {
     // Loading from stdin works the same, and is idempotent.
     let data = std::fs::read(&archive).unwrap();
     // A gzipped archive loads too (docker load accepts compressed archives).
-    assert_eq!(b.run_stdin(&["load"], &gzip(&data)).ok(), "Loaded image: bb:1\n");
+    assert_eq!(
+        b.run_stdin(&["load"], &gzip(&data)).ok(),
+        "Loaded image: bb:1\n"
+    );
     assert_eq!(b.run_stdin(&["load"], &data).ok(), "Loaded image: bb:1\n");
     assert!(b.tmp_leftovers().is_empty(), "{:?}", b.tmp_leftovers());
 }
@@ -538,4 +541,82 @@ fn save_several_images_by_name_and_id() {
     ]);
     assert_eq!(r.code(), 1);
     assert!(!b.path("none.tar").exists(), "a failed save leaves no file");
+}
+
+#[test]
+fn legacy_docker_archives_with_symlinked_layers_load() {
+    // The format Docker wrote before 25: <id>/layer.tar, <config>.json, manifest.json,
+    // repositories, and a repeated layer stored once and symlinked.
+    let b = Berth::new("img-legacy");
+    let base = raw_tar(&[Entry::Dir("etc/"), Entry::File("etc/base", b"base")]);
+    let top = raw_tar(&[Entry::File("etc/top", b"top")]);
+    let config = |diffs: &[&Vec<u8>]| {
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "created": "2020-01-01T00:00:00Z",
+            "config": {"Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": diffs.iter().map(|d| digest(d)).collect::<Vec<_>>()},
+        }))
+        .unwrap()
+    };
+    let c1 = config(&[&base]);
+    let c2 = config(&[&base, &top]);
+    let (h1, h2) = (digest(&c1)[7..].to_string(), digest(&c2)[7..].to_string());
+    let manifest = serde_json::json!([
+        {"Config": format!("{h1}.json"), "RepoTags": ["legacy/one:1"], "Layers": ["aaaa/layer.tar"]},
+        {"Config": format!("{h2}.json"), "RepoTags": ["legacy/two:2"], "Layers": ["bbbb/layer.tar", "cccc/layer.tar"]},
+    ]);
+    let archive = b.path("legacy.tar");
+    let mut t = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, name, data).unwrap();
+    };
+    add("aaaa/VERSION", b"1.0");
+    add("aaaa/layer.tar", &base);
+    add("cccc/layer.tar", &top);
+    add(&format!("{h1}.json"), &c1);
+    add(&format!("{h2}.json"), &c2);
+    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    add("repositories", br#"{"legacy/one":{"1":"aaaa"}}"#);
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    t.append_link(&mut h, "bbbb/layer.tar", "../aaaa/layer.tar")
+        .unwrap();
+    t.into_inner().unwrap();
+
+    let out = b.run(&["load", "-i", archive.to_str().unwrap()]).ok();
+    assert_eq!(
+        out,
+        "Loaded image: legacy/one:1\nLoaded image: legacy/two:2\n"
+    );
+    let ids = b
+        .run(&[
+            "images",
+            "--no-trunc",
+            "--format",
+            "{{.Repository}} {{.ID}}",
+        ])
+        .ok();
+    assert!(ids.contains(&format!("legacy/one sha256:{h1}")), "{ids}");
+    assert!(ids.contains(&format!("legacy/two sha256:{h2}")), "{ids}");
+    // The shared base layer is unpacked once, under the same chain ID for both.
+    assert_eq!(
+        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
+        2
+    );
+    // Saved again, the images come out in today's format and load elsewhere unchanged.
+    let resaved = b.path("resaved.tar");
+    b.run(&["save", "-o", resaved.to_str().unwrap(), "legacy/two:2"])
+        .ok();
+    let b2 = Berth::new("img-legacy2");
+    b2.run(&["load", "-i", resaved.to_str().unwrap()]).ok();
+    assert_eq!(
+        b2.run(&["images", "-q", "--no-trunc"]).ok().trim(),
+        format!("sha256:{h2}")
+    );
 }
