@@ -165,5 +165,5 @@ fn parallel_runs_keep_names_unique_and_state_whole() {
     }
     assert!(b.ps().is_empty());
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    assert_eq!(std::fs::read_dir(b.path("state/runtime")).unwrap().count(), 0);
+    assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
 }

@@ -30,8 +30,7 @@ fn exit_codes_are_the_containers_and_dockers() {
     // --rm left nothing: no container, no mount, no runtime state.
     assert!(b.ps().is_empty(), "{:?}", b.ps());
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    let rt = std::fs::read_dir(b.path("state/runtime")).unwrap().count();
-    assert_eq!(rt, 0);
+    assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
 }
 
 #[test]

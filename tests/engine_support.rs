@@ -93,6 +93,18 @@ impl Berth {
         panic!("timed out waiting for {what}; containers: {:?}", self.ps());
     }
 
+    /// Containers left in the runtime's state directory (its own dot-files aside).
+    pub fn runtime_leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.path("state/runtime"))
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Mount points below the test directory.
     pub fn mounts(&self) -> Vec<String> {
         berth_tests::mounts_below(self.dir.path())

@@ -541,3 +541,38 @@ fn debug_log_is_json_when_asked_and_errors_are_logged() {
     assert_eq!(last["level"], "error");
     assert!(last["msg"].as_str().unwrap().contains("does not exist"), "{last}");
 }
+
+#[test]
+fn runcs_own_default_spec_runs_the_same_under_both_runtimes() {
+    need_root();
+    let b = Bundle::new(&["true"]);
+    std::fs::remove_file(b.path().join("config.json")).unwrap();
+    berth_tests::run(std::process::Command::new("runc").arg("spec").current_dir(b.path())).ok();
+    b.edit(|c| {
+        c["process"]["terminal"] = false.into();
+        c["process"]["args"] = serde_json::json!(["sh", "-c",
+            "echo pid=$$; hostname; id; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; \
+             ulimit -n; ls /dev | tr '\\n' ' '; echo; cat /proc/self/mountinfo | cut -d' ' -f5,6,9 | sort; \
+             wc -c < /proc/kcore; exit 3"]);
+    });
+    let rt = Runtime::new();
+    let ours = rt.run(&["run", "-b", b.path().to_str().unwrap(), &rt.id("vsrunc")]);
+    assert_eq!(ours.code(), 3, "{}", ours.stderr());
+    let runc_root = berth_tests::TestDir::new("runc");
+    let theirs = berth_tests::run(
+        std::process::Command::new("runc")
+            .arg("--root")
+            .arg(runc_root.path())
+            .args(["run", "-b", b.path().to_str().unwrap(), &berth_tests::unique("runc")]),
+    );
+    assert_eq!(theirs.code(), 3, "{}", theirs.stderr());
+    // One known difference: berth keeps the tmpfs under /sys/fs/cgroup read-only as the
+    // config's "ro" asks; runc 1.1 leaves that tmpfs writable.
+    let norm = |s: String| {
+        s.lines()
+            .filter(|l| !l.starts_with("/sys/fs/cgroup ro,") && !l.starts_with("/sys/fs/cgroup rw,"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(norm(ours.stdout()), norm(theirs.stdout()));
+}

@@ -83,6 +83,7 @@ impl Engine {
 
         let id = names::new_id()?;
         let dir = self.dir(&id);
+        self.sweep_trash();
         let names_lock = self.containers().lock_names()?;
         let taken: Vec<(String, String)> =
             self.containers().all()?.into_iter().map(|c| (c.name, c.id)).collect();

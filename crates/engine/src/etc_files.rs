@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::error::Result;
-use crate::record::{Container, write_atomic};
+use crate::record::{Container, write_replace};
 
 /// Docker's /etc/hosts for a container without a network address.
 const HOSTS_BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
@@ -37,16 +37,16 @@ pub fn filter_resolv_conf(host: &str) -> String {
 /// Writes hostname, hosts and resolv.conf for `c` into `dir`.
 pub fn write(c: &Container, dir: &Path) -> Result<()> {
     let host_mode = c.host.network_mode == "host";
-    write_atomic(&dir.join("hostname"), format!("{}\n", c.config.hostname).as_bytes())?;
+    write_replace(&dir.join("hostname"), format!("{}\n", c.config.hostname).as_bytes())?;
     let hosts = if host_mode {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_BASE.to_string())
     } else {
         HOSTS_BASE.to_string()
     };
-    write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
+    write_replace(&dir.join("hosts"), hosts.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let resolv = if host_mode { host_resolv } else { filter_resolv_conf(&host_resolv) };
-    write_atomic(&dir.join("resolv.conf"), resolv.as_bytes())
+    write_replace(&dir.join("resolv.conf"), resolv.as_bytes())
 }
 
 #[cfg(test)]

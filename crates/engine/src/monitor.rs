@@ -186,11 +186,12 @@ fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Optio
     };
     send(sync, &Report::Started { pid: init.pid });
     sys::trim_heap();
+    sys::release_unused_stack();
 
     let mut log = logs::Writer::open(&logs::path(&dir, id))?;
     let mut open = [Some(init.stdout), Some(init.stderr)];
     let mut status: Option<i32> = None;
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
         if status.is_some() && open.iter().all(Option::is_none) {
             break;
@@ -266,7 +267,17 @@ fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Optio
     let oom = oom_killed(id);
     let _ = rt.delete(id, true);
     let _ = rootfs::unmount(&dir.join("rootfs"));
-    let (_, auto_remove) = engine.containers().update(id, |c| {
+    let auto_remove = engine.containers().load(id).map(|c| c.host.auto_remove).unwrap_or(false);
+    if auto_remove {
+        // Out of sight first, then the reply; the deletion follows.
+        let trash = engine.detach_stopped(id);
+        send(sync, &Report::Exited { code });
+        if let Ok(t) = trash {
+            let _ = engine.purge(id, &t);
+        }
+        return Ok(code);
+    }
+    engine.containers().update(id, |c| {
         c.state.status = Status::Exited;
         c.state.exit_code = code;
         c.state.pid = 0;
@@ -274,11 +285,7 @@ fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Optio
         c.state.monitor_start = 0;
         c.state.oom_killed = oom;
         c.state.finished_at = now();
-        c.host.auto_remove
     })?;
-    if auto_remove {
-        let _ = engine.remove_stopped(id);
-    }
     send(sync, &Report::Exited { code });
     Ok(code)
 }

@@ -310,6 +310,18 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     r.map_err(io(format!("write {}", path.display())))
 }
 
+/// Replaces `path` with `data` through a rename, without fsync: for files the
+/// engine regenerates at every start (config.json, hosts), where readers must never
+/// see half a file but a crash loses nothing that matters.
+pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let r = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r.map_err(io(format!("write {}", path.display())))
+}
+
 /// Current time, RFC 3339 with nanoseconds, UTC.
 pub fn now() -> String {
     berth_runtime::state::now_rfc3339()

@@ -1,12 +1,14 @@
 //! `rm`: a stopped container's runtime state, root mount, snapshot and directory
 //! go; a running one only with force (killed first).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_image::snapshot::Snapshotter;
 
 use crate::error::{Error, Result, io};
 use crate::record::{Container, Status};
+
 use crate::{Engine, rootfs};
 
 impl Engine {
@@ -35,15 +37,22 @@ impl Engine {
         Ok(c)
     }
 
-    /// Deletes everything of a container that does not run. Holding the names lock
-    /// keeps a concurrent create from seeing a half-removed record.
+    /// Deletes everything of a container that does not run.
     pub fn remove_stopped(&self, id: &str) -> Result<()> {
+        let trash = self.detach_stopped(id)?;
+        self.purge(id, &trash)
+    }
+
+    /// The quick half of a removal: the runtime state and root mount go, and the
+    /// container directory is renamed out of sight (`containers/.trash-<id>`), which
+    /// frees the name and takes the container out of every listing at once. Holding
+    /// the names lock keeps a concurrent create from seeing a half-removed record.
+    pub fn detach_stopped(&self, id: &str) -> Result<PathBuf> {
         let _names = self.containers().lock_names()?;
         let dir = self.dir(id);
-        if !dir.exists() {
+        if !dir.join("container.json").exists() {
             return Err(Error::NoSuchContainer(id.to_string()));
         }
-        let _ = self.containers().update(id, |c| c.state.status = Status::Removing);
         if let Ok(rt) = self.runtime() {
             match rt.delete(id, true) {
                 Ok(()) | Err(berth_runtime::Error::NotFound(_)) => {}
@@ -51,11 +60,35 @@ impl Engine {
             }
         }
         rootfs::unmount(&dir.join("rootfs"))?;
+        let trash = trash_path(&dir, id);
+        std::fs::rename(&dir, &trash).map_err(io(format!("remove {}", dir.display())))?;
+        Ok(trash)
+    }
+
+    /// The slow half: the snapshot and the renamed directory are deleted.
+    pub fn purge(&self, id: &str, trash: &Path) -> Result<()> {
         match self.snapshots().remove(id) {
             Ok(()) => {}
             Err(berth_image::Error::InvalidInput(m)) if m.contains("does not exist") => {}
             Err(e) => return Err(e.into()),
         }
-        std::fs::remove_dir_all(&dir).map_err(io(format!("remove {}", dir.display())))
+        std::fs::remove_dir_all(trash).map_err(io(format!("remove {}", trash.display())))
     }
+
+    /// Finishes removals a crash interrupted (`.trash-*` directories left behind).
+    pub fn sweep_trash(&self) {
+        let Some(base) = self.dir("x").parent().map(Path::to_path_buf) else { return };
+        let Ok(rd) = std::fs::read_dir(&base) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if let Some(id) = name.to_str().and_then(|n| n.strip_prefix(".trash-")) {
+                let _ = rootfs::unmount(&e.path().join("rootfs"));
+                let _ = self.purge(id, &e.path());
+            }
+        }
+    }
+}
+
+fn trash_path(dir: &Path, id: &str) -> PathBuf {
+    dir.with_file_name(format!(".trash-{id}"))
 }

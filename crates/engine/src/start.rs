@@ -5,7 +5,7 @@ use std::os::fd::BorrowedFd;
 
 use crate::error::{Error, Result};
 use crate::monitor::{self, Handle, Report};
-use crate::record::{Container, Status, write_atomic};
+use crate::record::{Container, Status, write_replace};
 use crate::{Engine, etc_files, rootfs, spec, user};
 
 impl Engine {
@@ -25,7 +25,7 @@ impl Engine {
         }
         etc_files::write(c, &dir)?;
         let config = spec::generate(c, &u, &spec::Paths { rootfs: &root, dir: &dir })?;
-        write_atomic(
+        write_replace(
             &dir.join("config.json"),
             &serde_json::to_vec_pretty(&config).expect("config serialises"),
         )
