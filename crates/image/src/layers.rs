@@ -124,13 +124,13 @@ impl LayerStore {
     /// `expected_diff` is given the uncompressed stream must hash to it, and a layer
     /// already unpacked under that chain ID is reused without reading `blob`.
     /// Otherwise `blob` is read to its end (so a caller hashing or storing it sees
-    /// every byte), on a second thread that decompresses while this one unpacks.
+    /// every byte), decompressing on this thread while a second one unpacks.
     pub fn unpack(
         &self,
         parent: Option<&Digest>,
         expected_diff: Option<&Digest>,
         compression: Option<Compression>,
-        blob: &mut (dyn Read + Send),
+        blob: &mut dyn Read,
     ) -> Result<(LayerInfo, ApplyStats)> {
         if let Some(d) = expected_diff {
             let chain = chain_id(parent, d);
@@ -188,11 +188,12 @@ impl LayerStore {
     }
 }
 
-/// Reads, decompresses and (through the caller's reader) hashes the blob on one
-/// thread while this one hashes the uncompressed stream and creates the files, so
-/// that decompression and file creation overlap. Returns the diff ID.
+/// Reads and decompresses the blob on this thread (where the caller's reader may
+/// also hash or store it) while a second thread hashes the uncompressed stream and
+/// creates the files, so that decompression and file creation overlap. Returns the
+/// diff ID.
 fn decompress_and_apply(
-    blob: &mut (dyn Read + Send),
+    blob: &mut dyn Read,
     compression: Option<Compression>,
     diff: &Path,
     lowers: &[PathBuf],
@@ -200,57 +201,59 @@ fn decompress_and_apply(
     const CHUNK: usize = 1 << 20;
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(8);
-        s.spawn(move || {
-            let res = (|| -> io::Result<()> {
-                let mut buffered = BufReader::with_capacity(CHUNK, blob);
-                let comp = match compression {
-                    Some(c) => c,
-                    None => Compression::sniff(buffered.fill_buf()?),
-                };
-                let mut decoded: Box<dyn Read + Send + '_> = match comp {
-                    Compression::None => Box::new(&mut buffered),
-                    Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut buffered)),
-                    Compression::Zstd => {
-                        Box::new(zstd::stream::read::Decoder::with_buffer(&mut buffered)?)
-                    }
-                };
-                loop {
-                    // read_to_end through take() fills without zeroing the buffer first.
-                    let mut buf = Vec::with_capacity(CHUNK);
-                    let n = (&mut decoded).take(CHUNK as u64).read_to_end(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    if tx.send(Ok(buf)).is_err() {
-                        // The unpacker stopped (and reports why).
-                        return Ok(());
-                    }
-                }
-                drop(decoded);
-                // The rest of the blob (trailing data after the compressed stream)
-                // still goes through the caller's hash.
-                io::copy(&mut buffered, &mut io::sink())?;
-                Ok(())
-            })();
-            if let Err(e) = res {
-                let _ = tx.send(Err(e));
-            }
+        let unpacker = s.spawn(move || -> Result<(Digest, ApplyStats)> {
+            let mut chunks = ChunkReader {
+                rx,
+                cur: Vec::new(),
+                pos: 0,
+            };
+            let mut hashed = HashReader::new(&mut chunks);
+            let stats = apply_tar(diff, lowers, &mut hashed)?;
+            let (diff_id, _, _) = hashed.finish().map_err(|e| {
+                Error::InvalidInput(format!("malformed layer: reading it failed: {e}"))
+            })?;
+            Ok((diff_id, stats))
         });
-        let mut chunks = ChunkReader {
-            rx,
-            cur: Vec::new(),
-            pos: 0,
-        };
-        let mut hashed = HashReader::new(&mut chunks);
-        let stats = apply_tar(diff, lowers, &mut hashed)?;
-        let (diff_id, _, _) = hashed
-            .finish()
-            .map_err(|e| Error::InvalidInput(format!("malformed layer: reading it failed: {e}")))?;
-        Ok((diff_id, stats))
+        let produced = (|| -> io::Result<()> {
+            let mut buffered = BufReader::with_capacity(CHUNK, blob);
+            let comp = match compression {
+                Some(c) => c,
+                None => Compression::sniff(buffered.fill_buf()?),
+            };
+            let mut decoded: Box<dyn Read + '_> = match comp {
+                Compression::None => Box::new(&mut buffered),
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut buffered)),
+                Compression::Zstd => {
+                    Box::new(zstd::stream::read::Decoder::with_buffer(&mut buffered)?)
+                }
+            };
+            loop {
+                // read_to_end through take() fills without zeroing the buffer first.
+                let mut buf = Vec::with_capacity(CHUNK);
+                let n = (&mut decoded).take(CHUNK as u64).read_to_end(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                if tx.send(Ok(buf)).is_err() {
+                    // The unpacker stopped; it reports why.
+                    return Ok(());
+                }
+            }
+            drop(decoded);
+            // The rest of the blob (trailing data after the compressed stream) still
+            // goes through the caller's reader.
+            io::copy(&mut buffered, &mut io::sink())?;
+            Ok(())
+        })();
+        if let Err(e) = produced {
+            let _ = tx.send(Err(e));
+        }
+        drop(tx);
+        unpacker.join().expect("layer unpacking thread panicked")
     })
 }
 
-/// Reads the chunks the decompressing thread sends; the end of the channel is the end
+/// Reads the chunks the decompressing side sends; the end of the channel is the end
 /// of the stream, an error sent is the stream's error.
 struct ChunkReader {
     rx: mpsc::Receiver<io::Result<Vec<u8>>>,

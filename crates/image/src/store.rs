@@ -544,7 +544,7 @@ impl Store {
     /// Imports a root file system tarball (plain, gzip or zstd) as a one-layer image,
     /// as `docker import` does. The layer is stored uncompressed, hashed and unpacked
     /// in one pass over the input. Returns the image ID.
-    pub fn import(&self, input: impl Read + Send, opts: &ImportOptions) -> Result<Digest> {
+    pub fn import(&self, input: impl Read, opts: &ImportOptions) -> Result<Digest> {
         let lock = self.lock()?;
         let res = self.import_locked(input, opts, &lock);
         if res.is_err() {
@@ -555,7 +555,7 @@ impl Store {
 
     fn import_locked(
         &self,
-        input: impl Read + Send,
+        input: impl Read,
         opts: &ImportOptions,
         lock: &WriteLock,
     ) -> Result<Digest> {
@@ -567,7 +567,7 @@ impl Store {
                 opts.source
             )));
         }
-        let decoded: Box<dyn Read + Send> = match Compression::sniff(head) {
+        let decoded: Box<dyn Read> = match Compression::sniff(head) {
             Compression::None => Box::new(input),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
             Compression::Zstd => Box::new(
