@@ -620,3 +620,30 @@ fn legacy_docker_archives_with_symlinked_layers_load() {
         format!("sha256:{h2}")
     );
 }
+
+#[test]
+fn a_corrupted_layer_in_a_streamed_archive_is_refused_whole() {
+    // berth save puts metadata first, so load unpacks each layer while it streams;
+    // a flipped byte in the layer must still fail the load and leave nothing.
+    let b = Berth::new("img-corrupt-stream");
+    let tar = rootfs_tar(b.dir.path());
+    b.run(&["import", tar.to_str().unwrap(), "c:1"]).ok();
+    let archive = b.path("c.tar");
+    b.run(&["save", "-o", archive.to_str().unwrap(), "c:1"])
+        .ok();
+    let mut data = std::fs::read(&archive).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0xff;
+    let b2 = Berth::new("img-corrupt-stream2");
+    let r = b2.run_stdin(&["load"], &data);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert!(r.stderr().contains("digest mismatch"), "{}", r.stderr());
+    assert_eq!(b2.run(&["images", "-q"]).ok(), "");
+    assert_eq!(
+        std::fs::read_dir(b2.root().join("layers")).unwrap().count(),
+        0
+    );
+    assert!(b2.tmp_leftovers().is_empty(), "{:?}", b2.tmp_leftovers());
+    // The intact archive loads into the same root afterwards.
+    b2.run(&["load", "-i", archive.to_str().unwrap()]).ok();
+}

@@ -69,6 +69,67 @@ struct Unpacked {
     files: HashMap<String, Vec<u8>>,
     blobs: HashMap<String, Digest>,
     symlinks: HashMap<String, String>,
+    /// Layer blobs whose image is already known from the entries read so far.
+    plan: HashMap<Digest, PlannedLayer>,
+}
+
+/// What is needed to unpack a layer blob as it streams out of the archive.
+#[derive(Clone)]
+struct PlannedLayer {
+    compression: Compression,
+    diff_id: Digest,
+    parent: Option<Digest>,
+}
+
+/// The layers of every image an OCI index (read so far) describes completely, by
+/// blob digest. Archives that put `index.json`, manifests and configs before the
+/// layers (as `berth save` does) can so be unpacked in the same pass that reads them.
+fn plan_layers(store: &Store, u: &Unpacked) -> HashMap<Digest, PlannedLayer> {
+    let mut plan = HashMap::new();
+    let Some(Ok(idx)) = u
+        .files
+        .get("index.json")
+        .map(|d| parse_json::<Index>(d, "index.json"))
+    else {
+        return plan;
+    };
+    for desc in &idx.manifests {
+        for m in pick_manifests(store, desc).unwrap_or_default() {
+            let Ok(Ok(manifest)) = store
+                .content()
+                .read(&m)
+                .map(|d| parse_json::<Manifest>(&d, "manifest"))
+            else {
+                continue;
+            };
+            let Ok(Ok(config)) = store
+                .content()
+                .read(&manifest.config.digest)
+                .map(|d| parse_json::<ImageConfig>(&d, "image config"))
+            else {
+                continue;
+            };
+            if config.rootfs.diff_ids.len() != manifest.layers.len() {
+                continue;
+            }
+            let mut parent: Option<Digest> = None;
+            for (l, diff_id) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
+                let Some(compression) = Compression::from_media_type(&l.media_type) else {
+                    break;
+                };
+                plan.insert(
+                    l.digest.clone(),
+                    PlannedLayer {
+                        compression,
+                        diff_id: diff_id.clone(),
+                        parent: parent.clone(),
+                    },
+                );
+                parent = Some(crate::digest::chain_id(parent.as_ref(), diff_id));
+            }
+        }
+    }
+    plan
 }
 
 /// Files of an archive that are metadata, not blobs: read into memory.
@@ -226,6 +287,26 @@ fn read_archive(
                 }
                 store.content().write_bytes(&v)?;
                 u.files.insert(path.clone(), v);
+                if u.files.contains_key("index.json") {
+                    u.plan = plan_layers(store, &u);
+                }
+            } else if let Some(pl) = streamable(store, &u, &d) {
+                // One pass: the blob is stored, hashed, decompressed, diff-hashed and
+                // unpacked as it streams out of the archive.
+                let w = store.content().writer()?;
+                let mut tee = crate::digest::TeeReader::new(&mut e, w);
+                let (_, stats) = store.layers().unpack(
+                    pl.parent.as_ref(),
+                    Some(&pl.diff_id),
+                    Some(pl.compression),
+                    &mut tee,
+                )?;
+                let (_, w) = tee.into_parts();
+                w.commit(Some(&d)).map_err(|err| blob_error(err, &path))?;
+                progress(Progress::Layer {
+                    diff_id: pl.diff_id.clone(),
+                    size: stats.size,
+                });
             } else if !store.content().contains(&d) {
                 store
                     .content()
@@ -249,7 +330,11 @@ fn read_archive(
         } else if is_metadata(&path, size) {
             let mut v = Vec::new();
             e.read_to_end(&mut v).map_err(bad)?;
+            let index = path == "index.json";
             u.files.insert(path, v);
+            if index {
+                u.plan = plan_layers(store, &u);
+            }
         } else {
             // An old-style `<id>/layer.tar`: named by its path, not its digest.
             let (d, n) = store.content().write_from(&mut e, None)?;
@@ -261,6 +346,34 @@ fn read_archive(
         }
     }
     Ok(u)
+}
+
+/// The plan for blob `d` when it can be unpacked right now: planned, not stored yet,
+/// not unpacked yet, and its parent layer unpacked.
+fn streamable(store: &Store, u: &Unpacked, d: &Digest) -> Option<PlannedLayer> {
+    let pl = u.plan.get(d)?;
+    let chain = crate::digest::chain_id(pl.parent.as_ref(), &pl.diff_id);
+    let ready = !store.content().contains(d)
+        && !store.layers().contains(&chain)
+        && pl
+            .parent
+            .as_ref()
+            .is_none_or(|p| store.layers().contains(p));
+    ready.then(|| pl.clone())
+}
+
+/// Names the archive path in a blob digest mismatch.
+fn blob_error(err: Error, path: &str) -> Error {
+    match err {
+        Error::DigestMismatch {
+            expected, actual, ..
+        } => Error::DigestMismatch {
+            what: format!("archive blob {path}"),
+            expected,
+            actual,
+        },
+        other => other,
+    }
 }
 
 /// Images of a Docker archive: `manifest.json` lists config, names and layers. When
@@ -518,29 +631,16 @@ pub fn save(store: &Store, names: &[String], out: impl Write) -> Result<()> {
         b.append_data(&mut h, p, io::empty())
             .ctx("write archive", p)
     };
-    dir(&mut b, "blobs")?;
-    dir(&mut b, "blobs/sha256")?;
+    // Metadata first, then each image's manifest and config, then its layers, base
+    // first: a reader can then unpack every layer as it streams past (berth load does).
+    let mut blob_order: Vec<Digest> = Vec::new();
     for (id, refs) in &images {
         let img = store.image(id)?;
-        let mut blobs: Vec<Digest> = img
-            .manifest
-            .layers
-            .iter()
-            .map(|l| l.digest.clone())
-            .collect();
-        blobs.push(id.clone());
-        blobs.push(img.record.manifest.clone());
+        let mut blobs = vec![img.record.manifest.clone(), id.clone()];
+        blobs.extend(img.manifest.layers.iter().map(|l| l.digest.clone()));
         for d in blobs {
             if written.insert(d.clone()) {
-                let f = store.content().open_blob(&d)?;
-                let size = store.content().size(&d)?;
-                let mut h = tar::Header::new_ustar();
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(0o444);
-                h.set_size(size);
-                h.set_mtime(0);
-                let p = format!("blobs/sha256/{}", d.hex());
-                b.append_data(&mut h, &p, f).ctx("write archive", &p)?;
+                blob_order.push(d);
             }
         }
         let mdesc = |annotations: BTreeMap<String, String>| -> Result<Descriptor> {
@@ -610,6 +710,19 @@ pub fn save(store: &Store, names: &[String], out: impl Write) -> Result<()> {
             "repositories",
             &serde_json::to_vec(&repos).expect("repositories serialise"),
         )?;
+    }
+    dir(&mut b, "blobs")?;
+    dir(&mut b, "blobs/sha256")?;
+    for d in blob_order {
+        let f = store.content().open_blob(&d)?;
+        let size = store.content().size(&d)?;
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o444);
+        h.set_size(size);
+        h.set_mtime(0);
+        let p = format!("blobs/sha256/{}", d.hex());
+        b.append_data(&mut h, &p, f).ctx("write archive", &p)?;
     }
     b.into_inner()
         .ctx("write archive", "output")?
