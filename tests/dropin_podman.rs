@@ -33,11 +33,19 @@ impl Podman {
     /// Sets up the directories and config, and imports the busybox image, on vfs
     /// storage (no mounts for layers).
     fn new() -> Podman {
-        Podman::with_driver("vfs")
+        Podman::with("vfs", true)
     }
 
     /// The same on a given storage driver.
     fn with_driver(driver: &'static str) -> Podman {
+        Podman::with(driver, true)
+    }
+
+    /// With `json_log`, podman treats berth-runtime as it does runc and crun
+    /// (containers.conf `runtime_supports_json`): every runtime call gets
+    /// `--log FILE --log-format json` and podman takes errors from that file;
+    /// without, from the runtime's stderr.
+    fn with(driver: &'static str, json_log: bool) -> Podman {
         assert!(is_root(), "podman drives real containers: run the drop-in tests as root");
         assert!(
             Path::new("/usr/bin/podman").exists() && Path::new("/usr/bin/conmon").exists(),
@@ -58,7 +66,13 @@ impl Podman {
              [engine]\n\
              cgroup_manager = \"cgroupfs\"\n\
              events_logger = \"file\"\n\
-             lock_type = \"file\"\n",
+             lock_type = \"file\"\n"
+                .to_string()
+                + if json_log {
+                    "runtime_supports_json = [\"berth-runtime\"]\n"
+                } else {
+                    ""
+                },
         )
         .unwrap();
         // The runtime podman calls: berth-runtime with a state root of this test's.
@@ -255,17 +269,24 @@ fn run_rm_reports_the_exit_status() {
 }
 
 /// What podman makes of the runtime's errors: a command that is not in the image is
-/// 127, one that cannot be executed 126 (Docker's codes), and podman says why.
+/// 127, one that cannot be executed 126 (Docker's codes), and podman says why, from
+/// the runtime's JSON log or from its stderr.
 #[test]
 fn run_failures_map_to_dockers_exit_codes() {
-    let p = Podman::new();
-    let r = p.run(&["--rm", IMAGE, "no-such-command"]);
-    assert_eq!(r.code(), 127, "{}", r.stderr());
-    assert!(r.stderr().contains("no-such-command"), "{}", r.stderr());
-    let r = p.run(&["--rm", IMAGE, "/etc/passwd"]);
-    assert_eq!(r.code(), 126, "{}", r.stderr());
-    assert_eq!(p.ok(&["ps", "--all", "--quiet"]), "");
-    assert_eq!(runtime_state_ids(&p.runtime_root()), Vec::<String>::new());
+    // Both ways podman learns of the runtime's errors: its JSON log, and stderr.
+    for json_log in [true, false] {
+        let p = Podman::with("vfs", json_log);
+        let r = p.run(&["--rm", IMAGE, "no-such-command"]);
+        assert_eq!(r.code(), 127, "json log {json_log}: {}", r.stderr());
+        assert!(r.stderr().contains("\"no-such-command\": executable file not found"), "{}", r.stderr());
+        let r = p.run(&["--rm", IMAGE, "/etc/passwd"]);
+        assert_eq!(r.code(), 126, "json log {json_log}: {}", r.stderr());
+        assert!(r.stderr().contains("permission denied"), "{}", r.stderr());
+        let r = p.run(&["--rm", "--workdir", "/etc/passwd", IMAGE, "true"]);
+        assert_ne!(r.code(), 0, "a file as the working directory");
+        assert_eq!(p.ok(&["ps", "--all", "--quiet"]), "");
+        assert_eq!(runtime_state_ids(&p.runtime_root()), Vec::<String>::new());
+    }
 }
 
 /// A detached container: exec into it (exit status, stdin, environment, user), list
