@@ -146,3 +146,58 @@ fn refused_runs_leave_nothing_behind() {
     let snaps = std::fs::read_dir(b.root().join("snapshots")).unwrap().count();
     assert_eq!(snaps, 0, "snapshots left behind");
 }
+
+#[test]
+fn stdin_env_file_hosts_read_only_tmpfs_caps_seccomp_ulimits() {
+    let b = Berth::new("eng-opts");
+    // -i hands the caller's stdin to the container.
+    let mut child = b
+        .cmd(&["run", "--rm", "-i", IMAGE, "sh", "-c", "tr a-z A-Z; echo end"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"shout\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\nend\n");
+
+    let env_file = b.path("env.list");
+    std::fs::write(&env_file, "A=1\n# comment\n\nB=two\n").unwrap();
+    let script = "echo $A $B; grep db /etc/hosts; touch /x; touch /scratch/y && echo tmpfs-ok; \
+                  grep -E ' /(scratch|dev/shm) ' /proc/mounts | cut -d' ' -f2,4; \
+                  grep -E 'CapBnd|NoNewPrivs|Seccomp:' /proc/self/status; ulimit -n; ulimit -Hn";
+    let r = b.run(&[
+        "run", "--rm", "--env-file", env_file.to_str().unwrap(), "-e", "B=three",
+        "--add-host", "db:10.1.2.3", "--read-only", "--tmpfs", "/scratch:size=1m", "--shm-size", "8m",
+        "--cap-drop", "ALL", "--cap-add", "CHOWN", "--security-opt", "no-new-privileges",
+        "--ulimit", "nofile=100:200", IMAGE, "sh", "-c", script,
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stderr().contains("Read-only file system"), "{}", r.stderr());
+    let out = r.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "1 three",
+            "10.1.2.3\tdb",
+            "tmpfs-ok",
+            "/dev/shm rw,nosuid,nodev,noexec,relatime,size=8192k",
+            "/scratch rw,nosuid,nodev,noexec,relatime,size=1024k",
+            "CapBnd:\t0000000000000001",
+            "NoNewPrivs:\t1",
+            "Seccomp:\t2",
+            "100",
+            "200",
+        ]
+    );
+    let out = b.run(&["run", "--rm", "--security-opt", "seccomp=unconfined", IMAGE, "grep", "Seccomp:", "/proc/self/status"]).ok();
+    assert_eq!(out, "Seccomp:\t0\n");
+    let r = b.run(&["run", "--rm", "--ulimit", "bogus=1", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("invalid ulimit type: bogus"), "{}", r.stderr());
+    let r = b.run(&["run", "--rm", "--cap-add", "NOT_A_CAP", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(b.ps().is_empty());
+}

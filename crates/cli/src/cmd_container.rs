@@ -160,6 +160,36 @@ pub struct CreateArgs {
     /// Timeout (in seconds) to stop a container
     #[arg(long)]
     stop_timeout: Option<u32>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    env_file: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    read_only: bool,
+    /// Mount a tmpfs directory
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long)]
+    shm_size: Option<String>,
+    /// Add Linux capabilities
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Security Options (no-new-privileges, seccomp=unconfined|PROFILE.json)
+    #[arg(long)]
+    security_opt: Vec<String>,
+    /// Ulimit options
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long)]
+    add_host: Vec<String>,
     /// The image
     image: String,
     /// The command and its arguments
@@ -187,8 +217,21 @@ impl CreateArgs {
             })?,
             None => 0,
         };
-        let env = self
-            .env
+        let mut given: Vec<String> = Vec::new();
+        for f in &self.env_file {
+            let text = std::fs::read_to_string(f).map_err(|e| Fail {
+                code: 125,
+                message: format!("berth: open {f}: {}", e.kind().to_string().to_lowercase()),
+            })?;
+            for line in text.lines() {
+                let l = line.trim_start();
+                if !l.is_empty() && !l.starts_with('#') {
+                    given.push(l.to_string());
+                }
+            }
+        }
+        given.extend(self.env.iter().cloned());
+        let env = given
             .iter()
             .filter_map(|e| {
                 if e.contains('=') {
@@ -200,6 +243,44 @@ impl CreateArgs {
             .collect();
         if let Some(s) = &self.stop_signal {
             berth_engine::stop::parse_signal(s).map_err(run_fail)?;
+        }
+        let shm_size = match &self.shm_size {
+            Some(v) => berth_engine::options::parse_ram(v).filter(|n| *n > 0).ok_or_else(|| Fail {
+                code: 125,
+                message: format!("invalid argument \"{v}\" for \"--shm-size\" flag: invalid size: '{v}'\nSee 'berth run --help'."),
+            })?,
+            None => 0,
+        };
+        let ulimits = self
+            .ulimit
+            .iter()
+            .map(|u| berth_engine::options::parse_ulimit(u))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        for h in &self.add_host {
+            berth_engine::options::parse_extra_host(h).map_err(bad)?;
+        }
+        let mut no_new_privileges = false;
+        let mut seccomp = String::new();
+        for o in &self.security_opt {
+            let (k, v) = o.split_once(['=', ':']).unwrap_or((o.as_str(), ""));
+            match (k, v) {
+                ("no-new-privileges", "" | "true") => no_new_privileges = true,
+                ("no-new-privileges", "false") => no_new_privileges = false,
+                ("seccomp", "unconfined") => seccomp = "unconfined".into(),
+                ("seccomp", file) if !file.is_empty() => {
+                    seccomp = std::fs::read_to_string(file).map_err(|e| Fail {
+                        code: 125,
+                        message: format!("berth: opening seccomp profile ({file}) failed: {e}"),
+                    })?;
+                }
+                _ => {
+                    return Err(Fail {
+                        code: 125,
+                        message: format!("berth: Error response from daemon: invalid --security-opt: {o:?}"),
+                    });
+                }
+            }
         }
         Ok(CreateOptions {
             image: self.image.clone(),
@@ -219,7 +300,16 @@ impl CreateArgs {
             labels: self.label.clone(),
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
-            interactive: false,
+            interactive: self.interactive,
+            read_only: self.read_only,
+            tmpfs: self.tmpfs.clone(),
+            shm_size,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            no_new_privileges,
+            seccomp,
+            ulimits,
+            extra_hosts: self.add_host.clone(),
         })
     }
 }
@@ -367,7 +457,7 @@ pub struct MonitorArgs {
     /// Descriptor to report on
     #[arg(long)]
     sync_fd: i32,
-    /// Descriptors to copy the output to: "OUT,ERR"
+    /// Descriptors of an attached run: "OUT,ERR[,IN]"
     #[arg(long)]
     attach: Option<String>,
 }
@@ -396,11 +486,12 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
         ContainerCmds::Wait(a) | ContainerCmds::Container { cmd: ContainerSub::Wait(a) } => wait(&eng, a),
         ContainerCmds::Inspect(a) | ContainerCmds::Container { cmd: ContainerSub::Inspect(a) } => inspect(&eng, a),
         ContainerCmds::Monitor(a) => {
-            let attach = a.attach.as_deref().and_then(|s| {
-                let (o, e) = s.split_once(',')?;
-                Some((o.parse().ok()?, e.parse().ok()?))
-            });
-            berth_engine::monitor::run(&eng, &a.id, a.sync_fd, attach);
+            let attach: Vec<i32> = a
+                .attach
+                .as_deref()
+                .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
+                .unwrap_or_default();
+            berth_engine::monitor::run(&eng, &a.id, a.sync_fd, &attach);
             Ok(())
         }
     }
@@ -456,11 +547,13 @@ fn run(eng: &Engine, a: RunArgs) -> CmdResult {
         println!("{}", c.id);
         return Ok(());
     }
-    let out = std::io::stdout();
-    let err = std::io::stderr();
-    let (_, handle) = eng
-        .start(&c.id, Some((out.as_fd(), err.as_fd())))
-        .map_err(cleanup)?;
+    let (out, err, input) = (std::io::stdout(), std::io::stderr(), std::io::stdin());
+    let attach = berth_engine::monitor::Attach {
+        stdin: a.create.interactive.then(|| input.as_fd()),
+        stdout: out.as_fd(),
+        stderr: err.as_fd(),
+    };
+    let (_, handle) = eng.start(&c.id, Some(attach)).map_err(cleanup)?;
     eng.proxy_signals(&c.id);
     let code = match handle.and_then(|mut h| loop {
         match h.next() {

@@ -65,6 +65,13 @@ impl Engine {
             labels.insert(k.to_string(), v.to_string());
         }
 
+        for t in &o.tmpfs {
+            crate::options::parse_tmpfs(t)?;
+        }
+        for h in &o.extra_hosts {
+            crate::options::parse_extra_host(h)?;
+        }
+        crate::capabilities::effective(&o.cap_add, &o.cap_drop)?;
         let mut mounts = Vec::new();
         for v in &o.volumes {
             mounts.push(match parse_volume(v)? {
@@ -138,6 +145,15 @@ impl Engine {
                 memory: o.memory,
                 nano_cpus: o.nano_cpus,
                 pids_limit: o.pids_limit,
+                readonly_rootfs: o.read_only,
+                tmpfs: o.tmpfs.clone(),
+                shm_size: o.shm_size,
+                cap_add: o.cap_add.clone(),
+                cap_drop: o.cap_drop.clone(),
+                no_new_privileges: o.no_new_privileges,
+                seccomp: o.seccomp.clone(),
+                ulimits: o.ulimits.clone(),
+                extra_hosts: o.extra_hosts.clone(),
             },
             mounts,
             state: State {

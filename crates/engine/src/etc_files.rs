@@ -38,11 +38,15 @@ pub fn filter_resolv_conf(host: &str) -> String {
 pub fn write(c: &Container, dir: &Path) -> Result<()> {
     let host_mode = c.host.network_mode == "host";
     write_replace(&dir.join("hostname"), format!("{}\n", c.config.hostname).as_bytes())?;
-    let hosts = if host_mode {
+    let mut hosts = if host_mode {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_BASE.to_string())
     } else {
         HOSTS_BASE.to_string()
     };
+    for h in &c.host.extra_hosts {
+        let (name, ip) = crate::options::parse_extra_host(h)?;
+        hosts.push_str(&format!("{ip}\t{name}\n"));
+    }
     write_replace(&dir.join("hosts"), hosts.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let resolv = if host_mode { host_resolv } else { filter_resolv_conf(&host_resolv) };

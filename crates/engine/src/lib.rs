@@ -8,6 +8,7 @@
 //! kill and wait; [`remove`] deletes; [`exec`] runs more processes in it;
 //! [`record`] is the on-disk state; [`volume`] the named volumes.
 
+pub mod capabilities;
 pub mod create;
 pub mod error;
 pub mod etc_files;

@@ -69,9 +69,20 @@ pub fn alive(c: &Container) -> bool {
             .is_some_and(|(start, st)| start == c.state.monitor_start && st != 'Z' && st != 'X')
 }
 
+/// The caller's descriptors an attached `run` hands to the monitor.
+#[derive(Clone, Copy, Debug)]
+pub struct Attach<'a> {
+    /// Given to the container as its stdin (`-i`).
+    pub stdin: Option<BorrowedFd<'a>>,
+    /// Where the container's stdout is copied.
+    pub stdout: BorrowedFd<'a>,
+    /// Where the container's stderr is copied.
+    pub stderr: BorrowedFd<'a>,
+}
+
 /// Starts the monitor of container `id`: `berth --root R --state S __monitor <id>`,
-/// with a report pipe and, for an attached `run`, the caller's stdout and stderr.
-pub fn spawn(engine: &Engine, id: &str, attach: Option<(BorrowedFd, BorrowedFd)>) -> Result<Handle> {
+/// with a report pipe and, for an attached `run`, the caller's descriptors.
+pub fn spawn(engine: &Engine, id: &str, attach: Option<Attach>) -> Result<Handle> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::Io { what: "create the monitor's report pipe".into(), source: e.into() })?;
     // Descriptors the monitor inherits: duplicates without close-on-exec.
@@ -91,12 +102,13 @@ pub fn spawn(engine: &Engine, id: &str, attach: Option<(BorrowedFd, BorrowedFd)>
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let attached = match attach {
-        Some((o, e)) => Some((inherit(o)?, inherit(e)?)),
-        None => None,
-    };
-    if let Some((o, e)) = &attached {
-        cmd.arg("--attach").arg(format!("{},{}", o.as_raw_fd(), e.as_raw_fd()));
+    let mut attached = Vec::new();
+    if let Some(a) = attach {
+        for fd in [Some(a.stdout), Some(a.stderr), a.stdin].into_iter().flatten() {
+            attached.push(inherit(fd)?);
+        }
+        let nums: Vec<String> = attached.iter().map(|f| f.as_raw_fd().to_string()).collect();
+        cmd.arg("--attach").arg(nums.join(","));
     }
     let mut child = cmd.spawn().map_err(io(format!("start the monitor {}", engine.exe.display())))?;
     drop(w_child);
@@ -130,7 +142,8 @@ fn send(sync: &mut Option<File>, r: &Report) {
 
 /// The monitor's entry point (`berth __monitor`): returns at once in the process
 /// that was started (after forking the monitor proper), which exits with 0.
-pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: Option<(RawFd, RawFd)>) {
+/// `attach` holds the inherited stdout, stderr and optional stdin descriptors.
+pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: &[RawFd]) {
     match berth_runtime::sys::fork() {
         Ok(berth_runtime::sys::Forked::Child) => {}
         _ => return,
@@ -138,8 +151,13 @@ pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: Option<(RawFd, Raw
     let _ = nix::unistd::setsid();
     let _ = berth_runtime::sys::set_child_subreaper();
     let mut sync = sys::take_fd(sync_fd).map(File::from);
-    let attach = attach.and_then(|(o, e)| Some((File::from(sys::take_fd(o)?), File::from(sys::take_fd(e)?))));
-    let code = match monitor(engine, id, &mut sync, attach) {
+    let mut fds = attach.iter().map(|fd| sys::take_fd(*fd));
+    let (out, err, input) = (fds.next().flatten(), fds.next().flatten(), fds.next().flatten());
+    let attach = match (out, err) {
+        (Some(o), Some(e)) => Some((File::from(o), File::from(e))),
+        _ => None,
+    };
+    let code = match monitor(engine, id, &mut sync, attach, input) {
         Ok(code) => code,
         Err(e) => {
             let code = e.run_exit_code();
@@ -151,10 +169,30 @@ pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: Option<(RawFd, Raw
     berth_runtime::sys::exit_now(code);
 }
 
-fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Option<(File, File)>) -> Result<i32> {
+fn monitor(
+    engine: &Engine,
+    id: &str,
+    sync: &mut Option<File>,
+    mut attach: Option<(File, File)>,
+    input: Option<OwnedFd>,
+) -> Result<i32> {
     let dir = engine.dir(id);
     let rt = engine.runtime()?;
-    let (_, init) = match create_and_start(engine, &rt, id) {
+    // `-i` without a caller's stdin (`run -di`): a pipe whose writing end the
+    // monitor holds, so the container's stdin stays open, as Docker keeps it.
+    let mut held_stdin = None;
+    let input = match input {
+        Some(fd) => Some(fd),
+        None if engine.containers().load(id).is_ok_and(|c| c.config.open_stdin) => {
+            let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+                .map_err(|e| Error::Io { what: "create the container's stdin pipe".into(), source: e.into() })?;
+            held_stdin = Some(w);
+            Some(r)
+        }
+        None => None,
+    };
+    let started = create_and_start(engine, &rt, id, input);
+    let (_, init) = match started {
         Ok(v) => v,
         Err(e) => {
             let (message, code) = match &e {
@@ -263,6 +301,7 @@ fn monitor(engine: &Engine, id: &str, sync: &mut Option<File>, mut attach: Optio
     }
     let _ = log.flush();
     drop(attach);
+    drop(held_stdin);
     let code = status.unwrap_or(255);
     let oom = oom_killed(id);
     let _ = rt.delete(id, true);
@@ -298,7 +337,12 @@ struct Init {
     stderr: OwnedFd,
 }
 
-fn create_and_start(engine: &Engine, rt: &berth_runtime::Runtime, id: &str) -> Result<(Container, Init)> {
+fn create_and_start(
+    engine: &Engine,
+    rt: &berth_runtime::Runtime,
+    id: &str,
+    input: Option<OwnedFd>,
+) -> Result<(Container, Init)> {
     let dir = engine.dir(id);
     let pipe = || {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
@@ -312,18 +356,20 @@ fn create_and_start(engine: &Engine, rt: &berth_runtime::Runtime, id: &str) -> R
         .open("/dev/null")
         .map_err(io("open /dev/null"))?;
     // The runtime gives the container the creating process's stdio.
-    let redirect = |i: &File, o: BorrowedFd, e: BorrowedFd| {
+    let redirect = |i: BorrowedFd, o: BorrowedFd, e: BorrowedFd| {
         let _ = nix::unistd::dup2_stdin(i);
         let _ = nix::unistd::dup2_stdout(o);
         let _ = nix::unistd::dup2_stderr(e);
     };
-    redirect(&null, out_w.as_fd(), err_w.as_fd());
+    let stdin = input.as_ref().map_or(null.as_fd(), |f| f.as_fd());
+    redirect(stdin, out_w.as_fd(), err_w.as_fd());
     let created = rt.create(&berth_runtime::CreateOptions {
         id: id.to_string(),
         bundle: dir.clone(),
         ..Default::default()
     });
-    redirect(&null, null.as_fd(), null.as_fd());
+    redirect(null.as_fd(), null.as_fd(), null.as_fd());
+    drop(input);
     drop(out_w);
     drop(err_w);
     let pid = created?;

@@ -42,6 +42,107 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u32>,
     /// `-i`: keep stdin open.
     pub interactive: bool,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--tmpfs`.
+    pub tmpfs: Vec<String>,
+    /// `--shm-size` in bytes.
+    pub shm_size: i64,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--security-opt seccomp=`: "unconfined" or a profile's JSON.
+    pub seccomp: String,
+    /// `--ulimit`.
+    pub ulimits: Vec<crate::record::Ulimit>,
+    /// `--add-host`.
+    pub extra_hosts: Vec<String>,
+}
+
+/// Docker's `--ulimit` names and the rlimits they set.
+const ULIMITS: [(&str, &str); 16] = [
+    ("core", "RLIMIT_CORE"),
+    ("cpu", "RLIMIT_CPU"),
+    ("data", "RLIMIT_DATA"),
+    ("fsize", "RLIMIT_FSIZE"),
+    ("locks", "RLIMIT_LOCKS"),
+    ("memlock", "RLIMIT_MEMLOCK"),
+    ("msgqueue", "RLIMIT_MSGQUEUE"),
+    ("nice", "RLIMIT_NICE"),
+    ("nofile", "RLIMIT_NOFILE"),
+    ("nproc", "RLIMIT_NPROC"),
+    ("rss", "RLIMIT_RSS"),
+    ("rtprio", "RLIMIT_RTPRIO"),
+    ("rttime", "RLIMIT_RTTIME"),
+    ("sigpending", "RLIMIT_SIGPENDING"),
+    ("stack", "RLIMIT_STACK"),
+    ("as", "RLIMIT_AS"),
+];
+
+/// The OCI rlimit type of a Docker ulimit name.
+pub fn rlimit_type(name: &str) -> Option<&'static str> {
+    ULIMITS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Parses `--ulimit NAME=SOFT[:HARD]` (-1 for unlimited) with Docker's messages.
+pub fn parse_ulimit(s: &str) -> Result<crate::record::Ulimit> {
+    let bad = |why: &str| Error::InvalidArgument(format!("invalid argument \"{s}\" for \"--ulimit\" flag: {why}"));
+    let (name, vals) = s.split_once('=').ok_or_else(|| bad(&format!("invalid ulimit argument: {s}")))?;
+    if rlimit_type(name).is_none() {
+        return Err(bad(&format!("invalid ulimit type: {name}")));
+    }
+    let num = |v: &str| -> Result<u64> {
+        match v.parse::<i64>() {
+            Ok(-1) => Ok(u64::MAX),
+            Ok(n) if n >= 0 => Ok(n as u64),
+            _ => Err(bad(&format!("invalid ulimit value: {v}"))),
+        }
+    };
+    let (soft, hard) = match vals.split_once(':') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => (num(vals)?, num(vals)?),
+    };
+    if soft > hard {
+        return Err(bad(&format!("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")));
+    }
+    Ok(crate::record::Ulimit { name: name.to_string(), soft, hard })
+}
+
+/// Checks `--add-host NAME:IP` as Docker does.
+pub fn parse_extra_host(s: &str) -> Result<(String, String)> {
+    let bad = || Error::InvalidArgument(format!("invalid argument \"{s}\" for \"--add-host\" flag: invalid IP address in add-host: \"{}\"", s.split_once(':').map_or("", |x| x.1)));
+    let (name, ip) = s.split_once(':').ok_or_else(bad)?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(bad());
+    }
+    Ok((name.to_string(), ip.to_string()))
+}
+
+/// Parses `--tmpfs PATH[:OPTIONS]` into the path and mount options.
+pub fn parse_tmpfs(s: &str) -> Result<(String, Vec<String>)> {
+    let (path, opts) = s.split_once(':').unwrap_or((s, ""));
+    if !path.starts_with('/') {
+        return Err(Error::InvalidArgument(format!("invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute")));
+    }
+    let mut o = vec!["noexec".to_string(), "nosuid".to_string(), "nodev".to_string()];
+    for x in opts.split(',').filter(|x| !x.is_empty()) {
+        let key = x.split('=').next().unwrap_or(x);
+        let opposite = match key {
+            "exec" => Some("noexec"),
+            "suid" => Some("nosuid"),
+            "dev" => Some("nodev"),
+            _ => None,
+        };
+        if let Some(op) = opposite {
+            o.retain(|y| y != op);
+        }
+        o.push(x.to_string());
+    }
+    Ok((path.to_string(), o))
 }
 
 /// Parses a size as Docker's `RAMInBytes`: a decimal number with an optional
@@ -241,6 +342,22 @@ mod tests {
         assert!(parse_volume("/h:rel").is_err());
         assert!(parse_volume("/h:/c:bogus").is_err());
         assert!(parse_volume("./x:/c").is_err());
+    }
+
+    #[test]
+    fn ulimits_hosts_and_tmpfs() {
+        let u = parse_ulimit("nofile=1024:2048").unwrap();
+        assert_eq!((u.soft, u.hard), (1024, 2048));
+        assert_eq!(parse_ulimit("core=-1").unwrap().hard, u64::MAX);
+        assert!(parse_ulimit("bogus=1").is_err());
+        assert!(parse_ulimit("nofile=10:5").is_err());
+        assert_eq!(parse_extra_host("db:10.0.0.2").unwrap(), ("db".into(), "10.0.0.2".into()));
+        assert_eq!(parse_extra_host("v6:[::1]").unwrap().1, "::1");
+        assert!(parse_extra_host("db:nope").is_err());
+        let (p, o) = parse_tmpfs("/run:exec,size=1m").unwrap();
+        assert_eq!(p, "/run");
+        assert_eq!(o, ["nosuid", "nodev", "exec", "size=1m"]);
+        assert!(parse_tmpfs("rel").is_err());
     }
 
     #[test]

@@ -163,6 +163,45 @@ pub struct HostConfig {
     pub nano_cpus: i64,
     /// Pids limit (0: none).
     pub pids_limit: i64,
+    /// `--read-only`: the root filesystem is mounted read-only.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    /// `--tmpfs PATH[:OPTIONS]`.
+    #[serde(default)]
+    pub tmpfs: Vec<String>,
+    /// `--shm-size` in bytes (0: Docker's 64 MiB).
+    #[serde(default)]
+    pub shm_size: i64,
+    /// `--cap-add`, as `CAP_` names or `ALL`.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, as `CAP_` names or `ALL`.
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    /// `--security-opt no-new-privileges`.
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// `--security-opt seccomp=...`: "unconfined", or a profile's JSON (Docker's
+    /// or OCI's form); empty for Docker's default profile.
+    #[serde(default)]
+    pub seccomp: String,
+    /// `--ulimit NAME=SOFT[:HARD]`.
+    #[serde(default)]
+    pub ulimits: Vec<Ulimit>,
+    /// `--add-host NAME:IP`.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+}
+
+/// One `--ulimit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    /// Docker's name: `nofile`, `nproc`, `core`...
+    pub name: String,
+    /// Soft limit.
+    pub soft: u64,
+    /// Hard limit.
+    pub hard: u64,
 }
 
 /// Where containers live: `<root>/containers`.

@@ -66,11 +66,18 @@ fn cgroup_v2_host() -> bool {
 
 /// Generates the OCI config of container `c` running as `user`.
 pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> {
-    let caps: Vec<&str> = berth_runtime::seccomp::docker_default::DOCKER_DEFAULT_CAPABILITIES.to_vec();
-    let target = berth_runtime::seccomp::docker_default::ProfileTarget::host(caps.iter().copied());
-    let seccomp = berth_runtime::seccomp::docker_default::docker_default_profile(&target)
-        .map_err(|e| Error::Runtime(e.into()))?;
-    let seccomp = serde_json::to_value(&seccomp).expect("seccomp profile serialises");
+    let caps = crate::capabilities::effective(&c.host.cap_add, &c.host.cap_drop)?;
+    let target = berth_runtime::seccomp::ProfileTarget::host(caps.iter().cloned());
+    let seccomp = match c.host.seccomp.as_str() {
+        "unconfined" => None,
+        "" => Some(berth_runtime::seccomp::docker_default_profile(&target)),
+        json => Some(berth_runtime::seccomp::docker_default::resolve(json, &target)),
+    };
+    let seccomp = match seccomp {
+        None => Value::Null,
+        Some(r) => serde_json::to_value(r.map_err(|e| Error::InvalidArgument(format!("invalid seccomp profile: {e}")))?)
+            .expect("seccomp profile serialises"),
+    };
 
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
@@ -83,8 +90,15 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": [
+            "nosuid", "noexec", "nodev", "mode=1777",
+            format!("size={}", if c.host.shm_size > 0 { c.host.shm_size } else { 64 << 20 }),
+        ]}),
     ];
+    for t in &c.host.tmpfs {
+        let (path, options) = crate::options::parse_tmpfs(t)?;
+        mounts.push(json!({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": options}));
+    }
     for f in ["resolv.conf", "hostname", "hosts"] {
         mounts.push(json!({
             "destination": format!("/etc/{f}"),
@@ -133,7 +147,7 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
         resources["cpu"] = json!({"quota": c.host.nano_cpus * period / 1_000_000_000, "period": period});
     }
 
-    Ok(json!({
+    let mut v = json!({
         "ociVersion": "1.2.0",
         "process": {
             "terminal": false,
@@ -142,9 +156,12 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
             "env": process_env(c),
             "cwd": cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": false,
+            "noNewPrivileges": c.host.no_new_privileges,
+            "rlimits": c.host.ulimits.iter().filter_map(|u| Some(json!({
+                "type": crate::options::rlimit_type(&u.name)?, "soft": u.soft, "hard": u.hard,
+            }))).collect::<Vec<_>>(),
         },
-        "root": {"path": paths.rootfs, "readonly": false},
+        "root": {"path": paths.rootfs, "readonly": c.host.readonly_rootfs},
         "hostname": c.config.hostname,
         "mounts": mounts,
         "linux": {
@@ -155,7 +172,11 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
         },
-    }))
+    });
+    if seccomp.is_null() {
+        v["linux"].as_object_mut().expect("linux is an object").remove("seccomp");
+    }
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -1,10 +1,8 @@
 //! `start`: mounts a container's root, writes its OCI bundle and hands it to a new
 //! monitor, which runs it.
 
-use std::os::fd::BorrowedFd;
-
 use crate::error::{Error, Result};
-use crate::monitor::{self, Handle, Report};
+use crate::monitor::{self, Attach, Handle, Report};
 use crate::record::{Container, Status, write_replace};
 use crate::{Engine, etc_files, rootfs, spec, user};
 
@@ -32,13 +30,10 @@ impl Engine {
     }
 
     /// Starts container `key` (by ID or name). With `attach` (the caller's stdout and
-    /// stderr) the monitor copies the container's output there too, and the returned
-    /// handle later reports its exit. A running container is left as it is.
-    pub fn start(
-        &self,
-        key: &str,
-        attach: Option<(BorrowedFd, BorrowedFd)>,
-    ) -> Result<(Container, Option<Handle>)> {
+    /// stderr, and stdin for `-i`) the monitor copies the container's output there
+    /// too, and the returned handle later reports its exit. A running container is
+    /// left as it is.
+    pub fn start(&self, key: &str, attach: Option<Attach>) -> Result<(Container, Option<Handle>)> {
         let c = self.find(key)?;
         if c.state.status == Status::Running {
             return Ok((c, None));

@@ -24,7 +24,7 @@ pub fn trim_heap() {
     unsafe { libc::malloc_trim(0) };
 }
 
-/// Returns to the kernel the main stack's pages more than 64 KiB below the current
+/// Returns to the kernel the main stack's pages more than 16 KiB below the current
 /// frame: the container's setup ran deep calls once, and the monitor, which lives as
 /// long as the container, should not keep those pages.
 pub fn release_unused_stack() {
@@ -42,7 +42,7 @@ pub fn release_unused_stack() {
     if sp < start {
         return; // not on the main stack
     }
-    let end = sp.saturating_sub(64 * 1024) & !4095;
+    let end = sp.saturating_sub(16 * 1024) & !4095;
     if end > start {
         // SAFETY: [start, end) lies in this thread's stack mapping, wholly below the
         // stack pointer less a margin far beyond the red zone, so it holds no live
