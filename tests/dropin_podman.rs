@@ -58,7 +58,8 @@ impl Podman {
         // podman's default limits (nofile and nproc 1048576 for root) can be above
         // what this process may raise them to (a sandbox without CAP_SYS_RESOURCE):
         // then runc fails just as berth-runtime does, so ask for modest ones. File
-        // locks keep podman's lock table in the test directory instead of /dev/shm.
+        // locks keep podman's lock table in the test directory instead of /dev/shm,
+        // and image copies use its tmp instead of /var/tmp.
         std::fs::write(
             dir.path().join("containers.conf"),
             "[containers]\n\
@@ -68,6 +69,10 @@ impl Podman {
              events_logger = \"file\"\n\
              lock_type = \"file\"\n"
                 .to_string()
+                + &format!(
+                    "image_copy_tmp_dir = \"{}\"\n",
+                    dir.path().join("tmp").display()
+                )
                 + if json_log {
                     "runtime_supports_json = [\"berth-runtime\"]\n"
                 } else {
@@ -113,6 +118,7 @@ impl Podman {
         let d = self.dir.path();
         let mut c = Command::new("podman");
         c.env("CONTAINERS_CONF", d.join("containers.conf"))
+            .env("TMPDIR", d.join("tmp"))
             .arg("--root")
             .arg(d.join("root"))
             .arg("--runroot")
