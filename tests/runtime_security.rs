@@ -51,3 +51,45 @@ fn no_host_descriptor_or_cwd_reaches_the_container() {
     assert_eq!(lines[1], "/etc");
     rt.run(&["delete", "-f", &id]).ok();
 }
+
+/// CVE-2025-31133 class: an image whose /dev/null is not the null device (here a
+/// symlink to a sensitive procfs file) must not turn masking into exposure.
+#[test]
+fn a_fake_dev_null_is_refused_for_masking() {
+    assert!(is_root(), "run as root");
+    let rt = Runtime::new();
+    let b = Bundle::new(&["cat", "/proc/timer_list"]);
+    // No /dev tmpfs: the image's own /dev is used, and its null is a symlink.
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().retain(|m| {
+            let d = m["destination"].as_str().unwrap_or("");
+            !d.starts_with("/dev")
+        });
+    });
+    std::fs::create_dir_all(b.path().join("rootfs/dev")).unwrap();
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", b.path().join("rootfs/dev/null")).unwrap();
+    let id = rt.id("fakenull");
+    let err = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).fails();
+    assert!(err.contains("not the null device"), "{err}");
+    assert!(!rt.root().join(&id).exists());
+}
+
+/// A mount destination that is a symlink out of the root stays inside the root.
+#[test]
+fn mount_targets_never_leave_the_root() {
+    assert!(is_root(), "run as root");
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    let outside = berth_tests::TestDir::new("outside");
+    // rootfs/escape -> <host dir>: a tmpfs mounted at /escape/x must land in the
+    // rootfs, not in the host directory the link names.
+    std::os::unix::fs::symlink(outside.path(), b.path().join("rootfs/escape")).unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/escape/x", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    let id = rt.id("escape");
+    let _ = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(!outside.path().join("x").exists(), "a mount target was created outside the root");
+    assert!(berth_tests::mounts_below(outside.path()).is_empty());
+}
