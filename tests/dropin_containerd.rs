@@ -35,7 +35,10 @@ impl Containerd {
     /// Starts containerd on a socket in a fresh test directory and imports the busybox
     /// image.
     fn start() -> Containerd {
-        assert!(is_root(), "containerd runs real containers: run the drop-in tests as root");
+        assert!(
+            is_root(),
+            "containerd runs real containers: run the drop-in tests as root"
+        );
         assert!(
             Path::new("/usr/bin/containerd").exists()
                 && Path::new("/usr/bin/containerd-shim-runc-v2").exists(),
@@ -164,7 +167,12 @@ disabled_plugins = [
     /// `ctr run [flags] IMAGE id args...` in the foreground.
     fn run(&self, flags: &[&str], id: &str, args: &[&str]) -> Run {
         let mut c = self.cmd();
-        c.arg("run").args(self.run_flags(id)).args(flags).arg(IMAGE).arg(id).args(args);
+        c.arg("run")
+            .args(self.run_flags(id))
+            .args(flags)
+            .arg(IMAGE)
+            .arg(id)
+            .args(args);
         run(&mut c)
     }
 
@@ -210,7 +218,11 @@ disabled_plugins = [
         let got = wait_for(Duration::from_secs(10), || {
             self.task(id).filter(|(_, s)| s == want)
         });
-        assert!(got.is_some(), "task {id} never became {want}: {:?}", self.task(id));
+        assert!(
+            got.is_some(),
+            "task {id} never became {want}: {:?}",
+            self.task(id)
+        );
     }
 
     /// Deletes a stopped task and returns the exit status containerd reports for it
@@ -298,8 +310,19 @@ impl Drop for Containerd {
 #[test]
 fn run_rm_reports_the_exit_status() {
     let c = Containerd::start();
-    let r = c.run(&["--rm"], "four", &["sh", "-c", "echo hello; echo oops >&2; exit 4"]);
-    assert_eq!(r.code(), 4, "ctr run: {}\n{}\ncontainerd: {}", r.stdout(), r.stderr(), c.log());
+    let r = c.run(
+        &["--rm"],
+        "four",
+        &["sh", "-c", "echo hello; echo oops >&2; exit 4"],
+    );
+    assert_eq!(
+        r.code(),
+        4,
+        "ctr run: {}\n{}\ncontainerd: {}",
+        r.stdout(),
+        r.stderr(),
+        c.log()
+    );
     assert_eq!(r.stdout(), "hello\n");
     assert!(r.stderr().contains("oops"), "{}", r.stderr());
 
@@ -328,7 +351,10 @@ fn run_rm_reports_the_exit_status() {
     assert_eq!(c.ok(&["task", "ls", "--quiet"]), "");
     assert_eq!(c.ok(&["container", "ls", "--quiet"]), "");
     assert_eq!(c.runtime_ids(), Vec::<String>::new());
-    assert!(c.cgroup_of("four").is_empty(), "cgroup of a removed container left");
+    assert!(
+        c.cgroup_of("four").is_empty(),
+        "cgroup of a removed container left"
+    );
 }
 
 /// A detached task: exec into it (exit status and output), pause and resume it
@@ -340,17 +366,32 @@ fn detached_task_exec_pause_kill() {
     c.run_detached(
         &[],
         "svc",
-        &["sh", "-c", "trap 'exit 9' TERM; while :; do sleep 0.1; done"],
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 9' TERM; while :; do sleep 0.1; done",
+        ],
     );
     c.wait_task("svc", "RUNNING");
     let (pid, _) = c.task("svc").unwrap();
     assert!(alive(pid), "the task's pid {pid} does not run");
-    assert!(c.runtime_ids().contains(&"svc".to_string()), "no runtime state for svc");
+    assert!(
+        c.runtime_ids().contains(&"svc".to_string()),
+        "no runtime state for svc"
+    );
 
     let fifo = c.dir.path().join("fifo");
     let r = c.ctr(&[
-        "task", "exec", "--fifo-dir", fifo.to_str().unwrap(), "--exec-id", "e1", "svc",
-        "sh", "-c", "echo from-exec $$; exit 6",
+        "task",
+        "exec",
+        "--fifo-dir",
+        fifo.to_str().unwrap(),
+        "--exec-id",
+        "e1",
+        "svc",
+        "sh",
+        "-c",
+        "echo from-exec $$; exit 6",
     ]);
     assert_eq!(r.code(), 6, "{}\ncontainerd: {}", r.stderr(), c.log());
     let out = r.stdout();
@@ -358,14 +399,26 @@ fn detached_task_exec_pause_kill() {
     assert_ne!(out.trim(), "from-exec 1", "the exec'd process is not init");
 
     let ps = c.ok(&["task", "ps", "svc"]);
-    assert!(ps.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string())), "{ps}");
+    assert!(
+        ps.lines()
+            .any(|l| l.split_whitespace().next() == Some(&pid.to_string())),
+        "{ps}"
+    );
 
     c.ok(&["task", "pause", "svc"]);
     c.wait_task("svc", "PAUSED");
-    assert_eq!(frozen(&c.cgroup_of("svc")), Some(true), "paused, but not frozen");
+    assert_eq!(
+        frozen(&c.cgroup_of("svc")),
+        Some(true),
+        "paused, but not frozen"
+    );
     c.ok(&["task", "resume", "svc"]);
     c.wait_task("svc", "RUNNING");
-    assert_eq!(frozen(&c.cgroup_of("svc")), Some(false), "resumed, but still frozen");
+    assert_eq!(
+        frozen(&c.cgroup_of("svc")),
+        Some(false),
+        "resumed, but still frozen"
+    );
 
     c.ok(&["task", "kill", "svc"]);
     c.wait_task("svc", "STOPPED");
@@ -416,13 +469,23 @@ fn terminal_through_the_console_socket() {
     for f in c.run_flags("tty") {
         line.push(shell_quote(&f));
     }
-    line.extend([IMAGE.to_string(), "tty".into(), "sh".into(), "-c".into(), shell_quote("tty; exit 3")]);
+    line.extend([
+        IMAGE.to_string(),
+        "tty".into(),
+        "sh".into(),
+        "-c".into(),
+        shell_quote("tty; exit 3"),
+    ]);
     let r = run(Command::new("script")
         .args(["--quiet", "--return", "--command"])
         .arg(format!("ctr {}", line.join(" ")))
         .arg("/dev/null"));
     assert_eq!(r.code(), 3, "{}\n{}", r.stdout(), r.stderr());
-    assert!(r.stdout().contains("/dev/pts/"), "tty said {:?}", r.stdout());
+    assert!(
+        r.stdout().contains("/dev/pts/"),
+        "tty said {:?}",
+        r.stdout()
+    );
     assert_eq!(c.runtime_ids(), Vec::<String>::new());
 }
 
@@ -459,13 +522,22 @@ fn systemd_cgroup_paths() {
     let cleanup = || remove_cgroup_tree(&slice);
     if r.code() != 2 {
         cleanup();
-        panic!("ctr run: {}\n{}\ncontainerd: {}", r.stdout(), r.stderr(), c.log());
+        panic!(
+            "ctr run: {}\n{}\ncontainerd: {}",
+            r.stdout(),
+            r.stderr(),
+            c.log()
+        );
     }
     let want = format!("/{slice}/ctr-{id}.scope");
     let ok = r.stdout().lines().any(|l| l.ends_with(&want));
     let left = cleanup();
     assert!(ok, "not in {want}: {}", r.stdout());
-    assert_eq!(left, Vec::<PathBuf>::new(), "cgroups of a removed container left");
+    assert_eq!(
+        left,
+        Vec::<PathBuf>::new(),
+        "cgroups of a removed container left"
+    );
 }
 
 /// Limits containerd writes into the spec are in the container's cgroup while it
@@ -484,12 +556,19 @@ fn limits_reach_the_cgroup() {
             .iter()
             .find_map(|d| std::fs::read_to_string(d.join("memory.max")).ok())
     });
-    assert_eq!(limit.as_deref().map(str::trim), Some("67108864"), "{trees:?}");
+    assert_eq!(
+        limit.as_deref().map(str::trim),
+        Some("67108864"),
+        "{trees:?}"
+    );
     c.ok(&["task", "kill", "--signal", "SIGKILL", "lim"]);
     c.wait_task("lim", "STOPPED");
     assert_eq!(c.delete_task("lim"), 137);
     c.ok(&["container", "rm", "lim"]);
-    assert!(c.cgroup_of("lim").is_empty(), "the container's cgroup outlived it");
+    assert!(
+        c.cgroup_of("lim").is_empty(),
+        "the container's cgroup outlived it"
+    );
 }
 
 /// The deprecated v1 runtime (io.containerd.runtime.v1.linux, one containerd-shim per
@@ -507,7 +586,14 @@ fn v1_linux_runtime() {
         .arg(format!("/{}/old", c.cgroup_parent))
         .args([IMAGE, "old", "sh", "-c", "echo via-v1; exit 4"]);
     let r = run(&mut cmd);
-    assert_eq!(r.code(), 4, "{}\n{}\ncontainerd: {}", r.stdout(), r.stderr(), c.log());
+    assert_eq!(
+        r.code(),
+        4,
+        "{}\n{}\ncontainerd: {}",
+        r.stdout(),
+        r.stderr(),
+        c.log()
+    );
     assert_eq!(r.stdout(), "via-v1\n");
 
     let out = c.dir.path().join("old2.out");
@@ -525,7 +611,11 @@ fn v1_linux_runtime() {
         .stderr(f)
         .status()
         .unwrap();
-    assert!(status.success(), "{}", std::fs::read_to_string(&out).unwrap_or_default());
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&out).unwrap_or_default()
+    );
     c.wait_task("old2", "RUNNING");
     assert!(
         runtime_state_ids(&v1_root).contains(&"old2".to_string()),

@@ -46,7 +46,10 @@ impl Podman {
     /// `--log FILE --log-format json` and podman takes errors from that file;
     /// without, from the runtime's stderr.
     fn with(driver: &'static str, json_log: bool) -> Podman {
-        assert!(is_root(), "podman drives real containers: run the drop-in tests as root");
+        assert!(
+            is_root(),
+            "podman drives real containers: run the drop-in tests as root"
+        );
         assert!(
             Path::new("/usr/bin/podman").exists() && Path::new("/usr/bin/conmon").exists(),
             "podman and conmon are missing: install Debian's podman (it brings conmon)"
@@ -95,8 +98,11 @@ impl Podman {
             ),
         )
         .unwrap();
-        std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let p = Podman {
             dir,
             cgroup_parent: unique("berth-dropin-podman"),
@@ -252,7 +258,10 @@ fn run_rm_reports_the_exit_status() {
     let p = Podman::new();
     // podman really uses berth-runtime, and reads its runc-shaped --version.
     let v = p.ok(&["info", "--format", "{{.Host.OCIRuntime.Version}}"]);
-    assert!(v.starts_with("berth-runtime version "), "podman's runtime: {v}");
+    assert!(
+        v.starts_with("berth-runtime version "),
+        "podman's runtime: {v}"
+    );
     let r = p.run(&["--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 4"]);
     assert_eq!(r.code(), 4, "podman run: {}\n{}", r.stdout(), r.stderr());
     assert_eq!(r.stdout(), "out\n");
@@ -265,12 +274,25 @@ fn run_rm_reports_the_exit_status() {
 
     // The container's uid, working directory and environment are the config's.
     let out = p.run(&[
-        "--rm", "-u", "1000:1000", "-w", "/tmp", "-e", "GREETING=hi", IMAGE, "sh", "-c",
+        "--rm",
+        "-u",
+        "1000:1000",
+        "-w",
+        "/tmp",
+        "-e",
+        "GREETING=hi",
+        IMAGE,
+        "sh",
+        "-c",
         "echo $(id -u):$(id -g) $(pwd) $GREETING $(hostname | wc -c)",
     ]);
     assert_eq!(out.ok(), "1000:1000 /tmp hi 13\n");
 
-    assert_eq!(p.ok(&["ps", "--all", "--quiet"]), "", "--rm left a container");
+    assert_eq!(
+        p.ok(&["ps", "--all", "--quiet"]),
+        "",
+        "--rm left a container"
+    );
     assert_eq!(runtime_state_ids(&p.runtime_root()), Vec::<String>::new());
 }
 
@@ -284,7 +306,12 @@ fn run_failures_map_to_dockers_exit_codes() {
         let p = Podman::with("vfs", json_log);
         let r = p.run(&["--rm", IMAGE, "no-such-command"]);
         assert_eq!(r.code(), 127, "json log {json_log}: {}", r.stderr());
-        assert!(r.stderr().contains("\"no-such-command\": executable file not found"), "{}", r.stderr());
+        assert!(
+            r.stderr()
+                .contains("\"no-such-command\": executable file not found"),
+            "{}",
+            r.stderr()
+        );
         let r = p.run(&["--rm", IMAGE, "/etc/passwd"]);
         assert_eq!(r.code(), 126, "json log {json_log}: {}", r.stderr());
         assert!(r.stderr().contains("permission denied"), "{}", r.stderr());
@@ -320,13 +347,28 @@ fn detached_exec_stop_rm() {
         "berth-runtime has no state for {id}"
     );
     let pid: i32 = p.inspect("web", "{{.State.Pid}}").parse().unwrap();
-    assert!(alive(pid), "podman's pid {pid} for the container is not running");
+    assert!(
+        alive(pid),
+        "podman's pid {pid} for the container is not running"
+    );
 
     let r = p.podman(&["exec", "web", "sh", "-c", "echo in-exec; exit 3"]);
     assert_eq!(r.code(), 3, "{}", r.stderr());
     assert_eq!(r.stdout(), "in-exec\n");
 
-    let out = p.ok(&["exec", "-e", "X=1", "-u", "65534", "-w", "/etc", "web", "sh", "-c", "echo $X $(id -u) $(pwd)"]);
+    let out = p.ok(&[
+        "exec",
+        "-e",
+        "X=1",
+        "-u",
+        "65534",
+        "-w",
+        "/etc",
+        "web",
+        "sh",
+        "-c",
+        "echo $X $(id -u) $(pwd)",
+    ]);
     assert_eq!(out, "1 65534 /etc");
 
     // stdin reaches an exec'd process when podman is asked to keep it open.
@@ -344,7 +386,11 @@ fn detached_exec_stop_rm() {
         stdin.write_all(b"hello\n").unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got:hello\n");
 
     // A detached exec keeps running beside init; top sees both.
@@ -376,9 +422,14 @@ fn tty_pause_kill_restart() {
     let p = Podman::new();
     let r = p.run(&["--rm", "-t", IMAGE, "sh", "-c", "tty; exit 5"]);
     assert_eq!(r.code(), 5, "{}", r.stderr());
-    assert!(r.stdout().starts_with("/dev/pts/"), "tty said {:?}", r.stdout());
+    assert!(
+        r.stdout().starts_with("/dev/pts/"),
+        "tty said {:?}",
+        r.stdout()
+    );
 
-    p.run(&["-d", "-t", "--name", "box", IMAGE, "sleep", "1000"]).ok();
+    p.run(&["-d", "-t", "--name", "box", IMAGE, "sleep", "1000"])
+        .ok();
     p.wait_state("box", "running");
     let out = p.ok(&["exec", "-t", "box", "tty"]);
     assert!(out.starts_with("/dev/pts/"), "exec -t: {out:?}");
@@ -387,10 +438,18 @@ fn tty_pause_kill_restart() {
     assert_eq!(p.inspect("box", "{{.State.Status}}"), "paused");
     let id = p.inspect("box", "{{.Id}}");
     let pid: i32 = p.inspect("box", "{{.State.Pid}}").parse().unwrap();
-    assert_eq!(frozen(&p, &id), Some(true), "paused, but the cgroup is not frozen");
+    assert_eq!(
+        frozen(&p, &id),
+        Some(true),
+        "paused, but the cgroup is not frozen"
+    );
     p.ok(&["unpause", "box"]);
     assert_eq!(p.inspect("box", "{{.State.Status}}"), "running");
-    assert_eq!(frozen(&p, &id), Some(false), "unpaused, but the cgroup is still frozen");
+    assert_eq!(
+        frozen(&p, &id),
+        Some(false),
+        "unpaused, but the cgroup is still frozen"
+    );
     p.ok(&["exec", "box", "true"]);
 
     p.ok(&["kill", "--signal", "KILL", "box"]);
@@ -407,7 +466,12 @@ fn tty_pause_kill_restart() {
     p.ok(&["pause", "box"]);
     assert_eq!(frozen(&p, &id), Some(true));
     let r = p.podman(&["kill", "--signal", "KILL", "box"]);
-    assert_eq!(r.code(), 0, "podman kill of a paused container: {}", r.stderr());
+    assert_eq!(
+        r.code(),
+        0,
+        "podman kill of a paused container: {}",
+        r.stderr()
+    );
     p.wait_state("box", "exited");
     assert_eq!(p.inspect("box", "{{.State.ExitCode}}"), "137");
     assert!(!alive(pid2), "a SIGKILLed paused init {pid2} still exists");
@@ -438,7 +502,16 @@ fn frozen(p: &Podman, id: &str) -> Option<bool> {
 fn limits_and_update() {
     let p = Podman::new();
     let id = p
-        .run(&["-d", "--memory", "64m", "--pids-limit", "50", IMAGE, "sleep", "1000"])
+        .run(&[
+            "-d",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "50",
+            IMAGE,
+            "sleep",
+            "1000",
+        ])
         .ok()
         .trim()
         .to_string();
@@ -451,11 +524,18 @@ fn limits_and_update() {
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null \
          || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max",
     ]);
-    assert_eq!(inside.split_whitespace().collect::<Vec<_>>(), ["67108864", "50"]);
+    assert_eq!(
+        inside.split_whitespace().collect::<Vec<_>>(),
+        ["67108864", "50"]
+    );
 
     // The container's cgroup is podman's libpod-<id> below the test's parent.
     let trees = cgroup_trees(&format!("{}/libpod-{id}", p.cgroup_parent));
-    assert!(!trees.is_empty(), "no cgroup libpod-{id} under /{}", p.cgroup_parent);
+    assert!(
+        !trees.is_empty(),
+        "no cgroup libpod-{id} under /{}",
+        p.cgroup_parent
+    );
 
     p.ok(&["update", "--memory", "128m", &id]);
     let after = p.ok(&[
@@ -492,7 +572,11 @@ fn user_namespace_maps() {
         ])
         .ok();
     let words: Vec<&str> = out.split_whitespace().collect();
-    assert_eq!(words, ["0", "100000", "65536", "0", "100000", "65536", "0"], "{out}");
+    assert_eq!(
+        words,
+        ["0", "100000", "65536", "0", "100000", "65536", "0"],
+        "{out}"
+    );
 }
 
 /// A container in the host's pid namespace: init's children are not killed with it,
@@ -505,7 +589,15 @@ fn host_pid_namespace_leaves_nothing_behind() {
     // A marker only this test's processes carry: sleep's argument.
     let secs = format!("{}", 500_000 + std::process::id() % 100_000);
     let id = p
-        .run(&["-d", "--pid", "host", IMAGE, "sh", "-c", &format!("sleep {secs} & exec sleep 1000")])
+        .run(&[
+            "-d",
+            "--pid",
+            "host",
+            IMAGE,
+            "sh",
+            "-c",
+            &format!("sleep {secs} & exec sleep 1000"),
+        ])
         .ok()
         .trim()
         .to_string();
@@ -525,7 +617,15 @@ fn host_pid_namespace_leaves_nothing_behind() {
     // Init exits by itself, leaving its child: the cleanup podman runs then deletes
     // the container from the runtime, which must end the child to remove the cgroup.
     let id = p
-        .run(&["-d", "--pid", "host", IMAGE, "sh", "-c", &format!("sleep {secs} & sleep 0.5")])
+        .run(&[
+            "-d",
+            "--pid",
+            "host",
+            IMAGE,
+            "sh",
+            "-c",
+            &format!("sleep {secs} & sleep 0.5"),
+        ])
         .ok()
         .trim()
         .to_string();
@@ -533,9 +633,11 @@ fn host_pid_namespace_leaves_nothing_behind() {
     let r = p.podman(&["rm", &id]);
     assert_eq!(r.code(), 0, "podman rm: {}", r.stderr());
     assert!(
-        wait_for(Duration::from_secs(5), || pids_with_arg(&format!("sleep\0{secs}"))
-            .is_empty()
-            .then_some(()))
+        wait_for(Duration::from_secs(5), || pids_with_arg(&format!(
+            "sleep\0{secs}"
+        ))
+        .is_empty()
+        .then_some(()))
         .is_some(),
         "the child of an exited init outlived podman rm"
     );
@@ -551,11 +653,29 @@ fn host_pid_namespace_leaves_nothing_behind() {
 #[test]
 fn overlay_storage() {
     let p = Podman::with_driver("overlay");
-    let r = p.run(&["--rm", IMAGE, "sh", "-c", "grep ' / / ' /proc/self/mountinfo; exit 4"]);
+    let r = p.run(&[
+        "--rm",
+        IMAGE,
+        "sh",
+        "-c",
+        "grep ' / / ' /proc/self/mountinfo; exit 4",
+    ]);
     assert_eq!(r.code(), 4, "{}", r.stderr());
-    assert!(r.stdout().contains(" - overlay "), "root is not an overlay: {}", r.stdout());
+    assert!(
+        r.stdout().contains(" - overlay "),
+        "root is not an overlay: {}",
+        r.stdout()
+    );
 
-    let id = p.run(&["-d", IMAGE, "sh", "-c", "echo written > /etc/note; exec sleep 1000"]).ok();
+    let id = p
+        .run(&[
+            "-d",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo written > /etc/note; exec sleep 1000",
+        ])
+        .ok();
     let id = id.trim();
     p.wait_state(id, "running");
     let note = wait_for(Duration::from_secs(5), || {
@@ -586,10 +706,7 @@ fn hooks_from_a_hooks_dir() {
     let script = d.join("hook.sh");
     std::fs::write(
         &script,
-        format!(
-            "#!/bin/sh\ncat > '{}/'\"$1\".json\n",
-            out.display()
-        ),
+        format!("#!/bin/sh\ncat > '{}/'\"$1\".json\n", out.display()),
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -605,17 +722,23 @@ fn hooks_from_a_hooks_dir() {
     )
     .unwrap();
     let mut c = p.cmd();
-    c.arg("--hooks-dir").arg(&hooks).args(p.run_args("run", &["--rm", IMAGE, "true"]));
+    c.arg("--hooks-dir")
+        .arg(&hooks)
+        .args(p.run_args("run", &["--rm", IMAGE, "true"]));
     let r = run(&mut c);
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("prestart.json")).expect("the prestart hook did not run"))
-            .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("prestart.json")).expect("the prestart hook did not run"),
+    )
+    .unwrap();
     assert_eq!(state["status"], "creating", "{state}");
     assert_eq!(state["id"].as_str().unwrap().len(), 64, "{state}");
     assert!(state["pid"].as_i64().unwrap() > 0, "{state}");
     let bundle = state["bundle"].as_str().unwrap();
-    assert!(bundle.starts_with(d.join("root").to_str().unwrap()), "{state}");
+    assert!(
+        bundle.starts_with(d.join("root").to_str().unwrap()),
+        "{state}"
+    );
 }
 
 /// A container joining another's namespaces (podman's `container:` modes, what pods
@@ -625,13 +748,24 @@ fn hooks_from_a_hooks_dir() {
 #[test]
 fn join_another_containers_namespaces() {
     let p = Podman::new();
-    let first = p.run(&["-d", "--hostname", "first", IMAGE, "sleep", "1000"]).ok();
+    let first = p
+        .run(&["-d", "--hostname", "first", IMAGE, "sleep", "1000"])
+        .ok();
     let first = first.trim();
     p.wait_state(first, "running");
     let share = |kind: &str| format!("--{kind}=container:{first}");
     let (pid, ipc, uts) = (share("pid"), share("ipc"), share("uts"));
     let out = p
-        .run(&["--rm", &pid, &ipc, &uts, IMAGE, "sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '"])
+        .run(&[
+            "--rm",
+            &pid,
+            &ipc,
+            &uts,
+            IMAGE,
+            "sh",
+            "-c",
+            "hostname; cat /proc/1/cmdline | tr '\\0' ' '",
+        ])
         .ok();
     assert_eq!(out, "first\nsleep 1000 ", "{out}");
 
