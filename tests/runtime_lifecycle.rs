@@ -576,3 +576,24 @@ fn runcs_own_default_spec_runs_the_same_under_both_runtimes() {
     };
     assert_eq!(norm(ours.stdout()), norm(theirs.stdout()));
 }
+
+#[test]
+fn systemd_cgroup_paths_and_no_pivot() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sh", "-c", "cat /proc/self/cgroup | grep -c berthtest-"]);
+    let id = rt.id("sd");
+    let scope = format!("berthtest-{id}.scope");
+    b.edit(|c| c["linux"]["cgroupsPath"] = format!("berthtest.slice:berthtest:{id}").into());
+    let r = rt.run(&["--systemd-cgroup", "run", "--no-pivot", "-b", b.path().to_str().unwrap(), &id]);
+    let lines: usize = r.ok().trim().parse().unwrap();
+    assert!(lines >= 1, "the process was not in berthtest.slice/{scope}");
+    // The container ran in /berthtest.slice/berthtest-<id>.scope, and it is gone now.
+    let dir = berth_tests::cgroup_dir("pids", &format!("/berthtest.slice/{scope}"));
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    // The slice the runtime created for it may stay (runc leaves it too); remove it.
+    let _ = std::fs::remove_dir(dir.parent().unwrap());
+    for leftover in berth_tests::cgroup_leftovers("berthtest.slice") {
+        let _ = std::fs::remove_dir(&leftover);
+    }
+}
