@@ -167,3 +167,56 @@ fn parallel_runs_keep_names_unique_and_state_whole() {
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
     assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
 }
+
+#[test]
+fn restart_policies_and_log_rotation() {
+    let b = Berth::new("eng-restart");
+    // on-failure:2 — the first run and two restarts, then it stays exited.
+    b.run(&["run", "-d", "--name", "flaky", "--restart", "on-failure:2", IMAGE, "sh", "-c", "echo run; exit 3"]).ok();
+    b.eventually(15, "two restarts and an exit", || {
+        let d = b.inspect("flaky");
+        d["RestartCount"] == 2 && d["State"]["Status"] == "exited"
+    });
+    assert_eq!(b.inspect("flaky")["State"]["ExitCode"], 3);
+    assert_eq!(b.run(&["logs", "flaky"]).ok(), "run\nrun\nrun\n");
+    assert_eq!(b.inspect("flaky")["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+
+    // always — restarted until a user stops it, and then no more.
+    b.run(&["run", "-d", "--name", "forever", "--restart", "always", IMAGE, "sh", "-c", "sleep 0.1"]).ok();
+    b.eventually(15, "a restart", || b.inspect("forever")["RestartCount"].as_u64() >= Some(1));
+    b.run(&["stop", "forever"]).ok();
+    let count = b.inspect("forever")["RestartCount"].clone();
+    assert_eq!(b.inspect("forever")["State"]["Status"], "exited");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(b.inspect("forever")["RestartCount"], count);
+    assert_eq!(b.inspect("forever")["State"]["Status"], "exited");
+
+    let r = b.run(&["run", "--restart", "sometimes", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("invalid restart policy: sometimes"), "{}", r.stderr());
+    let r = b.run(&["run", "--rm", "--restart", "always", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("Conflicting options: --restart and --rm"), "{}", r.stderr());
+
+    // Rotation: at most max-file files of about max-size each; logs reads them all.
+    b.run(&[
+        "run", "--name", "chatty", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", IMAGE, "sh", "-c",
+        "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done",
+    ])
+    .ok();
+    let id = b.inspect("chatty")["Id"].as_str().unwrap().to_string();
+    let dir = b.root().join("containers").join(&id);
+    let logs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("-json.log"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    assert!(logs.iter().all(|l| *l < 1200), "{logs:?}");
+    let out = b.run(&["logs", "chatty"]).ok();
+    assert!(out.ends_with("line 199\n"), "{out}");
+    let nums: Vec<u32> = out.lines().map(|l| l[5..].parse().unwrap()).collect();
+    assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "lines in order across files: {nums:?}");
+    assert!(nums.len() < 200, "old lines were rotated away");
+}

@@ -190,6 +190,12 @@ pub struct CreateArgs {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long)]
     add_host: Vec<String>,
+    /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
+    #[arg(long, default_value = "no")]
+    restart: String,
+    /// Log driver options (max-size, max-file)
+    #[arg(long)]
+    log_opt: Vec<String>,
     /// The image
     image: String,
     /// The command and its arguments
@@ -260,6 +266,12 @@ impl CreateArgs {
         for h in &self.add_host {
             berth_engine::options::parse_extra_host(h).map_err(bad)?;
         }
+        let restart = berth_engine::record::RestartPolicy::parse(&self.restart).map_err(run_fail)?;
+        let mut log_max_size = berth_engine::options::DEFAULT_LOG_MAX_SIZE;
+        let mut log_max_file = berth_engine::options::DEFAULT_LOG_MAX_FILE;
+        for o in &self.log_opt {
+            berth_engine::options::parse_log_opt(o, &mut log_max_size, &mut log_max_file).map_err(run_fail)?;
+        }
         let mut no_new_privileges = false;
         let mut seccomp = String::new();
         for o in &self.security_opt {
@@ -310,6 +322,9 @@ impl CreateArgs {
             seccomp,
             ulimits,
             extra_hosts: self.add_host.clone(),
+            restart,
+            log_max_size,
+            log_max_file,
         })
     }
 }
@@ -644,6 +659,11 @@ pub fn status_text(c: &Container) -> String {
         Status::Created => "Created".into(),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code,
+            human_duration(now_secs() - secs(&c.state.finished_at))
+        ),
     }
 }
 
@@ -759,7 +779,13 @@ fn logs_cmd(eng: &Engine, a: LogsArgs) -> CmdResult {
             _ => None,
         },
     };
-    let (mut entries, mut off) = logs::read_from(&path, 0)?;
+    let mut entries = Vec::new();
+    let files = logs::files(&path);
+    for f in &files[..files.len() - 1] {
+        entries.extend(logs::read_from(f, 0)?.0);
+    }
+    let (current, mut off) = logs::read_from(&path, 0)?;
+    entries.extend(current);
     if let Some(n) = tail {
         let skip = entries.len().saturating_sub(n);
         entries.drain(..skip);
@@ -781,7 +807,11 @@ fn logs_cmd(eng: &Engine, a: LogsArgs) -> CmdResult {
         return Ok(());
     }
     loop {
-        let running = matches!(eng.containers().load(&c.id), Ok(c) if c.state.status == Status::Running);
+        let running = matches!(eng.containers().load(&c.id), Ok(c) if matches!(c.state.status, Status::Running | Status::Restarting));
+        // A rotation started the file again.
+        if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < off {
+            off = 0;
+        }
         let (more, next) = logs::read_from(&path, off)?;
         off = next;
         print(&more);
@@ -821,6 +851,15 @@ fn exec(eng: &Engine, a: ExecArgs) -> CmdResult {
     }
 }
 
+fn log_config(c: &Container) -> Value {
+    let mut m = serde_json::Map::new();
+    if c.host.log_max_size > 0 {
+        m.insert("max-size".into(), json!(c.host.log_max_size.to_string()));
+        m.insert("max-file".into(), json!(c.host.log_max_file.to_string()));
+    }
+    Value::Object(m)
+}
+
 /// Docker's `inspect` document for a container (the main fields).
 pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
     let dir = eng.dir(&c.id);
@@ -835,7 +874,7 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
             "Status": s.status.as_str(),
             "Running": s.status == Status::Running,
             "Paused": false,
-            "Restarting": false,
+            "Restarting": s.status == Status::Restarting,
             "OOMKilled": s.oom_killed,
             "Dead": s.status == Status::Dead,
             "Pid": s.pid,
@@ -850,7 +889,7 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
         "HostsPath": dir.join("hosts"),
         "LogPath": logs::path(&dir, &c.id),
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": s.restart_count,
         "Driver": "overlay2",
         "Platform": "linux",
         "MountLabel": "",
@@ -864,8 +903,11 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
             "Memory": c.host.memory,
             "NanoCpus": c.host.nano_cpus,
             "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { Value::Null },
-            "LogConfig": {"Type": "json-file", "Config": {}},
-            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "LogConfig": {"Type": "json-file", "Config": log_config(c)},
+            "RestartPolicy": {
+                "Name": if c.host.restart_policy.name.is_empty() { "no" } else { c.host.restart_policy.name.as_str() },
+                "MaximumRetryCount": c.host.restart_policy.maximum_retry_count,
+            },
             "Privileged": false,
             "ReadonlyRootfs": false,
         },

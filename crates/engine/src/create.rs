@@ -65,6 +65,9 @@ impl Engine {
             labels.insert(k.to_string(), v.to_string());
         }
 
+        if o.auto_remove && !matches!(o.restart.name.as_str(), "" | "no") {
+            return Err(Error::InvalidArgument("Conflicting options: --restart and --rm".into()));
+        }
         for t in &o.tmpfs {
             crate::options::parse_tmpfs(t)?;
         }
@@ -154,6 +157,9 @@ impl Engine {
                 seccomp: o.seccomp.clone(),
                 ulimits: o.ulimits.clone(),
                 extra_hosts: o.extra_hosts.clone(),
+                restart_policy: o.restart.clone(),
+                log_max_size: o.log_max_size,
+                log_max_file: o.log_max_file,
             },
             mounts,
             state: State {
@@ -166,6 +172,8 @@ impl Engine {
                 monitor_pid: 0,
                 monitor_start: 0,
                 oom_killed: false,
+                restart_count: 0,
+                manual_stop: false,
             },
         };
         std::fs::create_dir(&dir).map_err(io(format!("create {}", dir.display())))?;

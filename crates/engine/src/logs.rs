@@ -50,21 +50,71 @@ pub fn go_nano(t: &str) -> String {
     }
 }
 
-/// Writes a container's output as json-file entries, a line at a time per stream.
+/// The files of a log, oldest first: `<log>.<n>` ... `<log>.1`, then `<log>`.
+pub fn files(path: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let mut n = 1;
+    loop {
+        let p = rotated(path, n);
+        if !p.exists() {
+            break;
+        }
+        v.push(p);
+        n += 1;
+    }
+    v.reverse();
+    v.push(path.to_path_buf());
+    v
+}
+
+fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
+}
+
+/// Writes a container's output as json-file entries, a line at a time per stream,
+/// rotating the file when it reaches its size limit.
 pub struct Writer {
+    path: PathBuf,
     file: File,
+    size: u64,
+    max_size: u64,
+    max_file: u32,
     partial: [Vec<u8>; 2],
 }
 
 impl Writer {
-    /// Opens (appending, creating) the log at `path`.
-    pub fn open(path: &Path) -> Result<Writer> {
+    /// Opens (appending, creating) the log at `path`; past `max_size` bytes (0: no
+    /// limit) it is rotated, keeping `max_file` files in all.
+    pub fn open(path: &Path, max_size: u64, max_file: u32) -> Result<Writer> {
         let file = File::options()
             .create(true)
             .append(true)
             .open(path)
             .map_err(io(format!("open log {}", path.display())))?;
-        Ok(Writer { file, partial: [Vec::new(), Vec::new()] })
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(Writer {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_size,
+            max_file: max_file.max(1),
+            partial: [Vec::new(), Vec::new()],
+        })
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        if self.max_file > 1 {
+            let _ = std::fs::remove_file(rotated(&self.path, self.max_file - 1));
+            for n in (1..self.max_file - 1).rev() {
+                let _ = std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
+            }
+            std::fs::rename(&self.path, rotated(&self.path, 1))?;
+        }
+        self.file = File::options().create(true).write(true).truncate(true).open(&self.path)?;
+        self.size = 0;
+        Ok(())
     }
 
     fn entry(&mut self, stream: usize, text: &[u8]) -> std::io::Result<()> {
@@ -75,7 +125,12 @@ impl Writer {
         };
         let mut line = serde_json::to_vec(&e).expect("log entry serialises");
         line.push(b'\n');
-        self.file.write_all(&line)
+        self.file.write_all(&line)?;
+        self.size += line.len() as u64;
+        if self.max_size > 0 && self.size >= self.max_size {
+            self.rotate()?;
+        }
+        Ok(())
     }
 
     /// Adds output read from `stream` (0 stdout, 1 stderr); complete lines are
@@ -146,7 +201,7 @@ mod tests {
         let d = std::env::temp_dir().join(format!("berth-engine-logs-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         let p = d.join("x-json.log");
-        let mut w = Writer::open(&p).unwrap();
+        let mut w = Writer::open(&p, 0, 1).unwrap();
         w.write(0, b"hel").unwrap();
         w.write(1, b"oops\n").unwrap();
         w.write(0, b"lo\nwor").unwrap();
@@ -159,6 +214,29 @@ mod tests {
         assert!(e[0].time.ends_with('Z') && e[0].time.len() > 20);
         let (more, _) = read_from(&p, off).unwrap();
         assert!(more.is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn rotation_keeps_max_file_files() {
+        let d = std::env::temp_dir().join(format!("berth-engine-rotate-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("y-json.log");
+        let mut w = Writer::open(&p, 200, 3).unwrap();
+        for i in 0..20 {
+            w.write(0, format!("line {i}\n").as_bytes()).unwrap();
+        }
+        let fs = files(&p);
+        assert_eq!(fs.len(), 3, "{fs:?}");
+        assert!(fs.iter().all(|f| std::fs::metadata(f).unwrap().len() < 300));
+        let mut all = Vec::new();
+        for f in &fs {
+            all.extend(read_from(f, 0).unwrap().0);
+        }
+        // The newest lines survive, in order.
+        assert_eq!(all.last().unwrap().log, "line 19\n");
+        let n: Vec<usize> = all.iter().map(|e| e.log[5..].trim().parse().unwrap()).collect();
+        assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -226,10 +226,106 @@ fn monitor(
     sys::trim_heap();
     sys::release_unused_stack();
 
-    let mut log = logs::Writer::open(&logs::path(&dir, id))?;
-    let mut open = [Some(init.stdout), Some(init.stderr)];
-    let mut status: Option<i32> = None;
+    let c = engine.containers().load(id)?;
+    let mut log = logs::Writer::open(&logs::path(&dir, id), c.host.log_max_size, c.host.log_max_file)?;
+    let policy = c.host.restart_policy.clone();
     let mut buf = vec![0u8; 16 * 1024];
+    let mut init = init;
+    let mut delay = Duration::from_millis(100);
+    let (code, oom) = loop {
+        let began = std::time::Instant::now();
+        let code = pump(&init, &mut log, &mut attach, sync, &mut buf);
+        let _ = log.flush();
+        let oom = oom_killed(id);
+        let _ = rt.delete(id, true);
+        let Ok(c) = engine.containers().load(id) else {
+            return Ok(code);
+        };
+        if !policy.restarts(code, c.state.restart_count, c.state.manual_stop) {
+            break (code, oom);
+        }
+        // An attached run ends with the first exit; the restarts go on detached.
+        send(sync, &Report::Exited { code });
+        *sync = None;
+        attach = None;
+        engine.containers().update(id, |c| {
+            c.state.status = Status::Restarting;
+            c.state.exit_code = code;
+            c.state.oom_killed = oom;
+            c.state.pid = 0;
+            c.state.finished_at = now();
+            c.state.restart_count += 1;
+        })?;
+        // Docker's back-off: 100 ms doubling, reset after a run of 10 s or more.
+        if began.elapsed() >= Duration::from_secs(10) {
+            delay = Duration::from_millis(100);
+        }
+        let until = std::time::Instant::now() + delay;
+        delay = (delay * 2).min(Duration::from_secs(60));
+        let mut stopped = false;
+        while std::time::Instant::now() < until {
+            std::thread::sleep(POLL.min(until - std::time::Instant::now()));
+            if engine.containers().load(id).map_or(true, |c| c.state.manual_stop) {
+                stopped = true;
+                break;
+            }
+        }
+        if stopped {
+            break (code, oom);
+        }
+        let input = if c.config.open_stdin {
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).ok().map(|(r, w)| {
+                held_stdin = Some(w);
+                r
+            })
+        } else {
+            None
+        };
+        match create_and_start(engine, &rt, id, input) {
+            Ok((_, next)) => init = next,
+            Err(e) => {
+                let _ = engine.containers().update(id, |c| c.state.error = e.to_string());
+                break (code, oom);
+            }
+        }
+    };
+    drop(attach);
+    drop(held_stdin);
+    let _ = rootfs::unmount(&dir.join("rootfs"));
+    let auto_remove = engine.containers().load(id).map(|c| c.host.auto_remove).unwrap_or(false);
+    if auto_remove {
+        // Out of sight first, then the reply; the deletion follows.
+        let trash = engine.detach_stopped(id);
+        send(sync, &Report::Exited { code });
+        if let Ok(t) = trash {
+            let _ = engine.purge(id, &t);
+        }
+        return Ok(code);
+    }
+    engine.containers().update(id, |c| {
+        c.state.status = Status::Exited;
+        c.state.exit_code = code;
+        c.state.pid = 0;
+        c.state.monitor_pid = 0;
+        c.state.monitor_start = 0;
+        c.state.oom_killed = oom;
+        c.state.finished_at = now();
+    })?;
+    send(sync, &Report::Exited { code });
+    Ok(code)
+}
+
+/// Copies the container's output to the log (and an attached caller) until its
+/// init has exited and the pipes are drained; returns the exit code.
+fn pump(
+    init: &Init,
+    log: &mut logs::Writer,
+    attach: &mut Option<(File, File)>,
+    sync: &mut Option<File>,
+    buf: &mut [u8],
+) -> i32 {
+    let mut open = [Some(init.stdout.as_fd()), Some(init.stderr.as_fd())];
+    let mut status: Option<i32> = None;
     loop {
         if status.is_some() && open.iter().all(Option::is_none) {
             break;
@@ -238,7 +334,7 @@ fn monitor(
         let mut fds = Vec::new();
         for (i, f) in open.iter().enumerate() {
             if let Some(f) = f {
-                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                fds.push(PollFd::new(*f, PollFlags::POLLIN));
                 which.push(i);
             }
         }
@@ -278,19 +374,19 @@ fn monitor(
                 continue;
             }
             if w == 3 {
-                attach = None;
+                *attach = None;
                 *sync = None;
                 continue;
             }
-            let f = open[w].as_ref().expect("polled stream is open");
-            match nix::unistd::read(f, &mut buf) {
+            let f = open[w].expect("polled stream is open");
+            match nix::unistd::read(f, buf) {
                 Ok(0) => open[w] = None,
                 Ok(k) => {
                     let _ = log.write(w, &buf[..k]);
-                    if let Some((o, e)) = &mut attach {
+                    if let Some((o, e)) = attach {
                         let target = if w == 0 { o } else { e };
                         if target.write_all(&buf[..k]).is_err() {
-                            attach = None;
+                            *attach = None;
                         }
                     }
                 }
@@ -299,34 +395,7 @@ fn monitor(
             }
         }
     }
-    let _ = log.flush();
-    drop(attach);
-    drop(held_stdin);
-    let code = status.unwrap_or(255);
-    let oom = oom_killed(id);
-    let _ = rt.delete(id, true);
-    let _ = rootfs::unmount(&dir.join("rootfs"));
-    let auto_remove = engine.containers().load(id).map(|c| c.host.auto_remove).unwrap_or(false);
-    if auto_remove {
-        // Out of sight first, then the reply; the deletion follows.
-        let trash = engine.detach_stopped(id);
-        send(sync, &Report::Exited { code });
-        if let Ok(t) = trash {
-            let _ = engine.purge(id, &t);
-        }
-        return Ok(code);
-    }
-    engine.containers().update(id, |c| {
-        c.state.status = Status::Exited;
-        c.state.exit_code = code;
-        c.state.pid = 0;
-        c.state.monitor_pid = 0;
-        c.state.monitor_start = 0;
-        c.state.oom_killed = oom;
-        c.state.finished_at = now();
-    })?;
-    send(sync, &Report::Exited { code });
-    Ok(code)
+    status.unwrap_or(255)
 }
 
 /// The running container's init: its pid, a pidfd to wait on, its output pipes.

@@ -60,6 +60,37 @@ pub struct CreateOptions {
     pub ulimits: Vec<crate::record::Ulimit>,
     /// `--add-host`.
     pub extra_hosts: Vec<String>,
+    /// `--restart`.
+    pub restart: crate::record::RestartPolicy,
+    /// `--log-opt max-size` in bytes.
+    pub log_max_size: u64,
+    /// `--log-opt max-file`.
+    pub log_max_file: u32,
+}
+
+/// Rotation when `--log-opt` does not say: 10 MiB per file, 3 files (berth keeps
+/// logs bounded by default, unlike Docker's json-file).
+pub const DEFAULT_LOG_MAX_SIZE: u64 = 10 << 20;
+/// See [`DEFAULT_LOG_MAX_SIZE`].
+pub const DEFAULT_LOG_MAX_FILE: u32 = 3;
+
+/// Applies one `--log-opt KEY=VALUE` (max-size, max-file) to `(size, files)`.
+pub fn parse_log_opt(s: &str, size: &mut u64, files: &mut u32) -> Result<()> {
+    let bad = |why: String| Error::InvalidArgument(why);
+    match s.split_once('=') {
+        Some(("max-size", v)) => {
+            *size = match v {
+                "-1" => 0,
+                _ => parse_ram(v).filter(|n| *n > 0).ok_or_else(|| bad(format!("failed to parse max-size: invalid size: '{v}'")))? as u64,
+            };
+            Ok(())
+        }
+        Some(("max-file", v)) => {
+            *files = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| bad(format!("max-file must be a positive integer: {v}")))?;
+            Ok(())
+        }
+        _ => Err(bad(format!("unknown log opt '{}' for json-file log driver", s.split('=').next().unwrap_or(s)))),
+    }
 }
 
 /// Docker's `--ulimit` names and the rlimits they set.

@@ -25,6 +25,8 @@ pub enum Status {
     Removing,
     /// Its monitor vanished without recording an end (found on reconciliation).
     Dead,
+    /// Ended, and about to be started again by its restart policy.
+    Restarting,
 }
 
 impl Status {
@@ -36,6 +38,7 @@ impl Status {
             Status::Exited => "exited",
             Status::Removing => "removing",
             Status::Dead => "dead",
+            Status::Restarting => "restarting",
         }
     }
 }
@@ -66,6 +69,12 @@ pub struct State {
     /// Whether the kernel's OOM killer ended the last run.
     #[serde(default)]
     pub oom_killed: bool,
+    /// How many times the restart policy started it again.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Stopped or killed by a user: the restart policy does not apply.
+    #[serde(default)]
+    pub manual_stop: bool,
 }
 
 /// Go's zero time as Docker prints it for a container never started or stopped.
@@ -191,6 +200,60 @@ pub struct HostConfig {
     /// `--add-host NAME:IP`.
     #[serde(default)]
     pub extra_hosts: Vec<String>,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    /// `--log-opt max-size` in bytes (0: no rotation).
+    #[serde(default)]
+    pub log_max_size: u64,
+    /// `--log-opt max-file`: how many files rotation keeps.
+    #[serde(default)]
+    pub log_max_file: u32,
+}
+
+/// Docker's restart policy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// "no", "always", "unless-stopped" or "on-failure" (empty means "no").
+    pub name: String,
+    /// For on-failure: how many restarts at most (0: unlimited).
+    pub maximum_retry_count: u32,
+}
+
+impl RestartPolicy {
+    /// Parses `--restart` with Docker's messages.
+    pub fn parse(s: &str) -> Result<RestartPolicy> {
+        let (name, count) = s.split_once(':').unwrap_or((s, ""));
+        let bad = || Error::InvalidArgument(format!("invalid restart policy: {s}"));
+        match (name, count) {
+            ("no" | "always" | "unless-stopped", "") => Ok(RestartPolicy { name: name.into(), maximum_retry_count: 0 }),
+            ("no" | "always" | "unless-stopped", _) => Err(Error::InvalidArgument(format!(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            ))),
+            ("on-failure", "") => Ok(RestartPolicy { name: name.into(), maximum_retry_count: 0 }),
+            ("on-failure", n) => {
+                let n: i64 = n.parse().map_err(|_| Error::InvalidArgument(format!("invalid restart policy: maximum retry count must be an integer: {n}")))?;
+                if n < 0 {
+                    return Err(Error::InvalidArgument("invalid restart policy: maximum retry count cannot be negative".into()));
+                }
+                Ok(RestartPolicy { name: name.into(), maximum_retry_count: n as u32 })
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// Whether a run that ended with `code` is started again, after `restarts`
+    /// restarts so far, unless a user stopped it.
+    pub fn restarts(&self, code: i32, restarts: u32, manual_stop: bool) -> bool {
+        if manual_stop {
+            return false;
+        }
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count),
+            _ => false,
+        }
+    }
 }
 
 /// One `--ulimit`.
@@ -392,8 +455,23 @@ mod tests {
                 monitor_pid: 0,
                 monitor_start: 0,
                 oom_killed: false,
+                restart_count: 0,
+                manual_stop: false,
             },
         }
+    }
+
+    #[test]
+    fn restart_policies() {
+        let p = RestartPolicy::parse("on-failure:2").unwrap();
+        assert!(p.restarts(1, 0, false) && p.restarts(1, 1, false) && !p.restarts(1, 2, false));
+        assert!(!p.restarts(0, 0, false));
+        assert!(RestartPolicy::parse("always").unwrap().restarts(0, 99, false));
+        assert!(!RestartPolicy::parse("always").unwrap().restarts(0, 0, true));
+        assert!(!RestartPolicy::parse("no").unwrap().restarts(1, 0, false));
+        assert_eq!(RestartPolicy::parse("sometimes").unwrap_err().to_string(), "invalid restart policy: sometimes");
+        assert!(RestartPolicy::parse("always:3").is_err());
+        assert!(RestartPolicy::parse("on-failure:x").is_err());
     }
 
     #[test]

@@ -16,13 +16,14 @@ impl Engine {
     /// kills it and waits for its monitor first.
     pub fn remove(&self, key: &str, force: bool) -> Result<Container> {
         let c = self.find(key)?;
-        if c.state.status == Status::Running {
+        if matches!(c.state.status, Status::Running | Status::Restarting) {
             if !force {
                 return Err(Error::Conflict(format!(
                     "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
                     c.name
                 )));
             }
+            self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
             if let Ok(rt) = self.runtime() {
                 let _ = rt.kill(&c.id, libc::SIGKILL, true);
             }

@@ -224,6 +224,8 @@ mod tests {
                 monitor_pid: 0,
                 monitor_start: 0,
                 oom_killed: false,
+                restart_count: 0,
+                manual_stop: false,
             },
         }
     }

@@ -35,14 +35,14 @@ impl Engine {
     /// left as it is.
     pub fn start(&self, key: &str, attach: Option<Attach>) -> Result<(Container, Option<Handle>)> {
         let c = self.find(key)?;
-        if c.state.status == Status::Running {
+        if matches!(c.state.status, Status::Running | Status::Restarting) {
             return Ok((c, None));
         }
         // One start at a time per container; the record lock stays free for the
         // monitor, which records the running state itself.
         let _start = self.containers().lock_start(&c.id)?;
         let c = self.find(&c.id)?;
-        if c.state.status == Status::Running {
+        if matches!(c.state.status, Status::Running | Status::Restarting) {
             return Ok((c, None));
         }
         if c.state.status == Status::Removing {
@@ -65,6 +65,10 @@ impl Engine {
             });
             return Err(e);
         }
+        self.containers().update(&c.id, |c| {
+            c.state.manual_stop = false;
+            c.state.restart_count = 0;
+        })?;
         let mut h = monitor::spawn(self, &c.id, attach)?;
         match h.next() {
             Some(Report::Started { .. }) => Ok((self.containers().load(&c.id)?, Some(h))),

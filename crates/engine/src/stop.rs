@@ -63,7 +63,8 @@ impl Engine {
     }
 
     /// Sends `signal` to container `key`'s init (to every process of it for
-    /// SIGKILL). Docker's error when it is not running.
+    /// SIGKILL). Docker's error when it is not running. SIGKILL and the stop signal
+    /// count as a user's stop: the restart policy does not bring it back.
     pub fn kill(&self, key: &str, signal: i32) -> Result<Container> {
         let c = self.find(key)?;
         if c.state.status != Status::Running {
@@ -71,6 +72,10 @@ impl Engine {
                 "cannot kill container: {key}: container {} is not running",
                 c.id
             )));
+        }
+        let stop_sig = if c.config.stop_signal.is_empty() { libc::SIGTERM } else { parse_signal(&c.config.stop_signal)? };
+        if signal == libc::SIGKILL || signal == stop_sig {
+            self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
         }
         self.runtime()?.kill(&c.id, signal, signal == libc::SIGKILL)?;
         Ok(c)
@@ -81,9 +86,14 @@ impl Engine {
     /// is left alone.
     pub fn stop(&self, key: &str, timeout: Option<u32>) -> Result<Container> {
         let c = self.find(key)?;
+        if c.state.status == Status::Restarting {
+            self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
+            return self.wait_monitor(&c, Some(Duration::from_secs(10)));
+        }
         if c.state.status != Status::Running {
             return Ok(c);
         }
+        self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
         let rt = self.runtime()?;
         let sig = if c.config.stop_signal.is_empty() {
             libc::SIGTERM
@@ -102,7 +112,7 @@ impl Engine {
     /// Blocks until container `key` is not running; returns its exit code.
     pub fn wait(&self, key: &str) -> Result<i32> {
         let c = self.find(key)?;
-        if c.state.status != Status::Running {
+        if !matches!(c.state.status, Status::Running | Status::Restarting) {
             return Ok(c.state.exit_code);
         }
         let id = c.id.clone();
@@ -113,7 +123,7 @@ impl Engine {
                 Err(Error::NoSuchContainer(_)) => return Err(Error::NoSuchContainer(id)),
                 Err(e) => return Err(e),
             };
-            if c.state.status != Status::Running {
+            if !matches!(c.state.status, Status::Running | Status::Restarting) {
                 return Ok(c.state.exit_code);
             }
             // The monitor is gone but the process runs on: poll the process.
