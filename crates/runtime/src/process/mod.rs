@@ -314,6 +314,17 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
     setup::rlimits(process)?;
     setup::scheduling(process)?;
     setup::exec_affinity(process)?;
+    // Nothing of the runtime beyond stdio and the preserved descriptors may reach the
+    // container's process (CVE-2024-21626: a leaked host directory fd let a process
+    // escape through /proc/self/fd). Our own descriptors stay usable until exec, and
+    // everything opened from here on is O_CLOEXEC. Done before the seccomp filter is
+    // loaded: a profile written before close_range existed (runtime-tools' default
+    // one, older Docker ones) answers it with EPERM, and runc works with those.
+    step(
+        || format!("close_range {}.. CLOSE_RANGE_CLOEXEC", 3 + cfg.preserve_fds),
+        || raw::cloexec_from(3 + cfg.preserve_fds),
+    )
+    .map_err(sys("close_range"))?;
     if let Some(listener) = setup::identity(process, cfg.setgroups_allowed, cfg.seccomp)? {
         ch.send(&Msg::SeccompListener)?;
         terminal::send_fd(ch.raw(), listener.as_raw_fd(), b"seccomp")?;
@@ -324,14 +335,6 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
         let path = std::path::Path::new(std::ffi::OsStr::from_bytes(target.path.as_bytes()));
         crate::exeguard::check_target(path, me)?;
     }
-    // Nothing of the runtime beyond stdio and the preserved descriptors may reach the
-    // container's process (CVE-2024-21626: a leaked host directory fd let a process
-    // escape through /proc/self/fd). Our own descriptors stay usable until exec.
-    step(
-        || format!("close_range {}.. CLOSE_RANGE_CLOEXEC", 3 + cfg.preserve_fds),
-        || raw::cloexec_from(3 + cfg.preserve_fds),
-    )
-    .map_err(sys("close_range"))?;
     Ok((target, host_pid))
 }
 
