@@ -243,3 +243,21 @@ fn hostile_layers_in_a_loaded_archive_stay_inside() {
     );
     assert_eq!(std::fs::read(top.join("planted/evil2")).unwrap(), b"pwned");
 }
+
+#[test]
+fn a_hardlink_to_a_symlink_links_the_symlink_not_its_target() {
+    let b = Berth::new("hostile-hl-symlink");
+    let out = Outside::new(&b);
+    let secret = out.dir.join("secret");
+    let tar = raw_tar(&[
+        Entry::Symlink("s", secret.to_str().unwrap()),
+        Entry::Hardlink("h", "s"),
+        // Writing through the linked name must not reach the host file either.
+        Entry::File("h", b"overwritten"),
+    ]);
+    let layer = import(&b, &tar).unwrap();
+    out.assert_untouched();
+    assert_eq!(std::fs::read(layer.join("h")).unwrap(), b"overwritten");
+    let s = std::fs::symlink_metadata(layer.join("s")).unwrap();
+    assert!(s.file_type().is_symlink(), "s is still the planted symlink");
+}
