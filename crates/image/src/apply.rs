@@ -404,12 +404,12 @@ impl Applier<'_> {
     /// Directories made up here take owner and mode from the same directory in a lower
     /// layer, so a layer that omits `tmp/` does not hide `/tmp`'s 1777 mode.
     fn ensure_dir(&mut self, rel: &Path) -> Result<OwnedFd> {
-        if let Some((p, fd)) = &self.cache {
-            if p == rel {
-                return fd
-                    .try_clone()
-                    .ctx("dup directory", self.root_path.join(rel));
-            }
+        if let Some((p, fd)) = &self.cache
+            && p == rel
+        {
+            return fd
+                .try_clone()
+                .ctx("dup directory", self.root_path.join(rel));
         }
         let fd = match open_dir_in(self.root.as_fd(), rel) {
             Ok(fd) => fd,
@@ -492,10 +492,10 @@ impl Applier<'_> {
             let Some(name) = rel.file_name() else {
                 continue;
             };
-            if let Ok(d) = open_dir_in(root.as_fd(), parent) {
-                if let Ok(st) = rustix::fs::statat(&d, name, AtFlags::SYMLINK_NOFOLLOW) {
-                    return Some(st);
-                }
+            if let Ok(d) = open_dir_in(root.as_fd(), parent)
+                && let Ok(st) = rustix::fs::statat(&d, name, AtFlags::SYMLINK_NOFOLLOW)
+            {
+                return Some(st);
             }
         }
         None

@@ -143,10 +143,10 @@ impl Unpacked {
     fn blob(&self, p: &str) -> Result<Digest> {
         let mut p = clean(p);
         for _ in 0..16 {
-            if let Some(d) = digest_from_layout_path(Path::new(&p)) {
-                if self.blobs.contains_key(&p) || self.files.contains_key(&p) {
-                    return Ok(d);
-                }
+            if let Some(d) = digest_from_layout_path(Path::new(&p))
+                && (self.blobs.contains_key(&p) || self.files.contains_key(&p))
+            {
+                return Ok(d);
             }
             if let Some(d) = self.blobs.get(&p) {
                 return Ok(d.clone());

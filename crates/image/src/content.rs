@@ -155,14 +155,14 @@ impl BlobWriter {
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let h = std::mem::take(&mut self.hasher);
         let actual = Digest::from_hex(&crate::digest::to_hex(&sha2::Digest::finalize(h)))?;
-        if let Some(e) = expected {
-            if *e != actual {
-                return Err(Error::DigestMismatch {
-                    what: "blob".into(),
-                    expected: e.to_string(),
-                    actual: actual.to_string(),
-                });
-            }
+        if let Some(e) = expected
+            && *e != actual
+        {
+            return Err(Error::DigestMismatch {
+                what: "blob".into(),
+                expected: e.to_string(),
+                actual: actual.to_string(),
+            });
         }
         self.file.flush().ctx("write blob", &self.path)?;
         self.file

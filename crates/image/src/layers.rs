@@ -150,14 +150,14 @@ impl LayerStore {
         fs::create_dir_all(&diff).ctx("create layer directory", &diff)?;
 
         let (diff_id, stats) = decompress_and_apply(blob, compression, &diff, &lowers)?;
-        if let Some(want) = expected_diff {
-            if *want != diff_id {
-                return Err(Error::DigestMismatch {
-                    what: "layer diff ID".into(),
-                    expected: want.to_string(),
-                    actual: diff_id.to_string(),
-                });
-            }
+        if let Some(want) = expected_diff
+            && *want != diff_id
+        {
+            return Err(Error::DigestMismatch {
+                what: "layer diff ID".into(),
+                expected: want.to_string(),
+                actual: diff_id.to_string(),
+            });
         }
         let chain = chain_id(parent, &diff_id);
         let info = LayerInfo {

@@ -45,10 +45,10 @@ impl Reference {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(t) = tag {
-            if !valid_tag(t) {
-                return Err(bad("invalid tag"));
-            }
+        if let Some(t) = tag
+            && !valid_tag(t)
+        {
+            return Err(bad("invalid tag"));
         }
         if name.is_empty() {
             return Err(bad("empty repository name"));
@@ -247,10 +247,10 @@ fn valid_domain(d: &str) -> bool {
             None => (d, None),
         }
     };
-    if let Some(p) = port {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(p) = port
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
     }
     if host.starts_with('[') {
         return host.len() > 2

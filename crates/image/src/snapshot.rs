@@ -120,12 +120,12 @@ impl Overlay {
         if dst.exists() {
             return Err(Error::Conflict(format!("snapshot {key:?} already exists")));
         }
-        if let Some(p) = parent {
-            if !self.store.layers().contains(p) {
-                return Err(Error::InvalidInput(format!(
-                    "parent layer {p} of snapshot {key:?} does not exist"
-                )));
-            }
+        if let Some(p) = parent
+            && !self.store.layers().contains(p)
+        {
+            return Err(Error::InvalidInput(format!(
+                "parent layer {p} of snapshot {key:?} does not exist"
+            )));
         }
         let tmp = fsutil::temp_path(&self.store.root().join("tmp"), "snapshot");
         let res = (|| {

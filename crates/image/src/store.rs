@@ -445,10 +445,10 @@ impl Store {
         for r in idx.images.values() {
             blobs.insert(r.manifest.clone());
             blobs.insert(r.id.clone());
-            if let Ok(data) = self.content.read(&r.manifest) {
-                if let Ok(m) = serde_json::from_slice::<Manifest>(&data) {
-                    blobs.extend(m.layers.into_iter().map(|l| l.digest));
-                }
+            if let Ok(data) = self.content.read(&r.manifest)
+                && let Ok(m) = serde_json::from_slice::<Manifest>(&data)
+            {
+                blobs.extend(m.layers.into_iter().map(|l| l.digest));
             }
             tops.extend(r.top_layer.clone());
         }
@@ -530,10 +530,10 @@ impl Store {
         rec.manifest = manifest.clone();
         let mut moved = Vec::new();
         for n in names {
-            if let Some(old) = idx.names.get(&n.to_string()) {
-                if *old != id {
-                    moved.push((n.clone(), old.clone()));
-                }
+            if let Some(old) = idx.names.get(&n.to_string())
+                && *old != id
+            {
+                moved.push((n.clone(), old.clone()));
             }
             set_name(&mut idx, n, &id);
         }
@@ -715,10 +715,11 @@ fn resolve_in(idx: &IndexFile, name: &str) -> Result<Digest> {
             }
         }
     }
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit()) {
-        if let Some(id) = by_prefix(idx, name) {
-            return Ok(id);
-        }
+    if !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_hexdigit())
+        && let Some(id) = by_prefix(idx, name)
+    {
+        return Ok(id);
     }
     Err(Error::NoSuchImage(match parsed {
         Ok(r) => r.familiar(),
