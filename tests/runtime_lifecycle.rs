@@ -597,3 +597,26 @@ fn systemd_cgroup_paths_and_no_pivot() {
         let _ = std::fs::remove_dir(&leftover);
     }
 }
+
+#[test]
+fn tmpcopyup_fills_a_tmpfs_with_what_it_covers() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sh", "-c", "cat /etc/greeting; ls -l /etc/link | cut -d'>' -f2; \
+        stat -c '%a %u' /etc/sub; touch /etc/new && echo writable; grep ' /etc ' /proc/self/mountinfo | cut -d' ' -f9"]);
+    std::fs::write(b.path().join("rootfs/etc/greeting"), "hello\n").unwrap();
+    std::os::unix::fs::symlink("greeting", b.path().join("rootfs/etc/link")).unwrap();
+    std::fs::create_dir(b.path().join("rootfs/etc/sub")).unwrap();
+    std::fs::set_permissions(b.path().join("rootfs/etc/sub"), std::os::unix::fs::PermissionsExt::from_mode(0o710)).unwrap();
+    std::os::unix::fs::chown(b.path().join("rootfs/etc/sub"), Some(42), Some(42)).unwrap();
+    // podman's --tmpfs: a tmpfs on a read-only root, seeded from the image.
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "tmpcopyup", "mode=755"]}));
+    });
+    let id = rt.id("copyup");
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).ok();
+    assert_eq!(out, "hello\n greeting\n710 42\nwritable\ntmpfs\n");
+    // The image itself is untouched.
+    assert!(!b.path().join("rootfs/etc/new").exists());
+}

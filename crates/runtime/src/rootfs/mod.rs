@@ -17,6 +17,7 @@
 //! calls the kernel.
 
 mod cgroup;
+mod copyup;
 mod devices;
 mod masked;
 mod mounts;

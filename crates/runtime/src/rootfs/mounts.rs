@@ -10,7 +10,7 @@ use oci_spec::runtime::Mount;
 use rustix::fs::{FileType, OFlags};
 
 use super::options::{self, MountOptions};
-use super::{Error, Options, Result, cgroup, paths, sys};
+use super::{Error, Options, Result, cgroup, copyup, paths, sys};
 
 /// One `mount(2)` call, described for the trace and for errors.
 pub(crate) struct Call<'a> {
@@ -93,7 +93,22 @@ pub(crate) fn mount(root: BorrowedFd<'_>, m: &Mount, opts: &Options) -> Result<(
         "mqueue" => host_fallback(root, &rel, &target, m, typ, &o, &shown, opts, "/dev/mqueue"),
         _ => {
             let fd = mkdir(root, &rel, &target)?;
+            // What the tmpfs will cover, opened before it does.
+            let covered = if o.tmpcopyup && typ == "tmpfs" {
+                Some(copyup::open_dir(fd.as_fd()).map_err(Error::path("open for tmpcopyup", target.clone()))?)
+            } else {
+                None
+            };
             fs_mount(&fd, m, typ, &o, &target, &shown)?;
+            if let Some(old) = covered {
+                let new = copyup::open_dir(reopen(root, &rel, &target)?.as_fd())
+                    .map_err(Error::path("open tmpfs for tmpcopyup", target.clone()))?;
+                crate::explain::step(
+                    || format!("tmpcopyup into {target}"),
+                    || copyup::copy_tree(&old, &new),
+                )
+                .map_err(Error::path("tmpcopyup", target.clone()))?;
+            }
             after_mount(root, &rel, &target, &o)
         }
     }

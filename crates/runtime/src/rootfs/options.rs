@@ -21,6 +21,9 @@ pub(crate) struct MountOptions {
     pub data: String,
     /// `idmap`/`ridmap` was asked for.
     pub idmap: bool,
+    /// `tmpcopyup` (runc's extension, used by podman): a tmpfs starts with a copy of
+    /// what the directory it covers held.
+    pub tmpcopyup: bool,
 }
 
 impl Default for MountOptions {
@@ -32,6 +35,7 @@ impl Default for MountOptions {
             rec_clr: 0,
             data: String::new(),
             idmap: false,
+            tmpcopyup: false,
         }
     }
 }
@@ -169,6 +173,8 @@ pub(crate) fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
             out.rec_clr |= attr::ATIME;
         } else if opt == "idmap" || opt == "ridmap" {
             out.idmap = true;
+        } else if opt == "tmpcopyup" {
+            out.tmpcopyup = true;
         } else if !opt.is_empty() {
             if !out.data.is_empty() {
                 out.data.push(',');
@@ -246,6 +252,9 @@ mod tests {
 
     #[test]
     fn propagation_options_are_kept_apart_in_order() {
+        let o = parse(&["tmpcopyup", "mode=755"]);
+        assert!(o.tmpcopyup);
+        assert_eq!(o.data, "mode=755");
         let o = parse(&["rbind", "rprivate", "slave"]);
         assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
         assert_eq!(

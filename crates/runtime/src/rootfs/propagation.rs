@@ -65,10 +65,13 @@ pub(crate) fn prepare_root(rootfs: &Path, flags: MsFlags) -> Result<()> {
     })
 }
 
-/// After the pivot: a shared root propagation is applied to the new root, which the
-/// bind in `prepare_root` created private.
+/// After the pivot: a shared or unbindable root propagation is applied to the new
+/// root, which the bind in `prepare_root` created private (a bind copies slave and
+/// private propagation from its source, but never shared from a now-private parent
+/// nor unbindable: binding an unbindable mount is refused). The spec's
+/// rootfsPropagation is the container's `/`, so it must hold there.
 pub(crate) fn finish_root(flags: MsFlags) -> Result<()> {
-    if flags.contains(MsFlags::MS_SHARED) {
+    if flags.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
         change(Path::new("/"), flags)?;
     }
     Ok(())
