@@ -220,3 +220,60 @@ fn restart_policies_and_log_rotation() {
     assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "lines in order across files: {nums:?}");
     assert!(nums.len() < 200, "old lines were rotated away");
 }
+
+#[test]
+fn pause_rename_top_restart_and_ps_filters() {
+    let b = Berth::new("eng-manage");
+    let counter = "while true; do echo x; sleep 0.05; done";
+    b.run(&["run", "-d", "--name", "frozen", "-l", "tier=web", IMAGE, "sh", "-c", counter]).ok();
+    b.run(&["run", "--name", "done3", IMAGE, "sh", "-c", "exit 3"]).fails();
+    b.eventually(10, "output", || !b.run(&["logs", "frozen"]).ok().is_empty());
+
+    // pause freezes it: no output while paused; ps and inspect say so.
+    b.run(&["pause", "frozen"]).ok();
+    assert!(b.ps().iter().any(|r| r.contains("frozen paused|Up") && r.ends_with("(Paused)")), "{:?}", b.ps());
+    assert_eq!(b.inspect("frozen")["State"]["Paused"], true);
+    let n = b.run(&["logs", "frozen"]).ok().lines().count();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(b.run(&["logs", "frozen"]).ok().lines().count(), n, "no output while frozen");
+    assert_eq!(b.run(&["pause", "frozen"]).code(), 1);
+    b.run(&["unpause", "frozen"]).ok();
+    b.eventually(10, "output again", || b.run(&["logs", "frozen"]).ok().lines().count() > n);
+
+    // filters
+    let names = |f: &[&str]| {
+        let mut args = vec!["ps", "-a", "--format", "{{.Names}}"];
+        for x in f {
+            args.push("-f");
+            args.push(x);
+        }
+        b.run(&args).ok()
+    };
+    assert_eq!(names(&["status=running"]), "frozen\n");
+    assert_eq!(names(&["exited=3"]), "done3\n");
+    assert_eq!(names(&["label=tier=web"]), "frozen\n");
+    assert_eq!(names(&["name=done"]), "done3\n");
+    assert_eq!(names(&["status=exited", "status=running"]).lines().count(), 2);
+    assert_eq!(names(&["ancestor=bb"]).lines().count(), 2);
+    assert_eq!(b.run(&["ps", "-f", "bogus=1"]).code(), 1);
+
+    // rename, top, restart
+    b.run(&["rename", "frozen", "thawed"]).ok();
+    assert_eq!(b.inspect("thawed")["Name"], "/thawed");
+    let r = b.run(&["rename", "thawed", "done3"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("is already in use"), "{}", r.stderr());
+    let top = b.run(&["top", "thawed"]).ok();
+    assert!(top.lines().next().unwrap().contains("PID"), "{top}");
+    assert!(top.contains("sh -c while true"), "{top}");
+    let pid_before = b.inspect("thawed")["State"]["Pid"].clone();
+    b.run(&["restart", "-t", "1", "thawed"]).ok();
+    let doc = b.inspect("thawed");
+    assert_eq!(doc["State"]["Status"], "running");
+    assert_ne!(doc["State"]["Pid"], pid_before);
+    // stop and kill of a paused container work (it is thawed for the signal).
+    b.run(&["pause", "thawed"]).ok();
+    b.run(&["kill", "thawed"]).ok();
+    b.eventually(10, "the kill to land", || b.inspect("thawed")["State"]["Status"] == "exited");
+    assert_eq!(b.inspect("thawed")["State"]["ExitCode"], 137);
+}

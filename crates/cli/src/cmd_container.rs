@@ -62,6 +62,16 @@ pub enum ContainerCmds {
     Exec(ExecArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// Return low-level information on containers
     Inspect(InspectArgs),
     /// Manage containers
@@ -106,6 +116,16 @@ pub enum ContainerSub {
     Wait(WaitArgs),
     /// Display detailed information on one or more containers
     Inspect(InspectArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
 }
 
 /// Flags shared by `create` and `run` (`-h` is the hostname, as in docker).
@@ -402,6 +422,9 @@ pub struct PsArgs {
     /// Format output using a custom template
     #[arg(long)]
     format: Option<String>,
+    /// Filter output based on conditions provided (id, name, label, status, ancestor, exited)
+    #[arg(short, long)]
+    filter: Vec<String>,
 }
 
 /// `logs`'s flags.
@@ -443,6 +466,33 @@ pub struct ExecArgs {
     /// The command and its arguments
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
+}
+
+/// Arguments of commands that take container names only.
+#[derive(Args)]
+pub struct NamesArgs {
+    /// The containers
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `rename`'s arguments.
+#[derive(Args)]
+pub struct RenameArgs {
+    /// The container
+    container: String,
+    /// Its new name
+    new_name: String,
+}
+
+/// `top`'s arguments.
+#[derive(Args)]
+pub struct TopArgs {
+    /// The container
+    container: String,
+    /// Options for ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_options: Vec<String>,
 }
 
 /// `wait`'s arguments.
@@ -500,6 +550,32 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
         ContainerCmds::Exec(a) | ContainerCmds::Container { cmd: ContainerSub::Exec(a) } => exec(&eng, a),
         ContainerCmds::Wait(a) | ContainerCmds::Container { cmd: ContainerSub::Wait(a) } => wait(&eng, a),
         ContainerCmds::Inspect(a) | ContainerCmds::Container { cmd: ContainerSub::Inspect(a) } => inspect(&eng, a),
+        ContainerCmds::Pause(a) | ContainerCmds::Container { cmd: ContainerSub::Pause(a) } => {
+            each(&a.containers, |n| {
+                eng.pause(n)?;
+                println!("{n}");
+                Ok(())
+            })
+        }
+        ContainerCmds::Unpause(a) | ContainerCmds::Container { cmd: ContainerSub::Unpause(a) } => {
+            each(&a.containers, |n| {
+                eng.unpause(n)?;
+                println!("{n}");
+                Ok(())
+            })
+        }
+        ContainerCmds::Rename(a) | ContainerCmds::Container { cmd: ContainerSub::Rename(a) } => {
+            eng.rename(&a.container, &a.new_name)?;
+            Ok(())
+        }
+        ContainerCmds::Restart(a) | ContainerCmds::Container { cmd: ContainerSub::Restart(a) } => {
+            each(&a.containers, |n| {
+                eng.restart(n, a.time)?;
+                println!("{n}");
+                Ok(())
+            })
+        }
+        ContainerCmds::Top(a) | ContainerCmds::Container { cmd: ContainerSub::Top(a) } => top(&eng, a),
         ContainerCmds::Monitor(a) => {
             let attach: Vec<i32> = a
                 .attach
@@ -650,6 +726,9 @@ fn secs(t: &str) -> i64 {
 /// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 5 seconds ago`, `Created`.
 pub fn status_text(c: &Container) -> String {
     match c.state.status {
+        Status::Running if c.state.paused => {
+            format!("Up {} (Paused)", human_duration(now_secs() - secs(&c.state.started_at)))
+        }
         Status::Running => format!("Up {}", human_duration(now_secs() - secs(&c.state.started_at))),
         Status::Exited => format!(
             "Exited ({}) {} ago",
@@ -708,7 +787,7 @@ fn ps_row(c: &Container, no_trunc: bool) -> Value {
         "CreatedAt": crate::units::go_time(Some(&c.created)),
         "RunningFor": since(Some(&c.created)),
         "Status": status_text(c),
-        "State": c.state.status.as_str(),
+        "State": if c.state.paused { "paused" } else { c.state.status.as_str() },
         "Ports": "",
         "Names": c.name,
         "Labels": labels.join(","),
@@ -718,14 +797,65 @@ fn ps_row(c: &Container, no_trunc: bool) -> Value {
     })
 }
 
+/// Parses `ps -f KEY=VALUE` filters, grouped by key (values of one key are ORed,
+/// keys ANDed, as Docker does).
+fn ps_filters(given: &[String]) -> Result<Vec<(String, Vec<String>)>, Fail> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for f in given {
+        let (k, v) = f.split_once('=').ok_or_else(|| Fail::usage(format!("bad format of filter (expected name=value)")))?;
+        if !["id", "name", "label", "status", "ancestor", "exited"].contains(&k) {
+            return Err(Fail::user(format!("invalid filter '{k}'")));
+        }
+        if k == "status"
+            && !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&v)
+        {
+            return Err(Fail::user(format!(
+                "invalid filter 'status={v}': Invalid filter 'status={v}'"
+            )));
+        }
+        match out.iter_mut().find(|(key, _)| key == k) {
+            Some((_, vals)) => vals.push(v.to_string()),
+            None => out.push((k.to_string(), vec![v.to_string()])),
+        }
+    }
+    Ok(out)
+}
+
+fn ps_matches(eng: &Engine, c: &Container, filters: &[(String, Vec<String>)]) -> bool {
+    filters.iter().all(|(k, vals)| {
+        vals.iter().any(|v| match k.as_str() {
+            "id" => c.id.starts_with(v.as_str()),
+            "name" => c.name.contains(v.trim_start_matches('/')),
+            "label" => match v.split_once('=') {
+                Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+                None => c.config.labels.contains_key(v.as_str()),
+            },
+            "status" => {
+                let st = if c.state.paused { "paused" } else { c.state.status.as_str() };
+                st == v
+            }
+            "exited" => c.state.status == Status::Exited && v.parse::<i32>() == Ok(c.state.exit_code),
+            "ancestor" => {
+                c.image == *v
+                    || eng.store().resolve(v).is_ok_and(|id| id.to_string() == c.image_id)
+            }
+            _ => false,
+        })
+    })
+}
+
 fn ps(eng: &Engine, a: PsArgs) -> CmdResult {
+    let filters = ps_filters(&a.filter)?;
     let mut list = eng.list()?;
     let last = if a.latest { 1 } else { a.last };
+    // A status or exited filter looks at every container, as `-a` would.
+    let all = a.all || filters.iter().any(|(k, _)| k == "status" || k == "exited");
     if last >= 0 {
         list.truncate(last as usize);
-    } else if !a.all {
+    } else if !all {
         list.retain(|c| c.state.status == Status::Running);
     }
+    list.retain(|c| ps_matches(eng, c, &filters));
     if a.quiet {
         for c in &list {
             println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] });
@@ -871,9 +1001,9 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
         "Path": c.path,
         "Args": c.args,
         "State": {
-            "Status": s.status.as_str(),
+            "Status": if s.paused { "paused" } else { s.status.as_str() },
             "Running": s.status == Status::Running,
-            "Paused": false,
+            "Paused": s.paused,
             "Restarting": s.status == Status::Restarting,
             "OOMKilled": s.oom_killed,
             "Dead": s.status == Status::Dead,
@@ -982,4 +1112,40 @@ fn inspect(eng: &Engine, a: InspectArgs) -> CmdResult {
     } else {
         Ok(())
     }
+}
+
+/// `top`: the host's `ps` (docker runs it too), rows limited to the container's pids.
+fn top(eng: &Engine, a: TopArgs) -> CmdResult {
+    let pids = eng.pids(&a.container)?;
+    let opts = if a.ps_options.is_empty() { vec!["-ef".to_string()] } else { a.ps_options };
+    let out = std::process::Command::new("ps").args(&opts).output().map_err(|e| Fail {
+        code: 1,
+        message: format!("Error response from daemon: error running top: {e}"),
+    })?;
+    if !out.status.success() {
+        return Err(Fail::user(format!(
+            "ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Fail::user("Couldn't find PID field in ps output"))?;
+    let mut rows = vec![header.split_whitespace().collect::<Vec<_>>().join("\t")];
+    let ncols = header.split_whitespace().count();
+    for l in lines {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.get(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            // The last column (the command) may hold spaces.
+            let mut cells: Vec<String> = f.iter().take(ncols - 1).map(|s| s.to_string()).collect();
+            cells.push(f.iter().skip(ncols - 1).copied().collect::<Vec<_>>().join(" "));
+            rows.push(cells.join("\t"));
+        }
+    }
+    print!("{}", tabwrite(&(rows.join("\n") + "\n")));
+    Ok(())
 }

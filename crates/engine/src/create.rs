@@ -174,6 +174,7 @@ impl Engine {
                 oom_killed: false,
                 restart_count: 0,
                 manual_stop: false,
+                paused: false,
             },
         };
         std::fs::create_dir(&dir).map_err(io(format!("create {}", dir.display())))?;

@@ -14,6 +14,7 @@ pub mod error;
 pub mod etc_files;
 pub mod exec;
 pub mod logs;
+pub mod manage;
 pub mod monitor;
 pub mod names;
 pub mod options;

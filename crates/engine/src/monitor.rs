@@ -304,6 +304,7 @@ fn monitor(
     }
     engine.containers().update(id, |c| {
         c.state.status = Status::Exited;
+        c.state.paused = false;
         c.state.exit_code = code;
         c.state.pid = 0;
         c.state.monitor_pid = 0;
@@ -459,6 +460,7 @@ fn create_and_start(
     let my_start = berth_runtime::state::proc_stat(me).map(|(s, _)| s).unwrap_or(0);
     let (c, ()) = engine.containers().update(id, |c| {
         c.state.status = Status::Running;
+        c.state.paused = false;
         c.state.pid = pid;
         c.state.exit_code = 0;
         c.state.error = String::new();

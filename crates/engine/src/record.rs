@@ -75,6 +75,9 @@ pub struct State {
     /// Stopped or killed by a user: the restart policy does not apply.
     #[serde(default)]
     pub manual_stop: bool,
+    /// Frozen by `pause`.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// Go's zero time as Docker prints it for a container never started or stopped.
@@ -457,6 +460,7 @@ mod tests {
                 oom_killed: false,
                 restart_count: 0,
                 manual_stop: false,
+                paused: false,
             },
         }
     }

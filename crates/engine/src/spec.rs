@@ -226,6 +226,7 @@ mod tests {
                 oom_killed: false,
                 restart_count: 0,
                 manual_stop: false,
+                paused: false,
             },
         }
     }

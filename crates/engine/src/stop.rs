@@ -77,7 +77,9 @@ impl Engine {
         if signal == libc::SIGKILL || signal == stop_sig {
             self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
         }
-        self.runtime()?.kill(&c.id, signal, signal == libc::SIGKILL)?;
+        let rt = self.runtime()?;
+        rt.kill(&c.id, signal, signal == libc::SIGKILL)?;
+        self.thaw_if_paused(&rt, &c);
         Ok(c)
     }
 
@@ -102,11 +104,21 @@ impl Engine {
         };
         let t = timeout.or(c.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
         let _ = rt.kill(&c.id, sig, false);
+        self.thaw_if_paused(&rt, &c);
         if !wait_pid(c.state.pid, Some(Duration::from_secs(t as u64))) {
             let _ = rt.kill(&c.id, libc::SIGKILL, true);
             wait_pid(c.state.pid, Some(Duration::from_secs(10)));
         }
         self.wait_monitor(&c, Some(Duration::from_secs(10)))
+    }
+
+    /// A frozen process receives signals only once thawed, as Docker unpauses a
+    /// container it stops or kills.
+    pub(crate) fn thaw_if_paused(&self, rt: &berth_runtime::Runtime, c: &Container) {
+        if c.state.paused {
+            let _ = rt.resume(&c.id);
+            let _ = self.containers().update(&c.id, |c| c.state.paused = false);
+        }
     }
 
     /// Blocks until container `key` is not running; returns its exit code.
