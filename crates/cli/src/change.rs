@@ -88,10 +88,10 @@ pub fn apply(c: &mut ContainerConfig, line: &str) -> Result<(), String> {
 
 /// JSON (exec) form, or shell form run by `/bin/sh -c`.
 fn command(args: &str) -> Vec<String> {
-    if args.starts_with('[') {
-        if let Ok(v) = serde_json::from_str::<Vec<String>>(args) {
-            return v;
-        }
+    if args.starts_with('[')
+        && let Ok(v) = serde_json::from_str::<Vec<String>>(args)
+    {
+        return v;
     }
     vec!["/bin/sh".into(), "-c".into(), args.into()]
 }

@@ -294,11 +294,7 @@ pub fn history(store: &Store, a: HistoryArgs) -> CmdResult {
 /// `berth system df`: berth keeps images only so far, so that is the one row.
 pub fn df(store: &Store, verbose: bool) -> CmdResult {
     let du = store.disk_usage()?;
-    let pct = if du.size == 0 {
-        0
-    } else {
-        du.reclaimable * 100 / du.size
-    };
+    let pct = (du.reclaimable * 100).checked_div(du.size).unwrap_or(0);
     let rows = vec![json!({
         "Type": "Images",
         "TotalCount": du.images.to_string(),

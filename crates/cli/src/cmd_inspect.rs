@@ -147,14 +147,14 @@ fn build(store: &Store, img: &Image) -> Document {
         shell: c.shell,
     };
     let mut graph = Map::new();
-    if let Some(top) = &img.record.top_layer {
-        if let Ok(stack) = store.layers().stack(top) {
-            let s = |p: &std::path::PathBuf| p.to_string_lossy().into_owned();
-            graph.insert("UpperDir".into(), json!(s(&stack[0])));
-            if stack.len() > 1 {
-                let lower: Vec<String> = stack[1..].iter().map(s).collect();
-                graph.insert("LowerDir".into(), json!(lower.join(":")));
-            }
+    if let Some(top) = &img.record.top_layer
+        && let Ok(stack) = store.layers().stack(top)
+    {
+        let s = |p: &std::path::PathBuf| p.to_string_lossy().into_owned();
+        graph.insert("UpperDir".into(), json!(s(&stack[0])));
+        if stack.len() > 1 {
+            let lower: Vec<String> = stack[1..].iter().map(s).collect();
+            graph.insert("LowerDir".into(), json!(lower.join(":")));
         }
     }
     Document {
