@@ -8,10 +8,6 @@
 //! adds `--root`); and a cgroup parent of its own, removed afterwards. No network:
 //! `--network none`, and the image is a busybox root filesystem brought in with
 //! `podman import`.
-//!
-//! Not covered, because berth-runtime refuses it today: tmpfs mounts with runc's
-//! `tmpcopyup` option, which podman puts on every `--tmpfs` and on the tmpfs mounts
-//! of `--read-only` (rootfs/ passes the option to the kernel, which answers EINVAL).
 
 #[path = "dropin_support.rs"]
 mod dropin_support;
@@ -782,4 +778,21 @@ fn join_another_containers_namespaces() {
     assert_eq!(p.inspect(first, "{{.State.Status}}"), "running");
     p.ok(&["rm", second]);
     p.ok(&["rm", "--force", "--time", "0", first]);
+}
+
+/// podman's `--tmpfs` and `--read-only` mount tmpfs with runc's `tmpcopyup`: the
+/// tmpfs starts with what the image had at that path.
+#[test]
+fn tmpfs_and_read_only_with_tmpcopyup() {
+    let p = Podman::new();
+    let out = p.run(&[
+        "--rm", "--tmpfs", "/etc", IMAGE, "sh", "-c",
+        "grep -c root /etc/passwd; touch /etc/x && echo writable",
+    ]);
+    assert_eq!(out.ok(), "1\nwritable\n");
+    let out = p.run(&[
+        "--rm", "--read-only", IMAGE, "sh", "-c",
+        "touch /bin/x 2>/dev/null || echo root-ro; touch /tmp/x && echo tmp-rw",
+    ]);
+    assert_eq!(out.ok(), "root-ro\ntmp-rw\n");
 }
