@@ -201,3 +201,19 @@ fn stdin_env_file_hosts_read_only_tmpfs_caps_seccomp_ulimits() {
     assert_eq!(r.code(), 125);
     assert!(b.ps().is_empty());
 }
+
+#[test]
+fn image_whiteouts_apply_in_the_container() {
+    let b = Berth::new("eng-whiteout");
+    b.load_whiteout_image("wh:latest");
+    let out = b
+        .run(&["run", "--rm", "wh", "sh", "-c", "ls /etc/gone 2>&1; ls /data/old; cat /data/old/c"])
+        .ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("No such file or directory"), "{out}");
+    assert_eq!(&lines[1..], ["c", "c"], "{out}");
+    // The container's own deletions stay in its upper layer.
+    b.run(&["run", "--name", "deleter", "wh", "rm", "/bin/busybox"]).ok();
+    let again = b.run(&["run", "--rm", "wh", "ls", "/bin/busybox"]).ok();
+    assert_eq!(again, "/bin/busybox\n");
+}

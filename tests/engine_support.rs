@@ -37,6 +37,64 @@ impl Berth {
         b
     }
 
+    /// Loads a two-layer image `name` through `berth load`: busybox with `/etc/gone`
+    /// and `/data/old/{a,b}`, then a layer whiting out `/etc/gone` and making
+    /// `/data/old` opaque with only `c` in it.
+    pub fn load_whiteout_image(&self, name: &str) {
+        use sha2::Digest;
+        let base = self.path("wh-rootfs");
+        busybox_rootfs(&base);
+        std::fs::write(base.join("etc/gone"), "here\n").unwrap();
+        std::fs::create_dir_all(base.join("data/old")).unwrap();
+        std::fs::write(base.join("data/old/a"), "a").unwrap();
+        std::fs::write(base.join("data/old/b"), "b").unwrap();
+        let mut l1 = tar::Builder::new(Vec::new());
+        l1.follow_symlinks(false);
+        l1.append_dir_all(".", &base).unwrap();
+        let l1 = l1.into_inner().unwrap();
+        let mut l2 = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, data: &[u8], dir: bool| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(if dir { 0o755 } else { 0o644 });
+            h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+            h.set_cksum();
+            l2.append_data(&mut h, path, data).unwrap();
+        };
+        add("etc/", b"", true);
+        add("etc/.wh.gone", b"", false);
+        add("data/old/", b"", true);
+        add("data/old/.wh..wh..opq", b"", false);
+        add("data/old/c", b"c", false);
+        let l2 = l2.into_inner().unwrap();
+        let hex = |d: &[u8]| format!("{:x}", sha2::Sha256::digest(d));
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", hex(&l1)), format!("sha256:{}", hex(&l2))]},
+        });
+        let config = serde_json::to_vec(&config).unwrap();
+        let manifest = serde_json::json!([{
+            "Config": "config.json", "RepoTags": [name], "Layers": ["l1/layer.tar", "l2/layer.tar"],
+        }]);
+        let mut ar = tar::Builder::new(Vec::new());
+        for (p, d) in [
+            ("config.json", config.as_slice()),
+            ("l1/layer.tar", l1.as_slice()),
+            ("l2/layer.tar", l2.as_slice()),
+            ("manifest.json", &serde_json::to_vec(&manifest).unwrap()),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(d.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            ar.append_data(&mut h, p, d).unwrap();
+        }
+        let archive = self.path("wh.tar");
+        std::fs::write(&archive, ar.into_inner().unwrap()).unwrap();
+        self.run(&["load", "-i", archive.to_str().unwrap()]).ok();
+    }
+
     /// A path in the test directory.
     pub fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
