@@ -193,6 +193,40 @@ fn images_flags_filters_and_formats() {
         ])
         .ok();
     assert_eq!(by_ref, format!("also {}\n", &c[7..19]));
+    let since = b
+        .run(&["images", "-q", "--no-trunc", "--filter", "since=one:v1"])
+        .ok();
+    assert_eq!(
+        since.trim(),
+        c,
+        "since= lists images made after the named one"
+    );
+    let before = b
+        .run(&["images", "-q", "--no-trunc", "--filter", "before=two:also"])
+        .ok();
+    assert_eq!(
+        before.trim(),
+        a,
+        "before= lists images made before the named one"
+    );
+    let either = b
+        .run(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--filter",
+            "reference=one",
+            "--filter",
+            "reference=two:also",
+        ])
+        .ok();
+    let mut e: Vec<&str> = either.lines().collect();
+    e.sort();
+    assert_eq!(
+        e,
+        ["one:v1", "two:also"],
+        "reference filters are alternatives"
+    );
     let no_trunc = b
         .run(&["images", "--no-trunc", "--format", "{{.ID}}", "two:also"])
         .ok();

@@ -56,6 +56,9 @@ enum Filter {
     Dangling(bool),
     Reference(String),
     Label(String, Option<String>),
+    /// Images created before this image (`before=`) or after it (`since=`).
+    Before(String),
+    Since(String),
 }
 
 fn parse_filters(raw: &[String]) -> Result<Vec<Filter>, Fail> {
@@ -71,6 +74,8 @@ fn parse_filters(raw: &[String]) -> Result<Vec<Filter>, Fail> {
                     _ => Err(Fail::user(format!("invalid filter 'dangling={v}'"))),
                 },
                 "reference" => Ok(Filter::Reference(v.to_string())),
+                "before" => Ok(Filter::Before(v.to_string())),
+                "since" => Ok(Filter::Since(v.to_string())),
                 "label" => Ok(match v.split_once('=') {
                     Some((a, b)) => Filter::Label(a.to_string(), Some(b.to_string())),
                     None => Filter::Label(v.to_string(), None),
@@ -99,6 +104,15 @@ fn reference_matches(pat: &str, r: &Reference) -> bool {
     let name = r.familiar_name();
     let with_tag = r.tag().map(|t| format!("{name}:{t}"));
     glob(pat, &name) || with_tag.is_some_and(|t| glob(pat, &t)) || glob(pat, &r.name())
+}
+
+/// When `img` was created, in Unix nanoseconds (0 when its config does not say).
+fn created_nanos(img: &Image) -> i128 {
+    img.config
+        .created
+        .as_deref()
+        .and_then(berth_image::time::parse_rfc3339_nanos)
+        .unwrap_or(0)
 }
 
 /// One row of `images`: an image under one of its tags (or `<none>`).
@@ -140,6 +154,17 @@ pub fn images(store: &Store, a: ImagesArgs) -> CmdResult {
         Some(r) => Some(Reference::parse(r).map_err(Fail::from)?),
         None => None,
     };
+    // before= and since= name an image; its creation time is the bound.
+    let mut bounds = Vec::new();
+    for f in &filters {
+        bounds.push(match f {
+            Filter::Before(n) | Filter::Since(n) => {
+                let id = store.resolve(n).map_err(Fail::from)?;
+                Some(created_nanos(&store.image(&id)?))
+            }
+            _ => None,
+        });
+    }
     let mut rows = Vec::new();
     for img in store.images()? {
         let tags: Vec<&Reference> = img.tags();
@@ -149,12 +174,15 @@ pub fn images(store: &Store, a: ImagesArgs) -> CmdResult {
             .as_ref()
             .and_then(|c| c.labels.clone())
             .unwrap_or_default();
-        let keep_image = filters.iter().all(|f| match f {
+        let created = created_nanos(&img);
+        let keep_image = filters.iter().zip(&bounds).all(|(f, bound)| match f {
             Filter::Dangling(d) => tags.is_empty() == *d,
             Filter::Label(k, v) => labels
                 .get(k)
                 .is_some_and(|x| v.as_ref().is_none_or(|v| v == x)),
             Filter::Reference(_) => true,
+            Filter::Before(_) => bound.is_some_and(|b| created < b),
+            Filter::Since(_) => bound.is_some_and(|b| created > b),
         });
         if !keep_image {
             continue;
@@ -165,14 +193,21 @@ pub fn images(store: &Store, a: ImagesArgs) -> CmdResult {
             tags.into_iter().map(Some).collect()
         };
         for r in refs {
-            let keep = filters.iter().all(|f| match f {
-                Filter::Reference(p) => r.is_some_and(|r| reference_matches(p, r)),
-                _ => true,
-            }) && only.as_ref().is_none_or(|o| {
-                r.is_some_and(|r| {
-                    r.name() == o.name() && o.tag().is_none_or(|t| r.tag() == Some(t))
+            // Several reference filters match when any of them does, as Docker's do.
+            let patterns: Vec<&String> = filters
+                .iter()
+                .filter_map(|f| match f {
+                    Filter::Reference(p) => Some(p),
+                    _ => None,
                 })
-            });
+                .collect();
+            let keep = (patterns.is_empty()
+                || r.is_some_and(|r| patterns.iter().any(|p| reference_matches(p, r))))
+                && only.as_ref().is_none_or(|o| {
+                    r.is_some_and(|r| {
+                        r.name() == o.name() && o.tag().is_none_or(|t| r.tag() == Some(t))
+                    })
+                });
             if keep {
                 rows.push(row(&img, r, a.no_trunc));
             }

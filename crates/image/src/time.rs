@@ -64,6 +64,22 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se - offset)
 }
 
+/// Parses RFC 3339 into Unix nanoseconds, keeping the fraction (for ordering images
+/// made within one second).
+pub fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
+    let secs = parse_rfc3339(s)?;
+    let frac: String = match s.get(19..) {
+        Some(rest) if rest.starts_with('.') => rest[1..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .take(9)
+            .collect(),
+        _ => String::new(),
+    };
+    let nanos: i128 = format!("{frac:0<9}").parse().ok()?;
+    Some(secs as i128 * 1_000_000_000 + nanos)
+}
+
 /// Howard Hinnant's days-from-civil.
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -106,5 +122,13 @@ mod tests {
             Some(951_822_000)
         );
         assert_eq!(parse_rfc3339("nonsense"), None);
+        assert_eq!(
+            parse_rfc3339_nanos("2026-11-22T05:29:09.5Z"),
+            Some(1_795_325_349_500_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339_nanos("1970-01-01T00:00:01Z"),
+            Some(1_000_000_000)
+        );
     }
 }
