@@ -681,3 +681,31 @@ fn a_corrupted_layer_in_a_streamed_archive_is_refused_whole() {
     // The intact archive loads into the same root afterwards.
     b2.run(&["load", "-i", archive.to_str().unwrap()]).ok();
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let b = Berth::new("img-progress");
+    let tar = rootfs_tar(b.dir.path());
+    b.run(&["import", tar.to_str().unwrap(), "p:1"]).ok();
+    let archive = b.path("p.tar");
+    b.run(&["save", "-o", archive.to_str().unwrap(), "p:1"])
+        .ok();
+    // Not a terminal: stdout says what was loaded, stderr stays empty.
+    let quiet = Berth::new("img-progress-quiet");
+    let r = quiet.run(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(r.ok(), "Loaded image: p:1\n");
+    assert_eq!(r.stderr(), "");
+    // On a terminal (script(1) gives the command a pty), the layers are reported.
+    let tty = Berth::new("img-progress-tty");
+    let cmd = format!(
+        "{} --root {} load -i {}",
+        berth_tests::bin("berth").display(),
+        tty.root().display(),
+        archive.display()
+    );
+    let out =
+        berth_tests::run(std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]))
+            .ok();
+    assert!(out.contains("Loaded layer "), "{out:?}");
+    assert!(out.contains("Loaded image: p:1"), "{out:?}");
+}

@@ -62,7 +62,7 @@ pub fn import(store: &Store, a: ImportArgs) -> CmdResult {
         name,
     };
     let id = if a.source == "-" {
-        store.import(io::stdin(), &opts)?
+        store.import(ProgressReader::new(io::stdin().lock(), "Importing"), &opts)?
     } else {
         let f = File::open(&a.source).map_err(|e| Fail::user(format!("open {}: {e}", a.source)))?;
         store.import(ProgressReader::new(f, "Importing"), &opts)?
@@ -92,11 +92,8 @@ pub fn save(store: &Store, a: SaveArgs) -> CmdResult {
                     "cowardly refusing to save to a terminal. Use the -o flag or redirect",
                 ));
             }
-            archive::save(
-                store,
-                &a.images,
-                BufWriter::with_capacity(1 << 20, io::stdout().lock()),
-            )?;
+            let out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            archive::save(store, &a.images, ProgressWriter::new(out, "Saving"))?;
         }
         Some(out) => {
             let dir = out
@@ -118,7 +115,7 @@ pub fn save(store: &Store, a: SaveArgs) -> CmdResult {
                     ))
                 })?;
                 let mut w = BufWriter::with_capacity(1 << 20, f);
-                archive::save(store, &a.images, &mut w)?;
+                archive::save(store, &a.images, ProgressWriter::new(&mut w, "Saving"))?;
                 let f = w
                     .into_inner()
                     .map_err(|e| Fail::usage(format!("failed to save image: {}", e.error())))?;
@@ -233,5 +230,56 @@ impl<R: Read> Read for ProgressReader<R> {
             }
         }
         Ok(n)
+    }
+}
+
+/// Shows how much was written, on a terminal only.
+struct ProgressWriter<W> {
+    inner: W,
+    what: &'static str,
+    done: u64,
+    shown: u64,
+    tty: bool,
+}
+
+impl<W: Write> ProgressWriter<W> {
+    fn new(inner: W, what: &'static str) -> ProgressWriter<W> {
+        ProgressWriter {
+            inner,
+            what,
+            done: 0,
+            shown: 0,
+            tty: is_tty(2),
+        }
+    }
+}
+
+impl<W: Write> Write for ProgressWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.done += n as u64;
+        if self.tty && self.done - self.shown >= 8 << 20 {
+            self.shown = self.done;
+            let _ = write!(
+                io::stderr().lock(),
+                "\r{} {}",
+                self.what,
+                human_size(self.done)
+            );
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.tty && self.shown > 0 {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "\r{} {}",
+                self.what,
+                human_size(self.done)
+            );
+            self.shown = 0;
+        }
+        self.inner.flush()
     }
 }

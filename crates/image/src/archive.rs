@@ -550,16 +550,19 @@ fn unpack_image(store: &Store, m: &Digest, progress: &mut dyn FnMut(Progress)) -
         })?;
         // The blob's digest was verified as it entered the content store; the diff
         // ID is verified here, in the pass that decompresses and unpacks it.
-        let mut f = store.content().open_blob(&l.digest)?;
-        let (info, stats) =
-            store
-                .layers()
-                .unpack(parent.as_ref(), Some(diff_id), Some(comp), &mut f)?;
-        progress(Progress::Layer {
-            diff_id: diff_id.clone(),
-            size: stats.size,
-        });
-        parent = Some(info.chain_id);
+        let chain = crate::digest::chain_id(parent.as_ref(), diff_id);
+        if !store.layers().contains(&chain) {
+            let mut f = store.content().open_blob(&l.digest)?;
+            let (_, stats) =
+                store
+                    .layers()
+                    .unpack(parent.as_ref(), Some(diff_id), Some(comp), &mut f)?;
+            progress(Progress::Layer {
+                diff_id: diff_id.clone(),
+                size: stats.size,
+            });
+        }
+        parent = Some(chain);
     }
     Ok(())
 }
