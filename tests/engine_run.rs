@@ -217,3 +217,36 @@ fn image_whiteouts_apply_in_the_container() {
     let again = b.run(&["run", "--rm", "wh", "ls", "/bin/busybox"]).ok();
     assert_eq!(again, "/bin/busybox\n");
 }
+
+#[test]
+fn volumes_are_seeded_from_the_image_and_anonymous_ones_go_with_rm_v() {
+    let b = Berth::new("eng-seed");
+    b.import_volume_image("vol:latest");
+    // A new named volume gets the image's content at its mount point.
+    let out = b.run(&["run", "--rm", "-v", "seeded:/seed", "vol", "sh", "-c", "cat /seed/link; stat -c %u /seed/file"]).ok();
+    assert_eq!(out, "from the image\n1000\n");
+    let mp = b.run(&["volume", "inspect", "-f", "{{.Mountpoint}}", "seeded"]).ok();
+    assert_eq!(std::fs::read_to_string(format!("{}/file", mp.trim())).unwrap(), "from the image\n");
+    // Not seeded again once it has content.
+    b.run(&["run", "--rm", "-v", "seeded:/seed", "vol", "sh", "-c", "rm /seed/file; echo mine > /seed/own"]).ok();
+    let out = b.run(&["run", "--rm", "-v", "seeded:/seed", "vol", "ls", "/seed"]).ok();
+    assert_eq!(out, "link\nown\n");
+
+    // VOLUME makes an anonymous volume, seeded too, removed by rm -v.
+    b.run(&["run", "--name", "anon", "vol", "cat", "/seed/file"]).ok();
+    let mounts = b.inspect("anon")["Mounts"].clone();
+    assert_eq!(mounts[0]["Type"], "volume");
+    assert_eq!(mounts[0]["Destination"], "/seed");
+    let anon = mounts[0]["Name"].as_str().unwrap().to_string();
+    assert_eq!(anon.len(), 64);
+    assert!(b.run(&["volume", "ls", "-q"]).ok().contains(&anon));
+    b.run(&["rm", "-v", "anon"]).ok();
+    let left = b.run(&["volume", "ls", "-q"]).ok();
+    assert!(!left.contains(&anon), "{left}");
+    assert!(left.contains("seeded"));
+    // --rm removes the anonymous volume as well.
+    b.run(&["run", "--rm", "vol", "true"]).ok();
+    b.eventually(10, "the anonymous volume of a --rm run to go", || {
+        b.run(&["volume", "ls", "-q"]).ok() == "seeded\n"
+    });
+}

@@ -37,6 +37,24 @@ impl Berth {
         b
     }
 
+    /// Imports busybox with `/seed/{file,link}` (owned by 1000:1000) as image `name`,
+    /// its config with `VOLUME /seed`.
+    pub fn import_volume_image(&self, name: &str) {
+        let base = self.path("vol-rootfs");
+        busybox_rootfs(&base);
+        std::fs::create_dir_all(base.join("seed")).unwrap();
+        std::fs::write(base.join("seed/file"), "from the image\n").unwrap();
+        std::os::unix::fs::symlink("file", base.join("seed/link")).unwrap();
+        std::os::unix::fs::chown(base.join("seed/file"), Some(1000), Some(1000)).unwrap();
+        let tar_path = self.path("vol-rootfs.tar");
+        let mut t = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+        t.follow_symlinks(false);
+        t.append_dir_all(".", &base).unwrap();
+        t.finish().unwrap();
+        drop(t);
+        self.run(&["import", "-c", "VOLUME /seed", "-c", "ENV PATH=/bin", tar_path.to_str().unwrap(), name]).ok();
+    }
+
     /// Loads a two-layer image `name` through `berth load`: busybox with `/etc/gone`
     /// and `/data/old/{a,b}`, then a layer whiting out `/etc/gone` and making
     /// `/data/old` opaque with only `c` in it.

@@ -396,6 +396,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    volumes: bool,
     /// The containers
     #[arg(required = true)]
     containers: Vec<String>,
@@ -629,7 +632,7 @@ fn run(eng: &Engine, a: RunArgs) -> CmdResult {
     let c = create_container(eng, &a.create)?;
     let cleanup = |e: berth_engine::Error| {
         if a.create.rm {
-            let _ = eng.remove(&c.id, true);
+            let _ = eng.remove(&c.id, true, true);
         }
         run_fail(e)
     };
@@ -698,7 +701,7 @@ fn kill(eng: &Engine, a: KillArgs) -> CmdResult {
 
 fn rm(eng: &Engine, a: RmArgs) -> CmdResult {
     each(&a.containers, |n| {
-        eng.remove(n, a.force)?;
+        eng.remove(n, a.force, a.volumes)?;
         println!("{n}");
         Ok(())
     })

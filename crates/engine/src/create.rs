@@ -82,12 +82,30 @@ impl Engine {
                     // Docker creates a missing host directory of a -v bind.
                     std::fs::create_dir_all(&source)
                         .map_err(io(format!("create bind source {source}")))?;
-                    MountPoint { kind: "bind".into(), name: String::new(), source: source.into(), destination: target, rw: !ro, mode }
+                    MountPoint { kind: "bind".into(), name: String::new(), source: source.into(), destination: target, rw: !ro, mode, anonymous: false }
                 }
                 VolumeSpec::Named { name, target, ro, mode } => {
                     let vol = self.volume_ensure(&name)?;
-                    MountPoint { kind: "volume".into(), name, source: vol, destination: target, rw: !ro, mode }
+                    MountPoint { kind: "volume".into(), name, source: vol, destination: target, rw: !ro, mode, anonymous: false }
                 }
+            });
+        }
+        // The image's VOLUMEs not mounted otherwise get anonymous volumes.
+        for path in icfg.volumes.iter().flat_map(|v| v.keys()) {
+            let clean = path.trim_end_matches('/');
+            if mounts.iter().any(|m: &MountPoint| m.destination.trim_end_matches('/') == clean) {
+                continue;
+            }
+            let name = names::new_id()?;
+            let vol = self.volume_ensure(&name)?;
+            mounts.push(MountPoint {
+                kind: "volume".into(),
+                name,
+                source: vol,
+                destination: clean.to_string(),
+                rw: true,
+                mode: String::new(),
+                anonymous: true,
             });
         }
 

@@ -215,8 +215,9 @@ fn monitor(
                 c.state.monitor_pid = 0;
                 c.host.auto_remove
             });
-            if let Ok((_, true)) = rec {
+            if let Ok((c, true)) = rec {
                 let _ = engine.remove_stopped(id);
+                engine.remove_anonymous_volumes(&c);
             }
             send(sync, &Report::Failed { message, code });
             return Ok(code);
@@ -295,10 +296,14 @@ fn monitor(
     let auto_remove = engine.containers().load(id).map(|c| c.host.auto_remove).unwrap_or(false);
     if auto_remove {
         // Out of sight first, then the reply; the deletion follows.
+        let rec = engine.containers().load(id);
         let trash = engine.detach_stopped(id);
         send(sync, &Report::Exited { code });
         if let Ok(t) = trash {
             let _ = engine.purge(id, &t);
+        }
+        if let Ok(c) = rec {
+            engine.remove_anonymous_volumes(&c);
         }
         return Ok(code);
     }

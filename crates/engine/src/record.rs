@@ -100,6 +100,10 @@ pub struct MountPoint {
     /// The mode as given (`ro`, `rw`, or empty).
     #[serde(default)]
     pub mode: String,
+    /// An anonymous volume (from the image's VOLUME), removed with the container by
+    /// `rm -v` and `--rm`.
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 /// Everything berth knows about one container.

@@ -13,8 +13,9 @@ use crate::{Engine, rootfs};
 
 impl Engine {
     /// Removes container `key`. A running container is refused unless `force`, which
-    /// kills it and waits for its monitor first.
-    pub fn remove(&self, key: &str, force: bool) -> Result<Container> {
+    /// kills it and waits for its monitor first. With `volumes`, its anonymous volumes
+    /// go too.
+    pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<Container> {
         let c = self.find(key)?;
         if matches!(c.state.status, Status::Running | Status::Restarting) {
             if !force {
@@ -36,7 +37,18 @@ impl Engine {
             }
         }
         self.remove_stopped(&c.id)?;
+        if volumes {
+            self.remove_anonymous_volumes(&c);
+        }
         Ok(c)
+    }
+
+    /// Removes the anonymous volumes of a removed container (those no other
+    /// container uses).
+    pub fn remove_anonymous_volumes(&self, c: &Container) {
+        for m in c.mounts.iter().filter(|m| m.anonymous) {
+            let _ = self.volume_remove(&m.name, false);
+        }
     }
 
     /// Deletes everything of a container that does not run.

@@ -78,6 +78,29 @@ pub fn read_in_root(root: &Path, rel: &str) -> Result<String> {
     Ok(s)
 }
 
+/// The host path of directory `rel` inside `root`, resolved within the root (a
+/// `/proc/self/fd` path, good while this process runs), or `None` when it does not
+/// exist or is not a directory.
+pub fn resolve_dir_in_root(root: &Path, rel: &str) -> Result<Option<std::path::PathBuf>> {
+    let dir = open_root(root)?;
+    match rustix::fs::openat2(
+        dir.as_fd(),
+        rel.trim_start_matches('/'),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(fd) => {
+            // Resolve the descriptor back to a real path, so that it can be walked.
+            let p = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)))
+                .map_err(io(format!("resolve {rel} in the container")))?;
+            Ok(Some(p))
+        }
+        Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => Ok(None),
+        Err(e) => Err(Error::Io { what: format!("open {rel} in the container"), source: e.into() }),
+    }
+}
+
 /// Creates directory `rel` and its parents inside `root`, each component resolved
 /// within the root, as Docker creates a missing working directory.
 pub fn mkdir_in_root(root: &Path, rel: &str) -> Result<()> {

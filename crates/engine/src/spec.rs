@@ -213,6 +213,7 @@ mod tests {
                 destination: "/c".into(),
                 rw: false,
                 mode: "ro".into(),
+                anonymous: false,
             }],
             state: State {
                 status: Status::Created,

@@ -18,6 +18,9 @@ impl Engine {
             &rootfs::read_in_root(&root, "/etc/passwd")?,
             &rootfs::read_in_root(&root, "/etc/group")?,
         )?;
+        for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+            self.seed_volume(&root, &m.destination, &m.source, &m.mode)?;
+        }
         if !c.config.working_dir.is_empty() {
             rootfs::mkdir_in_root(&root, &c.config.working_dir)?;
         }

@@ -1,7 +1,7 @@
 //! Named volumes: directories under `<root>/volumes/<name>/_data` that outlive the
 //! containers mounting them, as Docker's local driver keeps them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,60 @@ pub struct Volume {
     pub created_at: String,
 }
 
+/// Copies `src` into `dst` (an existing directory): directories, regular files and
+/// symbolic links with their modes and owners; symlinks are copied, never followed.
+fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for e in std::fs::read_dir(src)? {
+        let e = e?;
+        let from = e.path();
+        let to = dst.join(e.file_name());
+        let md = std::fs::symlink_metadata(&from)?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&to)?;
+            copy_tree(&from, &to)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else if ft.is_file() {
+            std::fs::copy(&from, &to)?;
+        } else {
+            continue; // devices, fifos and sockets are not seeded
+        }
+        std::os::unix::fs::lchown(&to, Some(md.uid()), Some(md.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
 impl Engine {
+    /// Seeds an empty volume mounted at `dest` with what the image has there, as
+    /// Docker does on a volume's first use (`nocopy` in the mode opts out). The
+    /// container has not started, so its root cannot change under the copy; the
+    /// destination is resolved inside the root.
+    pub fn seed_volume(&self, rootfs: &Path, dest: &str, volume: &Path, mode: &str) -> Result<()> {
+        if mode.split(',').any(|m| m == "nocopy") {
+            return Ok(());
+        }
+        let empty = std::fs::read_dir(volume).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !empty {
+            return Ok(());
+        }
+        let Some(src) = crate::rootfs::resolve_dir_in_root(rootfs, dest)? else {
+            return Ok(());
+        };
+        copy_tree(&src, volume).map_err(io(format!("copy the image's {dest} into volume {}", volume.display())))?;
+        // The volume's root takes the mode and owner of the image's directory.
+        if let Ok(md) = std::fs::metadata(&src) {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let _ = std::os::unix::fs::lchown(volume, Some(md.uid()), Some(md.gid()));
+            let _ = std::fs::set_permissions(volume, std::fs::Permissions::from_mode(md.mode() & 0o7777));
+        }
+        Ok(())
+    }
+
     fn volumes_dir(&self) -> PathBuf {
         self.root().join("volumes")
     }
