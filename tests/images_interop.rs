@@ -100,7 +100,40 @@ fn skopeo_archives_load_with_the_same_image_id() {
         .arg(format!("docker-archive:{}:other/name:2", docker.display())))
     .ok();
 
+    // skopeo's oci-archive with zstd layers.
+    let zst = b.path("skopeo-zstd.tar");
+    run(Command::new(&skopeo)
+        .args(["copy", "--dest-compress", "--dest-compress-format", "zstd"])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("oci-archive:{}:zstd/img:3", zst.display())))
+    .ok();
+    let index = run(Command::new("tar").arg("-xOf").arg(&zst).arg("index.json")).ok();
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let m = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest = run(Command::new("tar")
+        .arg("-xOf")
+        .arg(&zst)
+        .arg(format!("blobs/sha256/{}", &m[7..])))
+    .ok();
+    assert!(
+        manifest.contains("tar+zstd"),
+        "skopeo wrote zstd layers: {manifest}"
+    );
+
     let b2 = Berth::new("interop-skopeo-load");
+    assert_eq!(
+        b2.run(&["load", "-i", zst.to_str().unwrap()]).ok(),
+        "Loaded image: zstd/img:3\n"
+    );
+    assert_eq!(
+        b2.run(&["images", "-q", "--no-trunc", "zstd/img:3"])
+            .ok()
+            .trim(),
+        id
+    );
     assert_eq!(
         b2.run(&["load", "-i", oci.to_str().unwrap()]).ok(),
         "Loaded image: bb:1\n"
