@@ -22,3 +22,60 @@ fn seccomp_profile_without_close_range_runs() {
     let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).ok();
     assert_eq!(out.trim(), "started");
 }
+
+fn hook(script: &str) -> serde_json::Value {
+    serde_json::json!({
+        "path": berth_tests::busybox(),
+        "args": ["sh", "-c", script],
+        "env": ["PATH=/bin:/usr/bin"],
+    })
+}
+
+/// A failing poststart or poststop hook is a warning: the hooks after it still run
+/// and the lifecycle goes on ("the remaining hooks and lifecycle continue as if the
+/// hook had succeeded").
+#[test]
+fn hooks_after_a_failing_poststart_or_poststop_hook_still_run() {
+    assert!(is_root(), "run as root");
+    let rt = Runtime::new();
+    let out = rt.root().join("hook-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = out.to_str().unwrap();
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["hooks"] = serde_json::json!({
+            "poststart": [hook("exit 1"), hook(&format!("echo poststart > {o}/poststart"))],
+            "poststop": [hook("exit 2"), hook(&format!("echo poststop > {o}/poststop"))],
+        });
+    });
+    let id = rt.id("conf-hookwarn");
+    rt.detached(&["create", "-b", b.path().to_str().unwrap(), &id], "create").0.ok();
+    let start = rt.run(&["start", &id]);
+    start.ok();
+    assert!(start.stderr().contains("warning"), "the failure must be logged: {}", start.stderr());
+    assert_eq!(std::fs::read_to_string(out.join("poststart")).unwrap_or_default(), "poststart\n");
+    assert_eq!(rt.state(&id)["status"], "running");
+    rt.run(&["delete", "-f", &id]).ok();
+    assert_eq!(std::fs::read_to_string(out.join("poststop")).unwrap_or_default(), "poststop\n");
+}
+
+/// rootfsPropagation is the propagation of the container's `/`: an unbindable one
+/// must survive the pivot (the bind that makes the rootfs a mount point is private).
+#[test]
+fn unbindable_root_propagation_holds_on_the_container_root() {
+    assert!(is_root(), "run as root");
+    let rt = Runtime::new();
+    for (prop, want) in [("unbindable", "unbindable"), ("shared", "shared:"), ("private", "")] {
+        let b = Bundle::new(&["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+        b.edit(|c| c["linux"]["rootfsPropagation"] = prop.into());
+        let id = rt.id("conf-prop");
+        let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).ok();
+        let line = out.lines().last().unwrap_or_default().to_string();
+        let fields: Vec<&str> = line.split(" - ").next().unwrap_or_default().split(' ').skip(6).collect();
+        if want.is_empty() {
+            assert!(fields.is_empty(), "{prop}: / must have no propagation tag: {line}");
+        } else {
+            assert!(fields.iter().any(|f| f.starts_with(want)), "{prop}: {line}");
+        }
+    }
+}

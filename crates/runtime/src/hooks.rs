@@ -101,9 +101,17 @@ pub fn run(spec: &Spec, kind: Kind, state: &str) -> Result<()> {
 }
 
 /// Runs the hooks of a kind whose failure is only a warning (poststart, poststop).
+/// Every hook runs: the runtime spec's lifecycle says a failing one is logged and
+/// "the remaining hooks and lifecycle continue as if the hook had succeeded".
 pub fn run_warn(spec: &Spec, kind: Kind, state: &str) {
-    if let Err(e) = run(spec, kind, state) {
-        eprintln!("berth-runtime: warning: {e}");
+    for h in list(spec, kind) {
+        let r = step(
+            || format!("{} hook {}", kind.name(), h.path().display()),
+            || run_one(&h, kind, state),
+        );
+        if let Err(e) = r {
+            eprintln!("berth-runtime: warning: {e}");
+        }
     }
 }
 
