@@ -228,3 +228,34 @@ fn umoci_unpacks_berths_save_and_berth_loads_umocis_layout() {
         "umoci's whiteout became an overlay whiteout"
     );
 }
+
+#[test]
+fn reloading_an_image_with_other_compression_keeps_one_set_of_blobs() {
+    let skopeo = tool("skopeo");
+    let b = Berth::new("interop-reload");
+    let (id, archive) = saved_image(&b);
+    let zst = b.path("zstd.tar");
+    run(Command::new(&skopeo)
+        .args(["copy", "--dest-compress", "--dest-compress-format", "zstd"])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("oci-archive:{}:bb:1", zst.display())))
+    .ok();
+    let blobs = || {
+        std::fs::read_dir(b.root().join("blobs/sha256"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(blobs(), 3, "manifest, config, layer");
+    b.run(&["load", "-i", zst.to_str().unwrap()]).ok();
+    assert_eq!(b.run(&["images", "-q", "--no-trunc"]).ok().trim(), id);
+    assert_eq!(
+        blobs(),
+        3,
+        "the replaced manifest and its layer blob are freed"
+    );
+    assert_eq!(
+        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
+        1,
+        "the unpacked layer is shared"
+    );
+}

@@ -175,10 +175,13 @@ pub fn load(
 ) -> Result<Vec<Loaded>> {
     let lock = store.lock()?;
     let res = load_locked(store, input, progress, &lock);
-    if res.is_err() {
-        let _ = store.gc_locked(&lock);
-    }
-    res
+    // Either way, drop what no image references: the blobs of a failed load, or
+    // those of a manifest the load replaced (same image, other compression), and
+    // blobs of the archive that belong to no image (an index, an unused platform).
+    let gc = store.gc_locked(&lock);
+    let loaded = res?;
+    gc?;
+    Ok(loaded)
 }
 
 fn load_locked(
