@@ -27,12 +27,11 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
+        // A counter, not the clock: a coarse guest clock gives two tests one name.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let p = std::env::temp_dir().join(format!(
-            "berth-seccomp-{tag}-{}-{nanos}",
+            "berth-seccomp-{tag}-{}-{n}",
             std::process::id()
         ));
         fs::create_dir_all(&p).unwrap();
