@@ -643,6 +643,27 @@ fn legacy_docker_archives_with_symlinked_layers_load() {
         std::fs::read_dir(b.root().join("layers")).unwrap().count(),
         2
     );
+    // Removing one image keeps the base layer the other still uses.
+    let b3 = Berth::new("img-legacy3");
+    b3.run(&["load", "-i", archive.to_str().unwrap()]).ok();
+    b3.run(&["rmi", "legacy/two:2"]).ok();
+    assert_eq!(
+        std::fs::read_dir(b3.root().join("layers")).unwrap().count(),
+        1
+    );
+    let store = b3.store();
+    let one = store
+        .image(&store.resolve("legacy/one:1").unwrap())
+        .unwrap();
+    let base_dir = store
+        .layers()
+        .diff_dir(one.record.top_layer.as_ref().unwrap());
+    assert_eq!(std::fs::read(base_dir.join("etc/base")).unwrap(), b"base");
+    b3.run(&["rmi", "legacy/one:1"]).ok();
+    assert_eq!(
+        std::fs::read_dir(b3.root().join("layers")).unwrap().count(),
+        0
+    );
     // Saved again, the images come out in today's format and load elsewhere unchanged.
     let resaved = b.path("resaved.tar");
     b.run(&["save", "-o", resaved.to_str().unwrap(), "legacy/two:2"])

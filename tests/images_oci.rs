@@ -145,6 +145,15 @@ fn hand_written_oci_archive_loads_and_its_whiteouts_apply_in_a_mounted_snapshot(
     assert!(ro.is_err(), "a view is read-only");
     assert_eq!(seen.unwrap(), "v2");
     snap.remove("view-1").unwrap();
+    // A view of nothing shows nothing.
+    let empty = snap.view("empty-1", None).unwrap();
+    let et = b.path("empty");
+    std::fs::create_dir(&et).unwrap();
+    mount_all(&empty, &et).unwrap();
+    let entries = std::fs::read_dir(&et).unwrap().count();
+    berth_tests::unmount_below(&et);
+    assert_eq!(entries, 0);
+    snap.remove("empty-1").unwrap();
 
     // With no snapshot left the image goes, and the garbage with it; the committed
     // layer is not referenced by anything either.

@@ -134,6 +134,9 @@ impl Overlay {
                 for d in ["upper", "work"] {
                     fs::create_dir(tmp.join(d)).ctx("create snapshot", tmp.join(d))?;
                 }
+            } else if parent.is_none() {
+                // What an empty view shows: nothing (not this directory's record).
+                fs::create_dir(tmp.join("empty")).ctx("create snapshot", tmp.join("empty"))?;
             }
             let rec = SnapshotRecord {
                 key: key.to_string(),
@@ -186,10 +189,9 @@ impl Snapshotter for Overlay {
                 options: vec!["rbind".into(), "rw".into()],
             }],
             (Kind::View, 0) => {
-                // An empty read-only view: the snapshot's own (empty) directory.
                 vec![Mount {
                     fstype: "bind".into(),
-                    source: s(&dir),
+                    source: s(&dir.join("empty")),
                     options: vec!["rbind".into(), "ro".into()],
                 }]
             }
