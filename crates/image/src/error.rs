@@ -47,8 +47,27 @@ pub enum Error {
 impl Error {
     /// True when the failure comes from what the user asked for rather than from
     /// the store or the machine.
+    ///
+    /// A system call error counts as the user's when only odd input causes it (a
+    /// layer whose names clash, nest too deep or are too long, a hardlink to a
+    /// directory); disk-full, I/O and permission failures are the engine's.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Io { .. })
+        match self {
+            Error::Io { source, .. } => matches!(
+                source.raw_os_error(),
+                Some(
+                    libc::EEXIST
+                        | libc::ENOTDIR
+                        | libc::EISDIR
+                        | libc::ENAMETOOLONG
+                        | libc::ELOOP
+                        | libc::EMLINK
+                        | libc::EXDEV
+                        | libc::EINVAL
+                )
+            ),
+            _ => true,
+        }
     }
 
     /// An [`Error::Io`] for `what` on `path`.
@@ -79,5 +98,26 @@ impl<T> IoContext<T> for std::io::Result<T> {
 impl<T> IoContext<T> for rustix::io::Result<T> {
     fn ctx(self, what: &'static str, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(what, path, e.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_errnos_are_the_users_and_disk_errors_the_engines() {
+        let e = |n| {
+            Error::io(
+                "create layer file",
+                "/x",
+                std::io::Error::from_raw_os_error(n),
+            )
+        };
+        assert!(e(libc::ENAMETOOLONG).is_user_error());
+        assert!(e(libc::EISDIR).is_user_error());
+        assert!(!e(libc::ENOSPC).is_user_error());
+        assert!(!e(libc::EIO).is_user_error());
+        assert!(Error::NoSuchImage("x".into()).is_user_error());
     }
 }
