@@ -250,3 +250,64 @@ fn volumes_are_seeded_from_the_image_and_anonymous_ones_go_with_rm_v() {
         b.run(&["volume", "ls", "-q"]).ok() == "seeded\n"
     });
 }
+
+#[test]
+fn oom_kill_fork_bomb_and_more_resources() {
+    let b = Berth::new("eng-oom");
+    // The OOM killer: 137, and inspect says so.
+    let r = b.run(&["run", "--name", "hog", "-m", "8m", IMAGE, "sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived"]);
+    assert_eq!(r.code(), 137, "{}", r.stderr());
+    assert!(!r.stdout().contains("survived"));
+    assert_eq!(b.inspect("hog")["State"]["OOMKilled"], true);
+    assert_eq!(b.inspect("hog")["State"]["ExitCode"], 137);
+
+    // A fork bomb stops at --pids-limit.
+    let v2 = berth_tests::cgroup_v2();
+    let pids_dir = if v2 { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/pids" };
+    let script = format!(
+        "sh -c 'while true; do sleep 5 & done' 2>/dev/null; read n < {pids_dir}/pids.current; echo $n; read e < {pids_dir}/pids.events; echo $e"
+    );
+    let out = b.run(&["run", "--rm", "--pids-limit", "10", IMAGE, "sh", "-c", &script]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].parse::<u32>().unwrap() <= 10, "{out}");
+    assert!(lines[1].starts_with("max ") && lines[1] != "max 0", "{out}");
+
+    if !v2 {
+        let out = b
+            .run(&[
+                "run", "--rm", "-m", "64m", "--memory-swap", "128m", "--cpu-shares", "512", "--cpuset-cpus", "0",
+                "--sysctl", "kernel.shmmax=1000000", IMAGE, "sh", "-c",
+                "cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpuset/cpuset.cpus /proc/sys/kernel/shmmax",
+            ])
+            .ok();
+        assert_eq!(out, "134217728\n512\n0\n1000000\n");
+    }
+    let r = b.run(&["run", "--rm", "--sysctl", "kernel.hostname=x", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("is not in a separate kernel namespace"), "{}", r.stderr());
+    let r = b.run(&["run", "--rm", "-m", "64m", "--memory-swap", "32m", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+}
+
+#[test]
+fn host_and_container_namespaces() {
+    let b = Berth::new("eng-ns");
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let out = b.run(&["run", "--rm", "--pid", "host", "--uts", "host", IMAGE, "sh", "-c", "echo $$; hostname"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(lines[0], "1", "a host pid");
+    assert_eq!(lines[1], host_name.trim());
+    b.run(&["run", "-d", "--name", "owner", IMAGE, "sleep", "100"]).ok();
+    let out = b
+        .run(&["run", "--rm", "--pid", "container:owner", "--ipc", "container:owner", IMAGE, "sh", "-c", "cat /proc/1/cmdline; echo"])
+        .ok();
+    assert_eq!(out, "sleep\u{0}100\u{0}\n");
+    let owner_ipc = std::fs::read_link(format!("/proc/{}/ns/ipc", b.inspect("owner")["State"]["Pid"])).unwrap();
+    let joined = b
+        .run(&["run", "--rm", "--ipc", "container:owner", IMAGE, "readlink", "/proc/self/ns/ipc"])
+        .ok();
+    assert_eq!(joined.trim(), owner_ipc.to_str().unwrap());
+    let r = b.run(&["run", "--rm", "--pid", "container:nobody-here", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("No such container: nobody-here"), "{}", r.stderr());
+}

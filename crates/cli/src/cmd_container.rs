@@ -216,6 +216,30 @@ pub struct CreateArgs {
     /// Log driver options (max-size, max-file)
     #[arg(long)]
     log_opt: Vec<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// Sysctl options
+    #[arg(long)]
+    sysctl: Vec<String>,
+    /// PID namespace to use (host or container:NAME)
+    #[arg(long, default_value = "")]
+    pid: String,
+    /// IPC mode to use (private, shareable, host or container:NAME)
+    #[arg(long, default_value = "")]
+    ipc: String,
+    /// UTS namespace to use (host)
+    #[arg(long, default_value = "")]
+    uts: String,
+    /// Cgroup namespace to use (host or private)
+    #[arg(long, default_value = "")]
+    cgroupns: String,
     /// The image
     image: String,
     /// The command and its arguments
@@ -286,6 +310,14 @@ impl CreateArgs {
         for h in &self.add_host {
             berth_engine::options::parse_extra_host(h).map_err(bad)?;
         }
+        let memory_swap = match self.memory_swap.as_deref() {
+            None => 0,
+            Some("-1") => -1,
+            Some(v) => berth_engine::options::parse_ram(v).ok_or_else(|| Fail {
+                code: 125,
+                message: format!("invalid argument \"{v}\" for \"--memory-swap\" flag: invalid size: '{v}'\nSee 'berth run --help'."),
+            })?,
+        };
         let restart = berth_engine::record::RestartPolicy::parse(&self.restart).map_err(run_fail)?;
         let mut log_max_size = berth_engine::options::DEFAULT_LOG_MAX_SIZE;
         let mut log_max_file = berth_engine::options::DEFAULT_LOG_MAX_FILE;
@@ -345,6 +377,14 @@ impl CreateArgs {
             restart,
             log_max_size,
             log_max_file,
+            memory_swap,
+            cpu_shares: self.cpu_shares.unwrap_or(0),
+            cpuset_cpus: self.cpuset_cpus.clone().unwrap_or_default(),
+            sysctls: self.sysctl.clone(),
+            pid_mode: self.pid.clone(),
+            ipc_mode: self.ipc.clone(),
+            uts_mode: self.uts.clone(),
+            cgroupns_mode: self.cgroupns.clone(),
         })
     }
 }
@@ -998,6 +1038,33 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
     let dir = eng.dir(&c.id);
     let s = &c.state;
     let zero_or = |t: &str| if t.is_empty() { ZERO_TIME.to_string() } else { t.to_string() };
+    let host_config = json!({
+        "Binds": if c.host.binds.is_empty() { Value::Null } else { json!(c.host.binds) },
+        "NetworkMode": c.host.network_mode,
+        "AutoRemove": c.host.auto_remove,
+        "Memory": c.host.memory,
+        "MemorySwap": if c.host.memory > 0 && c.host.memory_swap == 0 { c.host.memory * 2 } else { c.host.memory_swap },
+        "CpuShares": c.host.cpu_shares,
+        "CpusetCpus": c.host.cpuset_cpus,
+        "PidMode": c.host.pid_mode,
+        "IpcMode": if c.host.ipc_mode.is_empty() { "private" } else { c.host.ipc_mode.as_str() },
+        "UTSMode": c.host.uts_mode,
+        "CgroupnsMode": c.host.cgroupns_mode,
+        "Sysctls": c.host.sysctls,
+        "CapAdd": c.host.cap_add,
+        "CapDrop": c.host.cap_drop,
+        "ReadonlyRootfs": c.host.readonly_rootfs,
+        "ShmSize": if c.host.shm_size > 0 { c.host.shm_size } else { 64 << 20 },
+        "ExtraHosts": c.host.extra_hosts,
+        "NanoCpus": c.host.nano_cpus,
+        "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { Value::Null },
+        "LogConfig": {"Type": "json-file", "Config": log_config(c)},
+        "RestartPolicy": {
+            "Name": if c.host.restart_policy.name.is_empty() { "no" } else { c.host.restart_policy.name.as_str() },
+            "MaximumRetryCount": c.host.restart_policy.maximum_retry_count,
+        },
+        "Privileged": false,
+    });
     json!({
         "Id": c.id,
         "Created": c.created,
@@ -1029,21 +1096,7 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": null,
-        "HostConfig": {
-            "Binds": if c.host.binds.is_empty() { Value::Null } else { json!(c.host.binds) },
-            "NetworkMode": c.host.network_mode,
-            "AutoRemove": c.host.auto_remove,
-            "Memory": c.host.memory,
-            "NanoCpus": c.host.nano_cpus,
-            "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { Value::Null },
-            "LogConfig": {"Type": "json-file", "Config": log_config(c)},
-            "RestartPolicy": {
-                "Name": if c.host.restart_policy.name.is_empty() { "no" } else { c.host.restart_policy.name.as_str() },
-                "MaximumRetryCount": c.host.restart_policy.maximum_retry_count,
-            },
-            "Privileged": false,
-            "ReadonlyRootfs": false,
-        },
+        "HostConfig": host_config,
         "GraphDriver": {
             "Name": "overlay2",
             "Data": {"MergedDir": dir.join("rootfs")},

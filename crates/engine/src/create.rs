@@ -75,6 +75,45 @@ impl Engine {
             crate::options::parse_extra_host(h)?;
         }
         crate::capabilities::effective(&o.cap_add, &o.cap_drop)?;
+        if o.memory_swap > 0 && o.memory > 0 && o.memory_swap < o.memory {
+            return Err(Error::InvalidArgument(
+                "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+            ));
+        }
+        if o.memory_swap > 0 && o.memory == 0 {
+            return Err(Error::InvalidArgument(
+                "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+            ));
+        }
+        let shared_mode = |mode: &str, what: &str| -> Result<String> {
+            match mode {
+                "" | "private" => Ok(String::new()),
+                "host" => Ok("host".into()),
+                m => match m.strip_prefix("container:") {
+                    Some(other) => Ok(format!("container:{}", self.find(other)?.id)),
+                    None => Err(Error::InvalidArgument(format!("invalid {what} mode: {m}"))),
+                },
+            }
+        };
+        let pid_mode = shared_mode(&o.pid_mode, "PID")?;
+        let ipc_mode = match o.ipc_mode.as_str() {
+            "shareable" | "none" => String::new(),
+            m => shared_mode(m, "IPC")?,
+        };
+        if !matches!(o.uts_mode.as_str(), "" | "host") {
+            return Err(Error::InvalidArgument(format!("invalid UTS mode: {}", o.uts_mode)));
+        }
+        if !matches!(o.cgroupns_mode.as_str(), "" | "host" | "private") {
+            return Err(Error::InvalidArgument(format!(
+                "invalid cgroup namespace mode: {} (use host or private)",
+                o.cgroupns_mode
+            )));
+        }
+        let mut sysctls = BTreeMap::new();
+        for kv in &o.sysctls {
+            let (k, v) = crate::options::check_sysctl(kv, ipc_mode == "host", network == "host")?;
+            sysctls.insert(k, v);
+        }
         let mut mounts = Vec::new();
         for v in &o.volumes {
             mounts.push(match parse_volume(v)? {
@@ -178,6 +217,14 @@ impl Engine {
                 restart_policy: o.restart.clone(),
                 log_max_size: o.log_max_size,
                 log_max_file: o.log_max_file,
+                memory_swap: o.memory_swap,
+                cpu_shares: o.cpu_shares,
+                cpuset_cpus: o.cpuset_cpus.clone(),
+                sysctls,
+                pid_mode,
+                ipc_mode,
+                uts_mode: o.uts_mode.clone(),
+                cgroupns_mode: o.cgroupns_mode.clone(),
             },
             mounts,
             state: State {

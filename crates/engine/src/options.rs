@@ -66,6 +66,43 @@ pub struct CreateOptions {
     pub log_max_size: u64,
     /// `--log-opt max-file`.
     pub log_max_file: u32,
+    /// `--memory-swap` in bytes (0: not given, -1: unlimited).
+    pub memory_swap: i64,
+    /// `--cpu-shares`.
+    pub cpu_shares: u64,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: String,
+    /// `--sysctl K=V`.
+    pub sysctls: Vec<String>,
+    /// `--pid`.
+    pub pid_mode: String,
+    /// `--ipc`.
+    pub ipc_mode: String,
+    /// `--uts`.
+    pub uts_mode: String,
+    /// `--cgroupns`.
+    pub cgroupns_mode: String,
+}
+
+/// Checks a `--sysctl` as Docker does: only sysctls the container's own namespaces
+/// isolate (IPC ones unless `--ipc host`, network ones unless `--network host`).
+pub fn check_sysctl(kv: &str, ipc_host: bool, net_host: bool) -> Result<(String, String)> {
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| Error::InvalidArgument(format!("invalid argument \"{kv}\" for \"--sysctl\" flag: sysctl '{kv}' is not allowed")))?;
+    let ipc = matches!(k, "kernel.msgmax" | "kernel.msgmnb" | "kernel.msgmni" | "kernel.sem" | "kernel.shmall" | "kernel.shmmax" | "kernel.shmmni" | "kernel.shm_rmid_forced")
+        || k.starts_with("fs.mqueue.");
+    let net = k.starts_with("net.");
+    if ipc && ipc_host {
+        return Err(Error::InvalidArgument(format!("sysctl {k:?} not allowed in host IPC namespace")));
+    }
+    if net && net_host {
+        return Err(Error::InvalidArgument(format!("sysctl {k:?} not allowed in host network namespace")));
+    }
+    if !ipc && !net {
+        return Err(Error::InvalidArgument(format!("sysctl {k:?} is not in a separate kernel namespace")));
+    }
+    Ok((k.to_string(), v.to_string()))
 }
 
 /// Rotation when `--log-opt` does not say: 10 MiB per file, 3 files (berth keeps

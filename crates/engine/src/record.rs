@@ -216,6 +216,31 @@ pub struct HostConfig {
     /// `--log-opt max-file`: how many files rotation keeps.
     #[serde(default)]
     pub log_max_file: u32,
+    /// `--memory-swap` in bytes: memory plus swap (0: twice the memory limit, -1:
+    /// unlimited), as Docker reads it.
+    #[serde(default)]
+    pub memory_swap: i64,
+    /// `--cpu-shares` (0: the default weight).
+    #[serde(default)]
+    pub cpu_shares: u64,
+    /// `--cpuset-cpus`.
+    #[serde(default)]
+    pub cpuset_cpus: String,
+    /// `--sysctl K=V`.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    /// `--pid`: "" (private), "host" or "container:<id>".
+    #[serde(default)]
+    pub pid_mode: String,
+    /// `--ipc`: "" (private), "host" or "container:<id>".
+    #[serde(default)]
+    pub ipc_mode: String,
+    /// `--uts`: "" (private) or "host".
+    #[serde(default)]
+    pub uts_mode: String,
+    /// `--cgroupns`: "" (Docker's default for the host), "host" or "private".
+    #[serde(default)]
+    pub cgroupns_mode: String,
 }
 
 /// Docker's restart policy.

@@ -47,6 +47,8 @@ pub struct Paths<'a> {
     pub rootfs: &'a Path,
     /// The container directory (holding hostname, hosts, resolv.conf).
     pub dir: &'a Path,
+    /// Init pids of the containers whose namespaces this one joins, by ID.
+    pub shared_pid: std::collections::BTreeMap<String, i32>,
 }
 
 /// The environment the container's process gets: Docker's PATH and HOSTNAME, then
@@ -120,31 +122,57 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
         }));
     }
 
-    let mut namespaces = vec![
-        json!({"type": "mount"}),
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-    ];
+    let mut namespaces = vec![json!({"type": "mount"})];
+    for (typ, mode) in [("pid", &c.host.pid_mode), ("ipc", &c.host.ipc_mode), ("uts", &c.host.uts_mode)] {
+        match mode.as_str() {
+            "host" => {}
+            m => match m.strip_prefix("container:") {
+                Some(other) => {
+                    let pid = paths.shared_pid.get(other).copied().ok_or_else(|| {
+                        Error::Conflict(format!("cannot join the {typ} namespace of container {other}: it is not running"))
+                    })?;
+                    namespaces.push(json!({"type": typ, "path": format!("/proc/{pid}/ns/{typ}")}));
+                }
+                None => namespaces.push(json!({"type": typ})),
+            },
+        }
+    }
     if c.host.network_mode != "host" {
         namespaces.push(json!({"type": "network"}));
     }
     // Docker's default cgroup namespace is private on cgroup v2 hosts, the host's on
     // v1 and hybrid ones.
-    if cgroup_v2_host() {
+    let cgroupns = match c.host.cgroupns_mode.as_str() {
+        "private" => true,
+        "host" => false,
+        _ => cgroup_v2_host(),
+    };
+    if cgroupns {
         namespaces.push(json!({"type": "cgroup"}));
     }
 
     let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
     if c.host.memory > 0 {
-        resources["memory"] = json!({"limit": c.host.memory});
+        // Docker's default: as much swap as memory (memory+swap twice the limit).
+        let swap = match c.host.memory_swap {
+            0 => c.host.memory * 2,
+            s => s,
+        };
+        resources["memory"] = json!({"limit": c.host.memory, "swap": swap});
+    }
+    if c.host.cpu_shares > 0 {
+        resources["cpu"]["shares"] = json!(c.host.cpu_shares);
+    }
+    if !c.host.cpuset_cpus.is_empty() {
+        resources["cpu"]["cpus"] = json!(c.host.cpuset_cpus);
     }
     if c.host.pids_limit > 0 {
         resources["pids"] = json!({"limit": c.host.pids_limit});
     }
     if c.host.nano_cpus > 0 {
         let period: i64 = 100_000;
-        resources["cpu"] = json!({"quota": c.host.nano_cpus * period / 1_000_000_000, "period": period});
+        resources["cpu"]["quota"] = json!(c.host.nano_cpus * period / 1_000_000_000);
+        resources["cpu"]["period"] = json!(period);
     }
 
     let mut v = json!({
@@ -171,6 +199,7 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
             "seccomp": seccomp,
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
+            "sysctl": c.host.sysctls,
         },
     });
     if seccomp.is_null() {
@@ -236,7 +265,7 @@ mod tests {
     fn config_carries_dockers_defaults_and_the_options() {
         let c = container();
         let u = ExecUser { uid: 1000, gid: 1000, additional_gids: vec![5] };
-        let v = generate(&c, &u, &Paths { rootfs: Path::new("/r"), dir: Path::new("/d") }).unwrap();
+        let v = generate(&c, &u, &Paths { rootfs: Path::new("/r"), dir: Path::new("/d"), shared_pid: Default::default() }).unwrap();
         assert_eq!(v["process"]["args"], json!(["sh", "-c", "exit 7"]));
         assert_eq!(v["process"]["env"], json!(["PATH=/bin", "HOSTNAME=ffffffffffff", "A=1"]));
         assert_eq!(v["process"]["cwd"], "/srv");
@@ -262,7 +291,7 @@ mod tests {
         let mut c = container();
         c.host.network_mode = "host".into();
         let u = ExecUser::default();
-        let v = generate(&c, &u, &Paths { rootfs: Path::new("/r"), dir: Path::new("/d") }).unwrap();
+        let v = generate(&c, &u, &Paths { rootfs: Path::new("/r"), dir: Path::new("/d"), shared_pid: Default::default() }).unwrap();
         assert!(!v["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
     }
 }

@@ -25,7 +25,19 @@ impl Engine {
             rootfs::mkdir_in_root(&root, &c.config.working_dir)?;
         }
         etc_files::write(c, &dir)?;
-        let config = spec::generate(c, &u, &spec::Paths { rootfs: &root, dir: &dir })?;
+        let mut shared_pid = std::collections::BTreeMap::new();
+        for mode in [&c.host.pid_mode, &c.host.ipc_mode] {
+            if let Some(other) = mode.strip_prefix("container:") {
+                let o = self.find(other)?;
+                if o.state.status != Status::Running {
+                    return Err(Error::Conflict(format!(
+                        "cannot join container {other}: container {other} is not running"
+                    )));
+                }
+                shared_pid.insert(o.id.clone(), o.state.pid);
+            }
+        }
+        let config = spec::generate(c, &u, &spec::Paths { rootfs: &root, dir: &dir, shared_pid })?;
         write_replace(
             &dir.join("config.json"),
             &serde_json::to_vec_pretty(&config).expect("config serialises"),
