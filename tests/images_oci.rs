@@ -429,3 +429,90 @@ fn a_hardlink_to_a_lower_layer_file_copies_it_up() {
         1
     );
 }
+
+#[test]
+fn a_multi_platform_index_loads_this_machines_image() {
+    // index.json -> image index (another platform + this one) -> manifests; only
+    // this platform's blobs are in the archive, as `skopeo copy` without --all leaves it.
+    let arch = berth_image::store::host_arch();
+    let other = if arch == "arm64" { "amd64" } else { "arm64" };
+    let b = Berth::new("img-multiarch");
+    let layer = layer1();
+    let layer_gz = gzip(&layer);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": arch, "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [digest(&layer)]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(&layer_gz), "size": layer_gz.len()}],
+    }))
+    .unwrap();
+    let missing = format!("sha256:{}", "e".repeat(64));
+    let image_index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": missing, "size": 100,
+             "platform": {"architecture": other, "os": "linux"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(&manifest), "size": manifest.len(),
+             "platform": {"architecture": arch, "os": "linux"}},
+        ],
+    }))
+    .unwrap();
+    let top = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest(&image_index),
+                       "size": image_index.len(), "annotations": {"io.containerd.image.name": "docker.io/library/multi:1"}}],
+    }))
+    .unwrap();
+    let archive = b.path("multi.tar");
+    let mut t = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    for (name, data) in [
+        (
+            "oci-layout".to_string(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+        ("index.json".to_string(), top),
+        (
+            format!("blobs/sha256/{}", &digest(&image_index)[7..]),
+            image_index.clone(),
+        ),
+        (
+            format!("blobs/sha256/{}", &digest(&manifest)[7..]),
+            manifest.clone(),
+        ),
+        (
+            format!("blobs/sha256/{}", &digest(&config)[7..]),
+            config.clone(),
+        ),
+        (
+            format!("blobs/sha256/{}", &digest(&layer_gz)[7..]),
+            layer_gz.clone(),
+        ),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    t.into_inner().unwrap();
+    assert_eq!(
+        b.run(&["load", "-i", archive.to_str().unwrap()]).ok(),
+        "Loaded image: multi:1\n"
+    );
+    assert_eq!(
+        b.run(&["images", "-q", "--no-trunc"]).ok().trim(),
+        digest(&config)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&b.run(&["image", "inspect", "multi:1"]).ok()).unwrap();
+    assert_eq!(
+        doc[0]["RepoDigests"][0],
+        format!("multi@{}", digest(&manifest))
+    );
+}
