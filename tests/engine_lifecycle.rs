@@ -277,3 +277,57 @@ fn pause_rename_top_restart_and_ps_filters() {
     b.eventually(10, "the kill to land", || b.inspect("thawed")["State"]["Status"] == "exited");
     assert_eq!(b.inspect("thawed")["State"]["ExitCode"], 137);
 }
+
+fn kill9(pid: i64) {
+    // SAFETY: kill has no memory preconditions; the pid is a process this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+}
+
+#[test]
+fn state_is_reconciled_after_a_simulated_reboot_and_a_killed_cli() {
+    let b = Berth::new("eng-reboot");
+    b.run(&["run", "-d", "--name", "before", IMAGE, "sleep", "1000"]).ok();
+    let doc = b.inspect("before");
+    let init = doc["State"]["Pid"].as_i64().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap();
+    let monitor: i64 = stat.rsplit(')').next().unwrap().split(' ').nth(2).unwrap().parse().unwrap();
+    // A reboot: every process gone, runtime state and mounts cleared.
+    kill9(monitor);
+    kill9(init);
+    b.eventually(10, "the processes to die", || !std::path::Path::new(&format!("/proc/{init}")).exists());
+    std::fs::remove_dir_all(b.path("state")).unwrap();
+    berth_tests::unmount_below(&b.root().join("containers"));
+    // berth trusts what runs, not its files: the container is exited (255).
+    let rows = b.ps();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].contains("exited|Exited (255)"), "{rows:?}");
+    // It starts again and removes cleanly.
+    b.run(&["start", "before"]).ok();
+    assert!(b.ps()[0].contains("running|Up"), "{:?}", b.ps());
+    assert_eq!(b.run(&["exec", "before", "echo", "alive"]).ok(), "alive\n");
+    b.run(&["rm", "-f", "before"]).ok();
+    assert!(b.ps().is_empty());
+
+    // The CLI killed in the middle of `run -d`: whatever it left, the next
+    // commands understand it and rm cleans it.
+    for delay_ms in [0u64, 5, 20, 60] {
+        let mut cli = b
+            .cmd(&["run", "-d", "--name", "interrupted", IMAGE, "sleep", "1000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = cli.kill();
+        let _ = cli.wait();
+        let rows = b.ps();
+        assert!(rows.len() <= 1, "{rows:?}");
+        if !rows.is_empty() {
+            b.run(&["rm", "-f", "interrupted"]).ok();
+        }
+        assert!(b.ps().is_empty());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
+    assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
+}
