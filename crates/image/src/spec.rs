@@ -182,7 +182,7 @@ pub struct ImageConfig {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
-    /// User (name or uid[:gid]).
+    /// User (name or `uid[:gid]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Ports as `80/tcp` keys.
