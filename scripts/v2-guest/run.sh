@@ -124,8 +124,13 @@ while read -r name exe; do
     strip --strip-debug -o "$root/berth/tests/$(printf %02d "$n")-$name" "$exe"
 done <"$work/tests.list"
 
+# runc, the peer some runtime tests compare berth-runtime with on the same bundle.
+if command -v runc >/dev/null; then
+    cp "$(command -v runc)" "$root/usr/bin/runc"
+fi
+
 # Every shared library they load, at the path the dynamic loader looks for it.
-for exe in "$root"/berth/bin/* "$root"/berth/tests/*; do
+for exe in "$root"/berth/bin/* "$root"/berth/tests/* "$root"/usr/bin/runc; do
     ldd "$exe" 2>/dev/null || true
 done | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u |
     while read -r lib; do
