@@ -79,3 +79,50 @@ fn unbindable_root_propagation_holds_on_the_container_root() {
         }
     }
 }
+
+/// A container without a mount namespace of its own inherits the runtime's, but its
+/// root is still root.path (chrooted, as runc does), never the host's `/`.
+#[test]
+fn without_a_mount_namespace_the_process_still_runs_in_its_root() {
+    assert!(is_root(), "run as root");
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sh", "-c", "cat /marker; pwd"]);
+    std::fs::write(b.path().join("rootfs/marker"), "inside the bundle\n").unwrap();
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array().unwrap().clone();
+        c["linux"]["namespaces"] = ns.into_iter().filter(|n| n["type"] != "mount").collect();
+    });
+    let id = rt.id("conf-nomntns");
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &id]).ok();
+    assert_eq!(out, "inside the bundle\n/\n");
+    // The config's mounts are not made in the host's namespace.
+    assert!(berth_tests::mounts_below(b.path()).is_empty(), "{:?}", berth_tests::mounts_below(b.path()));
+}
+
+/// memory.kernelTCP lands in memory.kmem.tcp.limit_in_bytes on cgroup v1 (v2 has no
+/// such limit; there the value is accepted and ignored, as runc does).
+#[test]
+fn kernel_tcp_memory_limit_is_set_on_v1() {
+    assert!(is_root(), "run as root");
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    let path = format!("/{}", berth_tests::unique("berth-conf-ktcp"));
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = path.clone().into();
+        c["linux"]["resources"]["memory"] =
+            serde_json::json!({"limit": 64i64 << 20, "kernelTCP": 16i64 << 20});
+    });
+    let id = rt.id("conf-ktcp");
+    rt.detached(&["create", "-b", b.path().to_str().unwrap(), &id], "create").0.ok();
+    if !berth_tests::cgroup_v2() {
+        let dir = berth_tests::cgroup_dir("memory", &path);
+        let got = std::fs::read_to_string(dir.join("memory.kmem.tcp.limit_in_bytes")).unwrap();
+        assert_eq!(got.trim(), (16i64 << 20).to_string());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("memory.limit_in_bytes")).unwrap().trim(),
+            (64i64 << 20).to_string()
+        );
+    }
+    rt.run(&["delete", "-f", &id]).ok();
+    assert!(berth_tests::cgroup_leftovers(path.trim_start_matches('/')).is_empty());
+}

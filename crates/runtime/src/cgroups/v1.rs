@@ -82,9 +82,11 @@ impl V1Manager {
         let limit = m.limit().filter(|&v| v != 0);
         let mut swap = m.swap().filter(|&v| v != 0);
         let reservation = m.reservation().filter(|&v| v != 0);
+        let kernel_tcp = m.kernel_tcp().filter(|&v| v != 0);
         if limit.is_none()
             && swap.is_none()
             && reservation.is_none()
+            && kernel_tcp.is_none()
             && m.swappiness().is_none()
             && m.disable_oom_killer() != Some(true)
         {
@@ -146,8 +148,13 @@ impl V1Manager {
             }
             fs::write(dir, "memory.swappiness", &s.to_string())?;
         }
-        // Kernel memory limits are deprecated by the runtime spec and refused by
-        // kernels since 5.16: ignored, like runc.
+        // Kernel memory limits are deprecated by the runtime spec and ignored by
+        // kernels since 5.16 (the write succeeds, the limit stays unlimited):
+        // ignored, like runc. The TCP buffer limit still works on v1 (there is no
+        // v2 file for it): set, as the spec's kernelTCP asks.
+        if let Some(t) = kernel_tcp {
+            fs::write(dir, "memory.kmem.tcp.limit_in_bytes", &t.to_string())?;
+        }
         if m.disable_oom_killer() == Some(true) {
             fs::write(dir, "memory.oom_control", "1")?;
         }

@@ -299,6 +299,9 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
     if let Some(opts) = &cfg.rootfs {
         rootfs::finish(cfg.spec, opts)?;
     }
+    if cfg.rootfs.is_none() && cfg.fifo_dir.is_some() {
+        chroot_without_mount_namespace(cfg)?;
+    }
     if !cfg.no_new_keyring && cfg.rootfs.is_some() {
         join_session_keyring(cfg.id)?;
     }
@@ -336,6 +339,28 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
         crate::exeguard::check_target(path, me)?;
     }
     Ok((target, host_pid))
+}
+
+/// A container that inherits the runtime's mount namespace still runs in its
+/// root.path (the spec: a missing namespace is inherited, root.path is still the
+/// container's root), as runc does; but only a chroot: the config's mounts,
+/// masked and read-only paths need a mount namespace of the container's own and
+/// are not made in the host's (runc makes them there, and changes the host's `/`
+/// propagation on the way). A chroot is no wall against a process keeping
+/// CAP_SYS_CHROOT: such configs are for trusted workloads.
+fn chroot_without_mount_namespace(cfg: &Config<'_>) -> Result<()> {
+    let root = crate::spec::rootfs(cfg.spec, cfg.bundle)?;
+    let root = std::fs::canonicalize(&root)
+        .map_err(|e| Error::Init(format!("root {}: {}", root.display(), crate::error::io_text(&e))))?;
+    if root == std::path::Path::new("/") {
+        return Ok(());
+    }
+    step(|| format!("chroot {} (no mount namespace)", root.display()), || {
+        nix::unistd::chroot(&root)?;
+        nix::unistd::chdir("/")
+    })
+    .map_err(sys(format!("cannot chroot into {}", root.display())))?;
+    Ok(())
 }
 
 /// Joins a fresh session keyring named after the container, so containers do not
