@@ -126,3 +126,30 @@ fn kernel_tcp_memory_limit_is_set_on_v1() {
     rt.run(&["delete", "-f", &id]).ok();
     assert!(berth_tests::cgroup_leftovers(path.trim_start_matches('/')).is_empty());
 }
+
+/// poststart hooks run "after the user-specified process is executed": when they
+/// run, the container's pid is its program, not the runtime's init still finishing
+/// its startContainer hooks.
+#[test]
+fn poststart_hooks_run_after_the_process_is_executed() {
+    assert!(is_root(), "run as root");
+    let rt = Runtime::new();
+    let out = rt.root().join("exe");
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| {
+        c["hooks"] = serde_json::json!({
+            // Runs in init after start has its go-ahead byte, before the exec.
+            "startContainer": [{"path": "/bin/busybox", "args": ["sh", "-c", "sleep 0.3"]}],
+            "poststart": [hook(&format!(
+                "pid=$(sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/'); readlink /proc/$pid/exe > {}",
+                out.display()
+            ))],
+        });
+    });
+    let id = rt.id("conf-poststart");
+    rt.detached(&["create", "-b", b.path().to_str().unwrap(), &id], "create").0.ok();
+    rt.run(&["start", &id]).ok();
+    let exe = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(exe.trim_end().ends_with("busybox"), "poststart saw {exe:?}");
+    rt.run(&["delete", "-f", &id]).ok();
+}

@@ -58,6 +58,28 @@ impl Runtime {
         )?;
         let _ = std::fs::remove_file(&fifo);
         if s.poststart {
+            // Init holds the fifo open until its exec closes it: the end of file
+            // says the container's process is executed, as poststart needs.
+            step(
+                || "wait for exec.fifo's end of file (init executed)".into(),
+                || -> Result<()> {
+                    loop {
+                        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                        let n = poll(&mut fds, PollTimeout::from(100u16)).map_err(sys("poll exec fifo"))?;
+                        if n > 0 {
+                            let mut b = [0u8; 16];
+                            match nix::unistd::read(&fd, &mut b) {
+                                Ok(0) => return Ok(()),
+                                Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}
+                                Err(e) => return Err(sys("read exec fifo")(e)),
+                            }
+                        }
+                        if !s.alive() {
+                            return Ok(());
+                        }
+                    }
+                },
+            )?;
             let spec = crate::spec::load(&s.bundle)?;
             let state = hooks::state_json(id, "running", s.pid, &s.bundle, &spec);
             hooks::run_warn(&spec, Kind::Poststart, &state);

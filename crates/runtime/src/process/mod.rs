@@ -436,6 +436,9 @@ fn wait_for_start(dir: &OwnedFd) -> Result<()> {
     )
     .map_err(sys("open exec fifo"))?;
     nix::unistd::write(&fd, &[0]).map_err(sys("write exec fifo"))?;
-    let _ = fd.as_raw_fd();
+    // Kept open until the exec closes it (O_CLOEXEC): `start` waits for that end
+    // of file before the poststart hooks, which the spec runs "after the
+    // user-specified process is executed".
+    let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
     Ok(())
 }
