@@ -256,7 +256,7 @@ impl Engine {
         if let Err(e) = snap {
             return Err(undo(e.into()));
         }
-        if let Err(e) = self.containers().save(&c, &lock) {
+        if let Err(e) = self.containers().save(&c, !c.host.auto_remove, &lock) {
             let _ = self.snapshots().remove(&id);
             return Err(undo(e));
         }

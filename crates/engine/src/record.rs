@@ -1,6 +1,9 @@
 //! What berth keeps about a container: `<root>/containers/<id>/container.json`,
-//! written atomically (temp file, fsync, rename) under the container's lock file, so
-//! concurrent commands and the monitor never see a torn or lost update.
+//! replaced atomically (temp file, rename) under the container's lock file, so
+//! concurrent commands and the monitor never see a torn or lost update. The record a
+//! create writes is synced to disk (a container must survive a crash) unless it is
+//! removed on exit anyway (`--rm`); later changes of its run-time state are not, as
+//! that state is reconciled against what really runs after a crash.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -364,12 +367,16 @@ impl Containers {
         }
     }
 
-    /// Saves a record atomically. The caller holds the container's lock.
-    pub fn save(&self, c: &Container, _lock: &Lock) -> Result<()> {
-        write_atomic(
-            &self.dir(&c.id).join("container.json"),
-            &serde_json::to_vec_pretty(c).expect("container record serialises"),
-        )
+    /// Saves a record atomically, and durably with `durable`. The caller holds the
+    /// container's lock.
+    pub fn save(&self, c: &Container, durable: bool, _lock: &Lock) -> Result<()> {
+        let path = self.dir(&c.id).join("container.json");
+        let data = serde_json::to_vec_pretty(c).expect("container record serialises");
+        if durable {
+            write_atomic(&path, &data)
+        } else {
+            write_replace(&path, &data)
+        }
     }
 
     /// Loads, changes with `f` and saves container `id`'s record under its lock.
@@ -377,7 +384,7 @@ impl Containers {
         let lock = self.lock(id)?;
         let mut c = self.load(id)?;
         let r = f(&mut c);
-        self.save(&c, &lock)?;
+        self.save(&c, false, &lock)?;
         Ok((c, r))
     }
 
@@ -516,7 +523,7 @@ mod tests {
         for (id, name, t) in [(&a, "one", "2026-01-01"), (&b, "two", "2026-01-02")] {
             std::fs::create_dir_all(cs.dir(id)).unwrap();
             let l = cs.lock(id).unwrap();
-            cs.save(&sample(id, name, t), &l).unwrap();
+            cs.save(&sample(id, name, t), true, &l).unwrap();
         }
         assert_eq!(cs.find("one").unwrap().id, a);
         assert_eq!(cs.find("/two").unwrap().id, b);

@@ -80,10 +80,12 @@ impl Engine {
             });
             return Err(e);
         }
-        self.containers().update(&c.id, |c| {
-            c.state.manual_stop = false;
-            c.state.restart_count = 0;
-        })?;
+        if c.state.manual_stop || c.state.restart_count > 0 {
+            self.containers().update(&c.id, |c| {
+                c.state.manual_stop = false;
+                c.state.restart_count = 0;
+            })?;
+        }
         let mut h = monitor::spawn(self, &c.id, attach)?;
         match h.next() {
             Some(Report::Started { .. }) => Ok((self.containers().load(&c.id)?, Some(h))),
