@@ -298,12 +298,15 @@ fn read_archive(
                 // unpacked as it streams out of the archive.
                 let w = store.content().writer()?;
                 let mut tee = crate::digest::TeeReader::new(&mut e, w);
-                let (_, stats) = store.layers().unpack(
-                    pl.parent.as_ref(),
-                    Some(&pl.diff_id),
-                    Some(pl.compression),
-                    &mut tee,
-                )?;
+                let (_, stats) = store
+                    .layers()
+                    .unpack(
+                        pl.parent.as_ref(),
+                        Some(&pl.diff_id),
+                        Some(pl.compression),
+                        &mut tee,
+                    )
+                    .map_err(|err| in_layer(err, &d))?;
                 let (_, w) = tee.into_parts();
                 w.commit(Some(&d)).map_err(|err| blob_error(err, &path))?;
                 progress(Progress::Layer {
@@ -363,6 +366,23 @@ fn streamable(store: &Store, u: &Unpacked, d: &Digest) -> Option<PlannedLayer> {
             .as_ref()
             .is_none_or(|p| store.layers().contains(p));
     ready.then(|| pl.clone())
+}
+
+/// Names the layer in an error about its content.
+fn in_layer(err: Error, layer: &Digest) -> Error {
+    match err {
+        Error::InvalidInput(m) => Error::InvalidInput(format!("layer {layer}: {m}")),
+        Error::DigestMismatch {
+            what,
+            expected,
+            actual,
+        } => Error::DigestMismatch {
+            what: format!("{what} of layer {layer}"),
+            expected,
+            actual,
+        },
+        other => other,
+    }
 }
 
 /// Names the archive path in a blob digest mismatch.
@@ -556,10 +576,10 @@ fn unpack_image(store: &Store, m: &Digest, progress: &mut dyn FnMut(Progress)) -
         let chain = crate::digest::chain_id(parent.as_ref(), diff_id);
         if !store.layers().contains(&chain) {
             let mut f = store.content().open_blob(&l.digest)?;
-            let (_, stats) =
-                store
-                    .layers()
-                    .unpack(parent.as_ref(), Some(diff_id), Some(comp), &mut f)?;
+            let (_, stats) = store
+                .layers()
+                .unpack(parent.as_ref(), Some(diff_id), Some(comp), &mut f)
+                .map_err(|err| in_layer(err, &l.digest))?;
             progress(Progress::Layer {
                 diff_id: diff_id.clone(),
                 size: stats.size,
