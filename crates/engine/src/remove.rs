@@ -26,8 +26,8 @@ impl Engine {
             }
             self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
             if let Ok(rt) = self.runtime() {
-                let _ = rt.kill(&c.id, libc::SIGKILL, true);
                 self.thaw_if_paused(&rt, &c);
+                let _ = rt.kill(&c.id, libc::SIGKILL, true);
             }
             match self.wait_monitor(&c, Some(Duration::from_secs(15))) {
                 Ok(_) => {}

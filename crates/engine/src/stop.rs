@@ -78,8 +78,8 @@ impl Engine {
             self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
         }
         let rt = self.runtime()?;
-        rt.kill(&c.id, signal, signal == libc::SIGKILL)?;
         self.thaw_if_paused(&rt, &c);
+        rt.kill(&c.id, signal, signal == libc::SIGKILL)?;
         Ok(c)
     }
 
@@ -103,8 +103,8 @@ impl Engine {
             parse_signal(&c.config.stop_signal)?
         };
         let t = timeout.or(c.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
-        let _ = rt.kill(&c.id, sig, false);
         self.thaw_if_paused(&rt, &c);
+        let _ = rt.kill(&c.id, sig, false);
         if !wait_pid(c.state.pid, Some(Duration::from_secs(t as u64))) {
             let _ = rt.kill(&c.id, libc::SIGKILL, true);
             wait_pid(c.state.pid, Some(Duration::from_secs(10)));
@@ -112,8 +112,9 @@ impl Engine {
         self.wait_monitor(&c, Some(Duration::from_secs(10)))
     }
 
-    /// A frozen process receives signals only once thawed, as Docker unpauses a
-    /// container it stops or kills.
+    /// A frozen process receives signals only once thawed: a paused container is
+    /// thawed before it is stopped or killed (the runtime's own thaw after SIGKILL
+    /// races with the cgroup's removal once the container dies).
     pub(crate) fn thaw_if_paused(&self, rt: &berth_runtime::Runtime, c: &Container) {
         if c.state.paused {
             let _ = rt.resume(&c.id);
