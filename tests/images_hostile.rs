@@ -261,3 +261,50 @@ fn a_hardlink_to_a_symlink_links_the_symlink_not_its_target() {
     let s = std::fs::symlink_metadata(layer.join("s")).unwrap();
     assert!(s.file_type().is_symlink(), "s is still the planted symlink");
 }
+
+#[test]
+fn malformed_tars_are_refused_with_clear_errors_and_leave_nothing() {
+    let b = Berth::new("hostile-malformed");
+    let good = raw_tar(&[
+        Entry::Dir("etc/"),
+        Entry::File("etc/big", &vec![7u8; 100_000]),
+    ]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("truncated gzip", {
+            let z = gzip(&good);
+            z[..z.len() / 2].to_vec()
+        }),
+        (
+            "not a tar",
+            b"this is not a tar archive, just text that is long enough ".repeat(20),
+        ),
+    ];
+    for (what, data) in cases {
+        let r = b.run_stdin(&["import", "-", "bad:1"], &data);
+        assert_eq!(r.code(), 1, "{what}: {}", r.stderr());
+        assert!(
+            r.stderr().contains("malformed layer"),
+            "{what}: {}",
+            r.stderr()
+        );
+        assert_eq!(b.run(&["images", "-q"]).ok(), "", "{what}");
+        assert!(
+            b.tmp_leftovers().is_empty(),
+            "{what}: {:?}",
+            b.tmp_leftovers()
+        );
+        assert_eq!(
+            std::fs::read_dir(b.root().join("layers")).unwrap().count(),
+            0,
+            "{what}"
+        );
+        assert_eq!(
+            std::fs::read_dir(b.root().join("blobs/sha256"))
+                .unwrap()
+                .count(),
+            0,
+            "{what}"
+        );
+    }
+}
