@@ -1,0 +1,478 @@
+//! The nftables driver: berth's rules live in their own table, `ip berth`, driven with
+//! `nft -j` (JSON in, JSON out). No other table is read or written.
+//!
+//! Layout of the table:
+//! - `prerouting` (nat, dstnat) and `output` (nat, -100): connections to one of the
+//!   host's own addresses go to `published`, which holds one DNAT rule per published port.
+//! - `postrouting` (nat, srcnat): per network, masquerade of traffic leaving the subnet,
+//!   of hairpin connections (a container reaching a published port of its own bridge)
+//!   and of connections from the host's 127.0.0.0/8 (see below).
+//! - `forward` (filter): connections a published port let in are accepted; otherwise a
+//!   bridge's traffic may not go to another berth bridge (the `bridges` set), and an
+//!   internal network's traffic may not leave its bridge at all.
+//! - `guard` (filter, raw priority): packets from a bridge to 127.0.0.0/8 are dropped.
+//!
+//! 127.0.0.1 on the host reaches published ports through `route_localnet` on each bridge
+//! (set by the network layer) and the loopback masquerade, not through a userland proxy:
+//! no process per port, no copy per connection, and the port answers as soon as the rule
+//! is in. `route_localnet` would also let a container send to the host's loopback
+//! services (CVE-2020-8558), which is what the `guard` chain's rule prevents.
+//!
+//! Every rule carries a comment naming its owner (`berth:base`, `berth:net:NAME`,
+//! `berth:ctr:NAME:CONTAINER`); teardown lists the table and deletes exactly the rules
+//! with the owner's comment, in one atomic batch.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::firewall::Firewall;
+use crate::ports::PortMapping;
+use crate::store::{NetworkConfig, lock_file};
+
+const FAMILY: &str = "ip";
+const TABLE: &str = "berth";
+const BASE: &str = "berth:base";
+
+/// The nftables firewall driver.
+#[derive(Debug)]
+pub struct Nftables {
+    nft: PathBuf,
+    lock: PathBuf,
+}
+
+impl Default for Nftables {
+    fn default() -> Self {
+        Nftables {
+            nft: PathBuf::from("nft"),
+            lock: PathBuf::from("/run/berth-nftables.lock"),
+        }
+    }
+}
+
+impl Nftables {
+    /// A driver running the `nft` binary found on PATH, serialised host-wide through
+    /// `/run/berth-nftables.lock` (every berth on the host shares the one table).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn run(&self, input: Option<&Value>, args: &[&str]) -> Result<String> {
+        let mut child = Command::new(&self.nft)
+            .arg("-j")
+            .args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io(format!("run {}", self.nft.display()), e))?;
+        if let Some(input) = input {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            stdin
+                .write_all(input.to_string().as_bytes())
+                .map_err(|e| Error::io(format!("write to {}", self.nft.display()), e))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::io(format!("wait for {}", self.nft.display()), e))?;
+        if !out.status.success() {
+            return Err(Error::Firewall(format!(
+                "nft -j {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn apply(&self, commands: Vec<Value>) -> Result<()> {
+        if commands.is_empty() {
+            return Ok(());
+        }
+        self.run(Some(&json!({ "nftables": commands })), &["-f", "-"])
+            .map(drop)
+    }
+
+    /// The table's current objects, or `None` if berth's table does not exist.
+    fn list(&self) -> Result<Option<Vec<Value>>> {
+        match self.run(None, &["list", "table", FAMILY, TABLE]) {
+            Ok(out) => {
+                let doc: Value = serde_json::from_str(&out).map_err(|e| {
+                    Error::Firewall(format!("unreadable listing of table ip berth: {e}"))
+                })?;
+                Ok(Some(
+                    doc["nftables"].as_array().cloned().unwrap_or_default(),
+                ))
+            }
+            Err(Error::Firewall(msg)) if msg.contains("No such file or directory") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn lock(&self) -> Result<std::fs::File> {
+        lock_file(&self.lock)
+    }
+}
+
+impl Firewall for Nftables {
+    fn add_network(&self, network: &NetworkConfig) -> Result<()> {
+        let _lock = self.lock()?;
+        // Re-adding a network (a restarted engine restoring its rules) replaces its rules.
+        let owner = format!("berth:net:{}", network.name);
+        let mut commands = match self.list()? {
+            None => base_commands(),
+            Some(objects) => delete_rules(&objects, |c| c == owner),
+        };
+        commands.extend(network_commands(network));
+        self.apply(commands)
+    }
+
+    fn remove_network(&self, network: &NetworkConfig) -> Result<()> {
+        let _lock = self.lock()?;
+        let Some(objects) = self.list()? else {
+            return Ok(());
+        };
+        let owner = format!("berth:net:{}", network.name);
+        let containers = format!("berth:ctr:{}:", network.name);
+        let mut commands = delete_rules(&objects, |c| c == owner || c.starts_with(&containers));
+        if set_has(&objects, "bridges", &network.bridge) {
+            commands.push(json!({ "delete": { "element": {
+                "family": FAMILY, "table": TABLE, "name": "bridges", "elem": [network.bridge] } } }));
+        }
+        let remaining = rules(&objects).filter(|(_, c)| *c != BASE).count();
+        if remaining
+            == commands
+                .iter()
+                .filter(|c| c["delete"]["rule"].is_object())
+                .count()
+        {
+            // The last network is going: take the whole table with it.
+            commands = vec![json!({ "delete": { "table": { "family": FAMILY, "name": TABLE } } })];
+        }
+        self.apply(commands)
+    }
+
+    fn add_ports(
+        &self,
+        network: &str,
+        container: &str,
+        ip: Ipv4Addr,
+        ports: &[PortMapping],
+    ) -> Result<()> {
+        if ports.is_empty() {
+            return Ok(());
+        }
+        let _lock = self.lock()?;
+        self.apply(port_commands(network, container, ip, ports))
+    }
+
+    fn remove_ports(&self, network: &str, container: &str) -> Result<()> {
+        let _lock = self.lock()?;
+        let Some(objects) = self.list()? else {
+            return Ok(());
+        };
+        let owner = format!("berth:ctr:{network}:{container}");
+        self.apply(delete_rules(&objects, |c| c == owner))
+    }
+}
+
+fn rules(objects: &[Value]) -> impl Iterator<Item = (&Value, &str)> {
+    objects.iter().filter_map(|o| {
+        let rule = o.get("rule")?;
+        Some((
+            rule,
+            rule.get("comment").and_then(Value::as_str).unwrap_or(""),
+        ))
+    })
+}
+
+fn delete_rules(objects: &[Value], owned: impl Fn(&str) -> bool) -> Vec<Value> {
+    rules(objects)
+        .filter(|(_, comment)| owned(comment))
+        .map(|(rule, _)| {
+            json!({ "delete": { "rule": {
+                "family": FAMILY, "table": TABLE, "chain": rule["chain"], "handle": rule["handle"] } } })
+        })
+        .collect()
+}
+
+fn set_has(objects: &[Value], set: &str, elem: &str) -> bool {
+    objects.iter().any(|o| {
+        o["set"]["name"] == set
+            && o["set"]["elem"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|v| v == elem))
+    })
+}
+
+fn chain(name: &str, kind: &str, hook: &str, prio: i32) -> Value {
+    json!({ "add": { "chain": { "family": FAMILY, "table": TABLE, "name": name,
+        "type": kind, "hook": hook, "prio": prio, "policy": "accept" } } })
+}
+
+fn rule(chain: &str, comment: &str, expr: Vec<Value>) -> Value {
+    json!({ "add": { "rule": { "family": FAMILY, "table": TABLE, "chain": chain,
+        "comment": comment, "expr": expr } } })
+}
+
+fn matches(op: &str, left: Value, right: Value) -> Value {
+    json!({ "match": { "op": op, "left": left, "right": right } })
+}
+
+fn meta(key: &str) -> Value {
+    json!({ "meta": { "key": key } })
+}
+
+fn payload(protocol: &str, field: &str) -> Value {
+    json!({ "payload": { "protocol": protocol, "field": field } })
+}
+
+fn prefix(net: ipnet::Ipv4Net) -> Value {
+    json!({ "prefix": { "addr": net.network().to_string(), "len": net.prefix_len() } })
+}
+
+fn dnat_to_published() -> Vec<Value> {
+    vec![
+        matches(
+            "==",
+            json!({ "fib": { "result": "type", "flags": ["daddr"] } }),
+            json!("local"),
+        ),
+        json!({ "jump": { "target": "published" } }),
+    ]
+}
+
+/// The table, its set and chains, and the rules no network owns.
+fn base_commands() -> Vec<Value> {
+    vec![
+        json!({ "add": { "table": { "family": FAMILY, "name": TABLE } } }),
+        json!({ "add": { "set": { "family": FAMILY, "table": TABLE, "name": "bridges", "type": "ifname" } } }),
+        json!({ "add": { "chain": { "family": FAMILY, "table": TABLE, "name": "published" } } }),
+        chain("prerouting", "nat", "prerouting", -100),
+        chain("output", "nat", "output", -100),
+        chain("postrouting", "nat", "postrouting", 100),
+        chain("forward", "filter", "forward", 0),
+        chain("guard", "filter", "prerouting", -300),
+        rule("prerouting", BASE, dnat_to_published()),
+        rule("output", BASE, dnat_to_published()),
+        rule(
+            "forward",
+            BASE,
+            vec![
+                matches("in", json!({ "ct": { "key": "status" } }), json!("dnat")),
+                json!({ "accept": null }),
+            ],
+        ),
+    ]
+}
+
+/// A network's own rules (see the module documentation).
+fn network_commands(net: &NetworkConfig) -> Vec<Value> {
+    let owner = format!("berth:net:{}", net.name);
+    let br = json!(net.bridge);
+    let masq = json!({ "masquerade": null });
+    let drop = json!({ "drop": null });
+    let loopback = prefix("127.0.0.0/8".parse().expect("loopback prefix"));
+    let mut c = vec![json!({ "add": { "element": {
+        "family": FAMILY, "table": TABLE, "name": "bridges", "elem": [net.bridge] } } })];
+    if !net.internal {
+        c.push(rule(
+            "postrouting",
+            &owner,
+            vec![
+                matches("==", payload("ip", "saddr"), prefix(net.subnet)),
+                matches("!=", meta("oifname"), br.clone()),
+                masq.clone(),
+            ],
+        ));
+    }
+    c.push(rule(
+        "postrouting",
+        &owner,
+        vec![
+            matches("in", json!({ "ct": { "key": "status" } }), json!("dnat")),
+            matches("==", meta("oifname"), br.clone()),
+            matches("==", payload("ip", "saddr"), prefix(net.subnet)),
+            masq.clone(),
+        ],
+    ));
+    c.push(rule(
+        "postrouting",
+        &owner,
+        vec![
+            matches("==", meta("oifname"), br.clone()),
+            matches("==", payload("ip", "saddr"), loopback.clone()),
+            masq,
+        ],
+    ));
+    c.push(rule(
+        "forward",
+        &owner,
+        vec![
+            matches("==", meta("iifname"), br.clone()),
+            matches("==", meta("oifname"), json!("@bridges")),
+            matches("!=", meta("oifname"), br.clone()),
+            drop.clone(),
+        ],
+    ));
+    if net.internal {
+        c.push(rule(
+            "forward",
+            &owner,
+            vec![
+                matches("==", meta("iifname"), br.clone()),
+                matches("!=", meta("oifname"), br.clone()),
+                drop.clone(),
+            ],
+        ));
+        c.push(rule(
+            "forward",
+            &owner,
+            vec![
+                matches("==", meta("oifname"), br.clone()),
+                matches("!=", meta("iifname"), br.clone()),
+                drop.clone(),
+            ],
+        ));
+    }
+    c.push(rule(
+        "guard",
+        &owner,
+        vec![
+            matches("==", meta("iifname"), br),
+            matches("==", payload("ip", "daddr"), loopback),
+            drop,
+        ],
+    ));
+    c
+}
+
+/// One DNAT rule per published port.
+fn port_commands(
+    network: &str,
+    container: &str,
+    ip: Ipv4Addr,
+    ports: &[PortMapping],
+) -> Vec<Value> {
+    let owner = format!("berth:ctr:{network}:{container}");
+    ports
+        .iter()
+        .map(|p| {
+            let mut expr = Vec::new();
+            if let Some(host_ip) = p.host_ip {
+                expr.push(matches(
+                    "==",
+                    payload("ip", "daddr"),
+                    json!(host_ip.to_string()),
+                ));
+            }
+            expr.push(matches(
+                "==",
+                payload(p.protocol.as_str(), "dport"),
+                json!(p.host_port),
+            ));
+            expr.push(json!({ "dnat": { "addr": ip.to_string(), "port": p.container_port } }));
+            rule("published", &owner, expr)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::Protocol;
+
+    fn net(internal: bool) -> NetworkConfig {
+        NetworkConfig {
+            name: "front".into(),
+            bridge: "br-front".into(),
+            subnet: "10.5.0.0/24".parse().unwrap(),
+            gateway: "10.5.0.1".parse().unwrap(),
+            ip_range: None,
+            internal,
+        }
+    }
+
+    fn comments(commands: &[Value]) -> Vec<&str> {
+        commands
+            .iter()
+            .filter_map(|c| c["add"]["rule"]["comment"].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn network_rules_are_owned_and_internal_networks_do_not_masquerade() {
+        let open = network_commands(&net(false));
+        assert!(comments(&open).iter().all(|c| *c == "berth:net:front"));
+        let masq_out = |cmds: &[Value]| {
+            cmds.iter().any(|c| {
+                c["add"]["rule"]["chain"] == "postrouting"
+                    && c["add"]["rule"]["expr"][1]["match"]["op"] == "!="
+            })
+        };
+        assert!(masq_out(&open));
+        let internal = network_commands(&net(true));
+        assert!(!masq_out(&internal));
+        assert_eq!(
+            internal
+                .iter()
+                .filter(|c| c["add"]["rule"]["chain"] == "forward")
+                .count(),
+            3,
+            "isolation plus both directions of the internal guard"
+        );
+    }
+
+    #[test]
+    fn port_rules_name_the_container() {
+        let ports = [
+            PortMapping {
+                host_ip: Some(Ipv4Addr::LOCALHOST),
+                host_port: 8080,
+                host_port_end: 8080,
+                container_port: 80,
+                protocol: Protocol::Tcp,
+            },
+            PortMapping {
+                host_ip: None,
+                host_port: 5353,
+                host_port_end: 5353,
+                container_port: 53,
+                protocol: Protocol::Udp,
+            },
+        ];
+        let cmds = port_commands("front", "c1", "10.5.0.2".parse().unwrap(), &ports);
+        assert_eq!(
+            comments(&cmds),
+            ["berth:ctr:front:c1", "berth:ctr:front:c1"]
+        );
+        let r0 = &cmds[0]["add"]["rule"]["expr"];
+        assert_eq!(r0[0]["match"]["right"], "127.0.0.1");
+        assert_eq!(r0[1]["match"]["left"]["payload"]["protocol"], "tcp");
+        assert_eq!(r0[2]["dnat"], json!({ "addr": "10.5.0.2", "port": 80 }));
+        let r1 = &cmds[1]["add"]["rule"]["expr"];
+        assert_eq!(r1[0]["match"]["left"]["payload"]["protocol"], "udp");
+        assert_eq!(r1[0]["match"]["right"], 5353);
+    }
+
+    #[test]
+    fn teardown_deletes_only_the_owners_rules() {
+        let listing: Vec<Value> = vec![
+            json!({ "rule": { "chain": "published", "handle": 7, "comment": "berth:ctr:front:c1" } }),
+            json!({ "rule": { "chain": "published", "handle": 8, "comment": "berth:ctr:front:c10" } }),
+            json!({ "rule": { "chain": "postrouting", "handle": 9, "comment": "berth:net:front" } }),
+            json!({ "rule": { "chain": "prerouting", "handle": 2, "comment": "berth:base" } }),
+        ];
+        let del = delete_rules(&listing, |c| c == "berth:ctr:front:c1");
+        assert_eq!(del.len(), 1);
+        assert_eq!(del[0]["delete"]["rule"]["handle"], 7);
+    }
+}

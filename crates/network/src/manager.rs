@@ -1,0 +1,363 @@
+//! The network layer's entry point: networks created and removed, containers attached and
+//! detached, each step undone when a later one fails.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::path::Path;
+
+use ipnet::Ipv4Net;
+
+use crate::bridge;
+use crate::error::{Error, Result};
+use crate::firewall::{Firewall, Nftables};
+use crate::ipam;
+use crate::link;
+use crate::netlink::Netlink;
+use crate::netns::Netns;
+use crate::ports::{PortMapping, Protocol};
+use crate::store::{Endpoint, Locked, NetworkConfig, NetworkState, Store, lock_file};
+use crate::veth;
+
+/// The default network's name, as in Docker.
+pub const DEFAULT_NETWORK: &str = "bridge";
+/// The default network's bridge.
+pub const DEFAULT_BRIDGE: &str = "berth0";
+
+/// Held while a subnet is chosen and claimed, so two berths (or two test processes) on
+/// one host never pick the same free subnet.
+const HOST_LOCK: &str = "/run/berth-network.lock";
+
+/// What `network create` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkOptions {
+    /// The network's name.
+    pub name: String,
+    /// The bridge's name (`-o com.docker.network.bridge.name`); by default `berth0` for
+    /// the network `bridge` and `br-` plus 12 hex digits for the others.
+    pub bridge: Option<String>,
+    /// `--subnet`; by default the first of Docker's pools the host does not use.
+    pub subnet: Option<Ipv4Net>,
+    /// `--gateway`; by default the subnet's first address.
+    pub gateway: Option<Ipv4Addr>,
+    /// `--ip-range`.
+    pub ip_range: Option<Ipv4Net>,
+    /// `--internal`.
+    pub internal: bool,
+}
+
+/// What attaching a container to a network asks for.
+#[derive(Debug)]
+pub struct AttachOptions<'a> {
+    /// The container's ID.
+    pub container: &'a str,
+    /// The container's network namespace.
+    pub netns: &'a Netns,
+    /// The interface name inside the container (`eth0` for the first network).
+    pub ifname: &'a str,
+    /// `--ip`: a fixed address (user-defined networks only, as in Docker).
+    pub ip: Option<Ipv4Addr>,
+    /// `-p`: the ports to publish, as `ports::parse_publish` gives them.
+    pub ports: &'a [PortMapping],
+}
+
+/// Networks and their endpoints, kept in a state directory the caller owns.
+pub struct Manager {
+    store: Store,
+    firewall: Box<dyn Firewall>,
+}
+
+impl Manager {
+    /// A manager keeping its state under `state_dir/networks`, with the nftables firewall.
+    pub fn new(state_dir: &Path) -> Result<Self> {
+        Self::with_firewall(state_dir, Box::new(Nftables::new()))
+    }
+
+    /// A manager with another firewall driver.
+    pub fn with_firewall(state_dir: &Path, firewall: Box<dyn Firewall>) -> Result<Self> {
+        Ok(Manager {
+            store: Store::open(state_dir)?,
+            firewall,
+        })
+    }
+
+    /// Every network, by name.
+    pub fn networks(&self) -> Result<Vec<NetworkConfig>> {
+        let lock = self.store.lock()?;
+        Ok(self
+            .store
+            .load_all(&lock)?
+            .into_iter()
+            .map(|s| s.config)
+            .collect())
+    }
+
+    /// One network by name.
+    pub fn network(&self, name: &str) -> Result<NetworkConfig> {
+        let lock = self.store.lock()?;
+        Ok(self.load(&lock, name)?.config)
+    }
+
+    /// The containers attached to a network.
+    pub fn endpoints(&self, network: &str) -> Result<Vec<Endpoint>> {
+        let lock = self.store.lock()?;
+        Ok(self.load(&lock, network)?.endpoints.into_values().collect())
+    }
+
+    fn load(&self, lock: &Locked, name: &str) -> Result<NetworkState> {
+        self.store
+            .load(lock, name)?
+            .ok_or_else(|| Error::NotFound(format!("network {name} not found")))
+    }
+
+    /// Creates a network: checks the options, picks a subnet, creates the bridge with
+    /// its gateway address and installs the network's firewall rules.
+    pub fn create_network(&self, opts: &NetworkOptions) -> Result<NetworkConfig> {
+        let lock = self.store.lock()?;
+        let all = self.store.load_all(&lock)?;
+        if all.iter().any(|s| s.config.name == opts.name) {
+            return Err(Error::Conflict(format!(
+                "network with name {} already exists",
+                opts.name
+            )));
+        }
+        let bridge = opts
+            .bridge
+            .clone()
+            .unwrap_or_else(|| default_bridge_name(&opts.name));
+        if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ', ':']) {
+            return Err(Error::Invalid(format!(
+                "invalid bridge name {bridge:?}: a link name has 1 to 15 characters, without '/', ':' or spaces"
+            )));
+        }
+        if all.iter().any(|s| s.config.bridge == bridge) {
+            return Err(Error::Conflict(format!(
+                "bridge {bridge} is already used by another network"
+            )));
+        }
+        let others: Vec<Ipv4Net> = all.iter().map(|s| s.config.subnet).collect();
+        let _host = lock_file(Path::new(HOST_LOCK))?;
+        let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
+        let subnet = match opts.subnet {
+            Some(subnet) => {
+                ipam::check_subnet(subnet, &others)?;
+                subnet
+            }
+            None => {
+                let mut used = link::used_prefixes(&mut nl)
+                    .map_err(|e| Error::io("list the host's addresses and routes", e))?;
+                used.extend(others);
+                ipam::choose_subnet(&used)?
+            }
+        };
+        let gateway = ipam::gateway(subnet, opts.gateway)?;
+        if let Some(range) = opts.ip_range {
+            ipam::check_range(subnet, range)?;
+        }
+        let config = NetworkConfig {
+            name: opts.name.clone(),
+            bridge,
+            subnet,
+            gateway,
+            ip_range: opts.ip_range,
+            internal: opts.internal,
+        };
+        let created = bridge::ensure(&mut nl, &config)?;
+        let rest = || -> Result<()> {
+            self.firewall.add_network(&config)?;
+            let state = NetworkState {
+                config: config.clone(),
+                endpoints: Default::default(),
+            };
+            self.store.save(&lock, &state).inspect_err(|_| {
+                let _ = self.firewall.remove_network(&config);
+            })
+        };
+        rest().inspect_err(|_| {
+            if created {
+                let _ = bridge::remove(&mut nl, &config);
+            }
+        })?;
+        Ok(config)
+    }
+
+    /// Removes a network with no endpoints: its rules, its bridge, its state.
+    pub fn remove_network(&self, name: &str) -> Result<()> {
+        let lock = self.store.lock()?;
+        let state = self.load(&lock, name)?;
+        if !state.endpoints.is_empty() {
+            return Err(Error::Conflict(format!(
+                "error while removing network: network {name} has active endpoints"
+            )));
+        }
+        self.firewall.remove_network(&state.config)?;
+        let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
+        bridge::remove(&mut nl, &state.config)?;
+        self.store.remove(&lock, name)
+    }
+
+    /// Attaches a container: an address from IPAM, a veth pair from the bridge into its
+    /// namespace (configured there as `ifname` with the address, the default route and
+    /// `lo` up), and its published ports. Nothing is left behind when a step fails.
+    pub fn attach(&self, network: &str, opts: &AttachOptions<'_>) -> Result<Endpoint> {
+        let lock = self.store.lock()?;
+        let mut state = self.load(&lock, network)?;
+        if state.endpoints.contains_key(opts.container) {
+            return Err(Error::Conflict(format!(
+                "endpoint with name {} already exists in network {network}",
+                opts.container
+            )));
+        }
+        if opts.ip.is_some() && network == DEFAULT_NETWORK {
+            return Err(Error::Invalid(
+                "user specified IP address is supported on user defined networks only".into(),
+            ));
+        }
+        let cfg = state.config.clone();
+        let taken: BTreeSet<Ipv4Addr> = state.endpoints.values().map(|e| e.ip).collect();
+        let ip = ipam::allocate(
+            &cfg.name,
+            cfg.subnet,
+            cfg.ip_range,
+            cfg.gateway,
+            &taken,
+            opts.ip,
+        )?;
+        let ports = self.resolve_ports(&lock, opts.ports, ip)?;
+        let host_veth = veth::host_name(network, opts.container);
+        let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
+        veth::attach(&mut nl, &cfg, opts.netns, &host_veth, opts.ifname, ip)?;
+        let endpoint = Endpoint {
+            container: opts.container.to_string(),
+            ip,
+            mac: link::mac_for(ip)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+            host_veth: host_veth.clone(),
+            ifname: opts.ifname.to_string(),
+            ports,
+        };
+        let mut rest = || -> Result<()> {
+            self.firewall
+                .add_ports(network, opts.container, ip, &endpoint.ports)?;
+            state
+                .endpoints
+                .insert(opts.container.to_string(), endpoint.clone());
+            self.store.save(&lock, &state).inspect_err(|_| {
+                let _ = self.firewall.remove_ports(network, opts.container);
+            })
+        };
+        rest().inspect_err(|_| {
+            let _ = veth::detach(&mut nl, &host_veth);
+        })?;
+        Ok(endpoint)
+    }
+
+    /// Detaches a container: its port rules, its veth pair, its address. The exact
+    /// mirror of `attach`.
+    pub fn detach(&self, network: &str, container: &str) -> Result<()> {
+        let lock = self.store.lock()?;
+        let mut state = self.load(&lock, network)?;
+        let Some(endpoint) = state.endpoints.get(container).cloned() else {
+            return Err(Error::NotFound(format!(
+                "container {container} is not connected to network {network}"
+            )));
+        };
+        if !endpoint.ports.is_empty() {
+            self.firewall.remove_ports(network, container)?;
+        }
+        let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
+        veth::detach(&mut nl, &endpoint.host_veth)?;
+        state.endpoints.remove(container);
+        self.store.save(&lock, &state)
+    }
+
+    /// Chooses the host ports of `wanted`: fixed ports are checked, a range gives its
+    /// first free port, 0 gives one the kernel picks. A port is taken if another berth
+    /// endpoint publishes it or a host socket is bound to it.
+    fn resolve_ports(
+        &self,
+        lock: &Locked,
+        wanted: &[PortMapping],
+        ip: Ipv4Addr,
+    ) -> Result<Vec<PortMapping>> {
+        let mut used: Vec<PortMapping> = self
+            .store
+            .load_all(lock)?
+            .into_iter()
+            .flat_map(|s| s.endpoints.into_values().flat_map(|e| e.ports))
+            .collect();
+        let mut out = Vec::new();
+        for want in wanted {
+            let clashes = |used: &[PortMapping], port: u16| {
+                used.iter().any(|u| {
+                    u.protocol == want.protocol
+                        && u.host_port == port
+                        && (u.host_ip.is_none()
+                            || want.host_ip.is_none()
+                            || u.host_ip == want.host_ip)
+                })
+            };
+            let host_ip = want.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let port = if want.host_port == 0 {
+                free_port(host_ip, want.protocol, 0).map_err(|e| {
+                    Error::io(
+                        format!("find a free {} port on {host_ip}", want.protocol),
+                        e,
+                    )
+                })?
+            } else if want.host_port_end > want.host_port {
+                (want.host_port..=want.host_port_end)
+                    .find(|p| !clashes(&used, *p) && free_port(host_ip, want.protocol, *p).is_ok())
+                    .ok_or_else(|| {
+                        Error::Conflict(format!(
+                            "Bind for {host_ip}:{}-{} failed: port is already allocated",
+                            want.host_port, want.host_port_end
+                        ))
+                    })?
+            } else {
+                if clashes(&used, want.host_port) {
+                    return Err(Error::Conflict(format!(
+                        "Bind for {host_ip}:{} failed: port is already allocated",
+                        want.host_port
+                    )));
+                }
+                free_port(host_ip, want.protocol, want.host_port).map_err(|e| {
+                    Error::Conflict(format!(
+                        "failed to bind host port for {host_ip}:{}:{ip}:{}/{}: {}",
+                        want.host_port,
+                        want.container_port,
+                        want.protocol,
+                        e.to_string().to_lowercase()
+                    ))
+                })?
+            };
+            let chosen = PortMapping {
+                host_port: port,
+                host_port_end: port,
+                ..*want
+            };
+            used.push(chosen);
+            out.push(chosen);
+        }
+        Ok(out)
+    }
+}
+
+/// Checks that `port` (0: any) can be bound on `ip` by a host process, and returns it.
+fn free_port(ip: Ipv4Addr, protocol: Protocol, port: u16) -> std::io::Result<u16> {
+    let addr = SocketAddrV4::new(ip, port);
+    match protocol {
+        Protocol::Tcp => TcpListener::bind(addr)?.local_addr().map(|a| a.port()),
+        Protocol::Udp => UdpSocket::bind(addr)?.local_addr().map(|a| a.port()),
+    }
+}
+
+fn default_bridge_name(network: &str) -> String {
+    if network == DEFAULT_NETWORK {
+        return DEFAULT_BRIDGE.to_string();
+    }
+    let full = veth::host_name("bridge-name", network);
+    format!("br-{}", &full[4..])
+}
