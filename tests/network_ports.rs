@@ -301,3 +301,53 @@ fn internal_network_has_no_way_out() {
     assert_eq!(seen, format!("{} sees {}", other.ns.name, other.host_side));
     let _ = ea;
 }
+
+#[test]
+fn restore_rebuilds_lost_rules_without_duplicates() {
+    let net = Net::new();
+    let cfg = net.create(NetworkOptions {
+        subnet: Some(subnet()),
+        ..Default::default()
+    });
+    let server = Ns::new();
+    let _srv = server.serve(80);
+    let ports = parse_publish("127.0.0.1::80").unwrap();
+    let ep = net
+        .manager
+        .attach(&cfg.name, &attach("web", &server, &ports))
+        .unwrap();
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, ep.ports[0].host_port);
+    assert!(fetch(addr).is_ok());
+    let owned = |c: &str| nft_rules_with(&format!("{c}\""));
+    let net_rules = owned(&format!("berth:net:{}", cfg.name)).len();
+    let ctr_rules = owned(&format!("berth:ctr:{}:web", cfg.name)).len();
+    // Lose this network's rules (only this test's own: the table is shared).
+    let mut lost = nft_rules_with(&format!("berth:net:{}\"", cfg.name));
+    lost.extend(nft_rules_with(&format!("berth:ctr:{}:", cfg.name)));
+    for line in lost {
+        let handle = line.rsplit("# handle ").next().unwrap().trim().to_string();
+        for chain in [
+            "prerouting",
+            "output",
+            "postrouting",
+            "forward",
+            "guard",
+            "published",
+        ] {
+            let _ = std::process::Command::new("nft")
+                .args(["delete", "rule", "ip", "berth", chain, "handle", &handle])
+                .output();
+        }
+    }
+    assert!(owned(&format!("berth:ctr:{}:web", cfg.name)).is_empty());
+    assert!(fetch(addr).is_err(), "the port answered without its rule");
+    net.manager.restore().unwrap();
+    assert!(fetch(addr).is_ok(), "restore did not bring the port back");
+    // Restoring again changes nothing.
+    net.manager.restore().unwrap();
+    assert_eq!(owned(&format!("berth:net:{}", cfg.name)).len(), net_rules);
+    assert_eq!(
+        owned(&format!("berth:ctr:{}:web", cfg.name)).len(),
+        ctr_rules
+    );
+}

@@ -168,7 +168,7 @@ impl Manager {
                 config: config.clone(),
                 endpoints: Default::default(),
             };
-            self.store.save(&lock, &state).inspect_err(|_| {
+            self.store.save(&lock, &state, true).inspect_err(|_| {
                 let _ = self.firewall.remove_network(&config);
             })
         };
@@ -244,7 +244,7 @@ impl Manager {
             state
                 .endpoints
                 .insert(opts.container.to_string(), endpoint.clone());
-            self.store.save(&lock, &state).inspect_err(|_| {
+            self.store.save(&lock, &state, false).inspect_err(|_| {
                 let _ = self.firewall.remove_ports(network, opts.container);
             })
         };
@@ -270,7 +270,27 @@ impl Manager {
         let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
         veth::detach(&mut nl, &endpoint.host_veth)?;
         state.endpoints.remove(container);
-        self.store.save(&lock, &state)
+        self.store.save(&lock, &state, false)
+    }
+
+    /// Rebuilds what the kernel lost while berth was away (a flushed ruleset, a deleted
+    /// bridge): every network's bridge, address and rules, and the port rules of every
+    /// endpoint still recorded. Endpoints whose container is gone are the caller's to
+    /// `detach` (which tolerates a veth pair that vanished with its namespace).
+    pub fn restore(&self) -> Result<()> {
+        let lock = self.store.lock()?;
+        let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
+        for state in self.store.load_all(&lock)? {
+            bridge::ensure(&mut nl, &state.config)?;
+            self.firewall.add_network(&state.config)?;
+            for ep in state.endpoints.values().filter(|ep| !ep.ports.is_empty()) {
+                self.firewall
+                    .remove_ports(&state.config.name, &ep.container)?;
+                self.firewall
+                    .add_ports(&state.config.name, &ep.container, ep.ip, &ep.ports)?;
+            }
+        }
+        Ok(())
     }
 
     /// Chooses the host ports of `wanted`: fixed ports are checked, a range gives its

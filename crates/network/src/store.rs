@@ -122,15 +122,20 @@ impl Store {
         Ok(all)
     }
 
-    /// Writes a network's state: temporary file, fsync, rename.
-    pub(crate) fn save(&self, _lock: &Locked, state: &NetworkState) -> Result<()> {
+    /// Writes a network's state: temporary file, fsync when `durable`, rename. A new
+    /// network's configuration is durable; endpoint changes are not synced, as the
+    /// runtime's state is not: they describe containers a crash of the host ends anyway,
+    /// and the sync would be a third of the cost of attaching a container.
+    pub(crate) fn save(&self, _lock: &Locked, state: &NetworkState, durable: bool) -> Result<()> {
         let path = self.path(&state.config.name);
         let tmp = self.dir.join(format!(".{}.tmp", state.config.name));
         let data = serde_json::to_vec_pretty(state).expect("network state serialises");
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(&data)?;
-            f.sync_all()?;
+            if durable {
+                f.sync_all()?;
+            }
             fs::rename(&tmp, &path)
         };
         write().map_err(|e| Error::io(format!("write {}", path.display()), e))
