@@ -331,3 +331,44 @@ fn state_is_reconciled_after_a_simulated_reboot_and_a_killed_cli() {
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
     assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
 }
+
+#[test]
+fn terminals() {
+    let b = Berth::new("eng-tty");
+    // -t: the process's stdio is a pty inside the container; TERM is set.
+    let r = b.run(&["run", "--rm", "-t", IMAGE, "sh", "-c", "tty; echo $TERM; exit 4"]);
+    assert_eq!(r.code(), 4, "{}", r.stderr());
+    assert_eq!(r.stdout(), "/dev/pts/0\r\nxterm\r\n");
+    // -it from a terminal (script(1) gives us one): input reaches the container, the
+    // pty has the terminal's size.
+    let cmd = format!(
+        "stty cols 100 rows 30; {} --root {} --state {} run --rm -it {IMAGE} sh -c 'stty size; read x; echo got $x'",
+        berth_tests::bin("berth").display(),
+        b.root().display(),
+        b.path("state").display()
+    );
+    let mut script = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    use std::io::Write;
+    let mut input = script.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    input.write_all(b"hello\n").unwrap();
+    let out = script.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("30 100\r\n"), "{text:?}");
+    assert!(text.contains("got hello\r\n"), "{text:?}");
+    drop(input);
+    // -it without a terminal on stdin: Docker's refusal.
+    let r = b.run(&["run", "--rm", "-it", IMAGE, "true"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("the input device is not a TTY"), "{}", r.stderr());
+    // -dit keeps a shell running on its pty.
+    b.run(&["run", "-dit", "--name", "shell", IMAGE, "sh"]).ok();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(b.ps()[0].contains("running|Up"), "{:?}", b.ps());
+    assert_eq!(b.run(&["exec", "shell", "readlink", "/proc/1/fd/0"]).ok(), "/dev/pts/0\n");
+}

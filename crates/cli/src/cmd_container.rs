@@ -183,6 +183,9 @@ pub struct CreateArgs {
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
     /// Read in a file of environment variables
     #[arg(long)]
     env_file: Vec<String>,
@@ -365,6 +368,7 @@ impl CreateArgs {
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
             interactive: self.interactive,
+            tty: self.tty,
             read_only: self.read_only,
             tmpfs: self.tmpfs.clone(),
             shm_size,
@@ -576,12 +580,9 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
         code: 125,
         message: format!("Error: cannot find berth's own executable: {e}"),
     })?;
-    if let ContainerCmds::Volume { cmd } = cmd {
-        return crate::cmd_volume::dispatch(root, state, cmd);
-    }
     let eng = Engine::open(root, state, &exe)?;
     match cmd {
-        ContainerCmds::Volume { .. } => unreachable!("handled above"),
+        ContainerCmds::Volume { cmd } => crate::cmd_volume::dispatch(&eng, cmd),
         ContainerCmds::Run(a) | ContainerCmds::Container { cmd: ContainerSub::Run(a) } => run(&eng, a),
         ContainerCmds::Create(a) | ContainerCmds::Container { cmd: ContainerSub::Create(a) } => create(&eng, a),
         ContainerCmds::Start(a) | ContainerCmds::Container { cmd: ContainerSub::Start(a) } => start(&eng, a),
@@ -668,7 +669,38 @@ fn create(eng: &Engine, a: CreateArgs) -> CmdResult {
     Ok(())
 }
 
+/// Puts the terminal on stdin in raw mode while attached to a container's pty, and
+/// restores it on drop.
+struct RawMode {
+    saved: Option<nix::sys::termios::Termios>,
+}
+
+impl RawMode {
+    fn enter() -> RawMode {
+        use nix::sys::termios;
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(stdin.as_fd()).ok();
+        if let Some(t) = &saved {
+            let mut raw = t.clone();
+            termios::cfmakeraw(&mut raw);
+            let _ = termios::tcsetattr(stdin.as_fd(), termios::SetArg::TCSANOW, &raw);
+        }
+        RawMode { saved }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = &self.saved {
+            let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, t);
+        }
+    }
+}
+
 fn run(eng: &Engine, a: RunArgs) -> CmdResult {
+    if a.create.tty && a.create.interactive && !a.detach && !crate::is_tty(0) {
+        return Err(Fail { code: 1, message: "the input device is not a TTY".into() });
+    }
     let c = create_container(eng, &a.create)?;
     let cleanup = |e: berth_engine::Error| {
         if a.create.rm {
@@ -687,7 +719,14 @@ fn run(eng: &Engine, a: RunArgs) -> CmdResult {
         stdout: out.as_fd(),
         stderr: err.as_fd(),
     };
-    let (_, handle) = eng.start(&c.id, Some(attach)).map_err(cleanup)?;
+    let raw = (a.create.tty && a.create.interactive && crate::is_tty(0)).then(RawMode::enter);
+    let (_, handle) = match eng.start(&c.id, Some(attach)) {
+        Ok(v) => v,
+        Err(e) => {
+            drop(raw);
+            return Err(cleanup(e));
+        }
+    };
     eng.proxy_signals(&c.id);
     let code = match handle.and_then(|mut h| loop {
         match h.next() {
@@ -698,8 +737,17 @@ fn run(eng: &Engine, a: RunArgs) -> CmdResult {
     }) {
         Some(code) => code,
         // The monitor went away without a word (killed): the record tells.
-        None => eng.wait(&c.id).unwrap_or(125),
+        None => match eng.wait(&c.id) {
+            Ok(code) => code,
+            Err(e) => {
+                return Err(Fail {
+                    code: 125,
+                    message: format!("berth: the monitor of container {} ended without reporting its exit: {e}", c.id),
+                });
+            }
+        },
     };
+    drop(raw);
     if code == 0 {
         Ok(())
     } else {

@@ -75,9 +75,7 @@ fn doc(v: &berth_engine::volume::Volume) -> serde_json::Value {
 }
 
 /// Runs a volume command.
-pub fn dispatch(root: &std::path::Path, state: &std::path::Path, cmd: VolumeCmd) -> CmdResult {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let eng = Engine::open(root, state, &exe)?;
+pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
     match cmd {
         VolumeCmd::Create(a) => {
             let name = match a.name {

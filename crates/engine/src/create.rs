@@ -197,6 +197,7 @@ impl Engine {
                 stop_signal: o.stop_signal.clone().or(icfg.stop_signal.clone()).unwrap_or_default(),
                 stop_timeout: o.stop_timeout,
                 open_stdin: o.interactive,
+                tty: o.tty,
             },
             host: HostConfig {
                 binds: o.volumes.clone(),

@@ -178,12 +178,15 @@ fn monitor(
 ) -> Result<i32> {
     let dir = engine.dir(id);
     let rt = engine.runtime()?;
+    let tty = engine.containers().load(id).is_ok_and(|c| c.config.tty);
+    // With a terminal the caller's input goes to the pty master, not to stdin.
+    let (input, mut forward_in) = if tty { (None, input) } else { (input, None) };
     // `-i` without a caller's stdin (`run -di`): a pipe whose writing end the
     // monitor holds, so the container's stdin stays open, as Docker keeps it.
     let mut held_stdin = None;
     let input = match input {
         Some(fd) => Some(fd),
-        None if engine.containers().load(id).is_ok_and(|c| c.config.open_stdin) => {
+        None if !tty && engine.containers().load(id).is_ok_and(|c| c.config.open_stdin) => {
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
                 .map_err(|e| Error::Io { what: "create the container's stdin pipe".into(), source: e.into() })?;
             held_stdin = Some(w);
@@ -191,7 +194,9 @@ fn monitor(
         }
         None => None,
     };
-    let started = create_and_start(engine, &rt, id, input);
+    // The pty takes the size of the caller's terminal.
+    let size = forward_in.as_ref().and_then(|i| berth_runtime::sys::window_size(i.as_raw_fd()));
+    let started = create_and_start(engine, &rt, id, input, tty.then_some(size));
     let (_, init) = match started {
         Ok(v) => v,
         Err(e) => {
@@ -235,7 +240,7 @@ fn monitor(
     let mut delay = Duration::from_millis(100);
     let (code, oom) = loop {
         let began = std::time::Instant::now();
-        let code = pump(&init, &mut log, &mut attach, sync, &mut buf);
+        let code = pump(&init, &mut log, &mut attach, sync, &mut buf, &mut forward_in);
         let _ = log.flush();
         let oom = oom_killed(id);
         let _ = rt.delete(id, true);
@@ -249,6 +254,7 @@ fn monitor(
         send(sync, &Report::Exited { code });
         *sync = None;
         attach = None;
+        forward_in = None;
         engine.containers().update(id, |c| {
             c.state.status = Status::Restarting;
             c.state.exit_code = code;
@@ -274,7 +280,7 @@ fn monitor(
         if stopped {
             break (code, oom);
         }
-        let input = if c.config.open_stdin {
+        let input = if c.config.open_stdin && !tty {
             nix::unistd::pipe2(OFlag::O_CLOEXEC).ok().map(|(r, w)| {
                 held_stdin = Some(w);
                 r
@@ -282,7 +288,7 @@ fn monitor(
         } else {
             None
         };
-        match create_and_start(engine, &rt, id, input) {
+        match create_and_start(engine, &rt, id, input, tty.then_some(None)) {
             Ok((_, next)) => init = next,
             Err(e) => {
                 let _ = engine.containers().update(id, |c| c.state.error = e.to_string());
@@ -329,8 +335,9 @@ fn pump(
     attach: &mut Option<(File, File)>,
     sync: &mut Option<File>,
     buf: &mut [u8],
+    forward_in: &mut Option<OwnedFd>,
 ) -> i32 {
-    let mut open = [Some(init.stdout.as_fd()), Some(init.stderr.as_fd())];
+    let mut open = [Some(init.stdout.as_fd()), init.stderr.as_ref().map(|f| f.as_fd())];
     let mut status: Option<i32> = None;
     loop {
         if status.is_some() && open.iter().all(Option::is_none) {
@@ -355,6 +362,13 @@ fn pump(
         {
             fds.push(PollFd::new(f.as_fd(), PollFlags::empty()));
             which.push(3);
+        }
+        if status.is_none()
+            && init.master.is_some()
+            && let Some(f) = forward_in.as_ref()
+        {
+            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+            which.push(4);
         }
         // Once init is gone the pipes close with the pid namespace; do not wait
         // forever on a writer that escaped it.
@@ -382,6 +396,18 @@ fn pump(
             if w == 3 {
                 *attach = None;
                 *sync = None;
+                *forward_in = None;
+                continue;
+            }
+            if w == 4 {
+                let n = forward_in.as_ref().map(|f| nix::unistd::read(f, buf));
+                match (n, &init.master) {
+                    (Some(Ok(k)), Some(m)) if k > 0 => {
+                        let _ = nix::unistd::write(m, &buf[..k]);
+                    }
+                    (Some(Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN)), _) => {}
+                    _ => *forward_in = None,
+                }
                 continue;
             }
             let f = open[w].expect("polled stream is open");
@@ -408,17 +434,27 @@ fn pump(
 struct Init {
     pid: i32,
     pidfd: OwnedFd,
+    /// stdout, or the pty master with a terminal.
     stdout: OwnedFd,
-    stderr: OwnedFd,
+    /// stderr (none with a terminal: it is the pty too).
+    stderr: Option<OwnedFd>,
+    /// The pty master, written with the caller's input.
+    master: Option<OwnedFd>,
 }
 
+/// Creates and starts the container with pipes for its output, or with a terminal
+/// when `tty` is given (`Some(size)`, the size the pty gets if known); `input` is
+/// its stdin without a terminal.
 fn create_and_start(
     engine: &Engine,
     rt: &berth_runtime::Runtime,
     id: &str,
     input: Option<OwnedFd>,
+    tty: Option<Option<(u16, u16)>>,
 ) -> Result<(Container, Init)> {
     let dir = engine.dir(id);
+    let size = tty.flatten();
+    let tty = tty.is_some();
     let pipe = || {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map_err(|e| Error::Io { what: "create the container's output pipes".into(), source: e.into() })
@@ -437,17 +473,46 @@ fn create_and_start(
         let _ = nix::unistd::dup2_stderr(e);
     };
     let stdin = input.as_ref().map_or(null.as_fd(), |f| f.as_fd());
-    redirect(stdin, out_w.as_fd(), err_w.as_fd());
-    let created = rt.create(&berth_runtime::CreateOptions {
+    let opts = berth_runtime::CreateOptions {
         id: id.to_string(),
         bundle: dir.clone(),
         ..Default::default()
-    });
+    };
+    let mut console = if tty { Some(berth_runtime::container::Console::new()?) } else { None };
+    if tty {
+        redirect(null.as_fd(), null.as_fd(), null.as_fd());
+    } else {
+        redirect(stdin, out_w.as_fd(), err_w.as_fd());
+    }
+    let created = match console.as_mut() {
+        Some(con) => rt.create_with_console(&opts, con.container_end()),
+        None => rt.create(&opts),
+    };
     redirect(null.as_fd(), null.as_fd(), null.as_fd());
     drop(input);
     drop(out_w);
     drop(err_w);
     let pid = created?;
+    let (stdout, stderr, master) = match &console {
+        Some(con) => {
+            let m = match con.master() {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = rt.delete(id, true);
+                    return Err(e.into());
+                }
+            };
+            // Sized before the process runs, so that it never sees 0x0.
+            if let Some((rows, cols)) = size {
+                let _ = berth_runtime::sys::set_window_size(m.as_raw_fd(), rows, cols);
+            }
+            let reader = m
+                .try_clone()
+                .map_err(|e| Error::Io { what: "duplicate the pty master".into(), source: e })?;
+            (reader, None, Some(m))
+        }
+        None => (out_r, Some(err_r), None),
+    };
     let pidfd = berth_runtime::sys::pidfd_open(pid)
         .map_err(|e| Error::Io { what: format!("open a pidfd for pid {pid}"), source: e.into() });
     let pidfd = match pidfd {
@@ -475,7 +540,7 @@ fn create_and_start(
         c.state.monitor_pid = me;
         c.state.monitor_start = my_start;
     })?;
-    Ok((c, Init { pid, pidfd, stdout: out_r, stderr: err_r }))
+    Ok((c, Init { pid, pidfd, stdout, stderr, master }))
 }
 
 /// Waits for `pid` (our child as subreaper) and returns a shell's exit code; reaps

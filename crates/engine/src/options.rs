@@ -42,6 +42,8 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u32>,
     /// `-i`: keep stdin open.
     pub interactive: bool,
+    /// `-t`: allocate a terminal.
+    pub tty: bool,
     /// `--read-only`.
     pub read_only: bool,
     /// `--tmpfs`.

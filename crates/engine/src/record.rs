@@ -164,6 +164,9 @@ pub struct Config {
     /// Keep stdin open.
     #[serde(default)]
     pub open_stdin: bool,
+    /// Allocate a terminal.
+    #[serde(default)]
+    pub tty: bool,
 }
 
 /// Docker's `HostConfig` subset berth honours.

@@ -58,6 +58,9 @@ pub fn process_env(c: &Container) -> Vec<String> {
         format!("PATH={DEFAULT_PATH}"),
         format!("HOSTNAME={}", c.config.hostname),
     ];
+    if c.config.tty {
+        env.push("TERM=xterm".into());
+    }
     crate::options::merge_env(&mut env, &c.config.env);
     env
 }
@@ -178,7 +181,7 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
     let mut v = json!({
         "ociVersion": "1.2.0",
         "process": {
-            "terminal": false,
+            "terminal": c.config.tty,
             "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
             "args": args,
             "env": process_env(c),
