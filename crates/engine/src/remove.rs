@@ -89,29 +89,28 @@ impl Engine {
         std::fs::remove_dir_all(trash).map_err(io(format!("remove {}", trash.display())))
     }
 
-    /// Finishes removals a crash interrupted (`.trash-*` directories left behind),
-    /// and drops creations a crash cut short (a directory without a record, older
-    /// than a minute).
+    /// Finishes removals a crash interrupted (`.trash-*` directories left behind)
+    /// and drops creations a crash cut short (a directory without a record), both
+    /// once older than a minute.
     pub fn sweep_trash(&self) {
         let Some(base) = self.dir("x").parent().map(Path::to_path_buf) else { return };
         let Ok(rd) = std::fs::read_dir(&base) else { return };
         for e in rd.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(60));
+            // Younger ones may be a monitor's removal or a create in progress.
+            if !old {
+                continue;
+            }
             let id = match name.strip_prefix(".trash-") {
                 Some(id) => id,
-                None if !name.starts_with('.') && !e.path().join("container.json").exists() => {
-                    let old = e
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > Duration::from_secs(60));
-                    if !old {
-                        continue;
-                    }
-                    name
-                }
+                None if !name.starts_with('.') && !e.path().join("container.json").exists() => name,
                 None => continue,
             };
             let _ = rootfs::unmount(&e.path().join("rootfs"));
