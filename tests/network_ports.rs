@@ -264,7 +264,8 @@ fn separate_bridges_cannot_reach_each_other() {
 
 #[test]
 fn internal_network_has_no_way_out() {
-    let net = Net::new();
+    // This test drives nftables through the `nft` binary, the others through libnftables.
+    let net = Net::with_nft_binary();
     let open = net.create(NetworkOptions {
         subnet: Some(subnet()),
         ..Default::default()
@@ -300,6 +301,18 @@ fn internal_network_has_no_way_out() {
     // Masqueraded: the other host sees the host's address on its link.
     assert_eq!(seen, format!("{} sees {}", other.ns.name, other.host_side));
     let _ = ea;
+    // And its published ports work through the binary too.
+    let ports = parse_publish("127.0.0.1::80").unwrap();
+    let srv = Ns::new();
+    let _s = srv.serve(80);
+    let ep = net
+        .manager
+        .attach(&open.name, &attach("web", &srv, &ports))
+        .unwrap();
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, ep.ports[0].host_port);
+    assert!(fetch(addr).unwrap().starts_with(&srv.name));
+    net.manager.detach(&open.name, "web").unwrap();
+    assert!(nft_rules_with(&format!("berth:ctr:{}:web\"", open.name)).is_empty());
 }
 
 #[test]

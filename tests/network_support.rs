@@ -201,6 +201,21 @@ impl Net {
         }
     }
 
+    /// A manager whose firewall runs the `nft` binary instead of calling libnftables.
+    pub fn with_nft_binary() -> Net {
+        let dir = TestDir::new("network");
+        let manager = Manager::with_firewall(
+            dir.path(),
+            Box::new(berth_network::Nftables::with_binary("nft")),
+        )
+        .expect("network manager");
+        Net {
+            manager,
+            dir,
+            bridges: Default::default(),
+        }
+    }
+
     /// Creates a network with a unique name, bridge and (unless given) subnet.
     pub fn create(&self, mut opts: NetworkOptions) -> NetworkConfig {
         if opts.name.is_empty() {

@@ -2,6 +2,7 @@
 //! packet filter, whatever drives it. nftables (berth's own `ip berth` table) is the
 //! driver today; an iptables or firewalld driver would implement the same trait.
 
+mod libnftables;
 mod nftables;
 
 use std::net::Ipv4Addr;

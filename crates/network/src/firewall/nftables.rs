@@ -1,5 +1,6 @@
 //! The nftables driver: berth's rules live in their own table, `ip berth`, driven with
-//! `nft -j` (JSON in, JSON out). No other table is read or written.
+//! nftables' JSON (in and out) through libnftables in process, or `nft -j` where the
+//! library is missing. No other table is read or written.
 //!
 //! Layout of the table:
 //! - `prerouting` (nat, dstnat) and `output` (nat, -100): connections to one of the
@@ -41,52 +42,77 @@ const BASE: &str = "berth:base";
 /// The nftables firewall driver.
 #[derive(Debug)]
 pub struct Nftables {
-    nft: PathBuf,
+    /// `None`: libnftables in process; `Some(nft)`: that binary, run per change.
+    binary: Option<PathBuf>,
     lock: PathBuf,
 }
 
 impl Default for Nftables {
     fn default() -> Self {
+        let binary = if super::libnftables::library().is_some() {
+            None
+        } else {
+            Some(PathBuf::from("nft"))
+        };
         Nftables {
-            nft: PathBuf::from("nft"),
-            lock: PathBuf::from("/run/berth-nftables.lock"),
+            binary,
+            lock: PathBuf::from(HOST_LOCK),
         }
     }
 }
 
+/// Serialises every change to the table host-wide: every berth on the host shares it.
+const HOST_LOCK: &str = "/run/berth-nftables.lock";
+
 impl Nftables {
-    /// A driver running the `nft` binary found on PATH, serialised host-wide through
-    /// `/run/berth-nftables.lock` (every berth on the host shares the one table).
+    /// A driver calling libnftables in process when the host has it (Debian's
+    /// libnftables1, a dependency of nftables), else running `nft` from PATH.
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn run(&self, input: Option<&Value>, args: &[&str]) -> Result<String> {
-        let mut child = Command::new(&self.nft)
-            .arg("-j")
-            .args(args)
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+    /// A driver that always runs the `nft` binary at `path` (`nft -j`).
+    pub fn with_binary(path: impl Into<PathBuf>) -> Self {
+        Nftables {
+            binary: Some(path.into()),
+            lock: PathBuf::from(HOST_LOCK),
+        }
+    }
+
+    /// Runs `command` (native syntax, or a JSON document when `json_input`) with JSON
+    /// output, through the library or the binary.
+    fn run(&self, command: &str, json_input: bool) -> Result<String> {
+        let Some(nft) = &self.binary else {
+            let lib = super::libnftables::library().expect("library checked at construction");
+            return lib
+                .run(command)
+                .map_err(|e| Error::Firewall(format!("{}: {}", short(command), e.trim())));
+        };
+        let mut cmd = Command::new(nft);
+        cmd.arg("-j");
+        if json_input {
+            cmd.args(["-f", "-"]).stdin(Stdio::piped());
+        } else {
+            cmd.args(command.split_whitespace()).stdin(Stdio::null());
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::io(format!("run {}", self.nft.display()), e))?;
-        if let Some(input) = input {
+            .map_err(|e| Error::io(format!("run {}", nft.display()), e))?;
+        if json_input {
             let mut stdin = child.stdin.take().expect("piped stdin");
             stdin
-                .write_all(input.to_string().as_bytes())
-                .map_err(|e| Error::io(format!("write to {}", self.nft.display()), e))?;
+                .write_all(command.as_bytes())
+                .map_err(|e| Error::io(format!("write to {}", nft.display()), e))?;
         }
         let out = child
             .wait_with_output()
-            .map_err(|e| Error::io(format!("wait for {}", self.nft.display()), e))?;
+            .map_err(|e| Error::io(format!("wait for {}", nft.display()), e))?;
         if !out.status.success() {
             return Err(Error::Firewall(format!(
-                "nft -j {} failed: {}",
-                args.join(" "),
+                "{}: {}",
+                short(command),
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
@@ -97,13 +123,13 @@ impl Nftables {
         if commands.is_empty() {
             return Ok(());
         }
-        self.run(Some(&json!({ "nftables": commands })), &["-f", "-"])
+        self.run(&json!({ "nftables": commands }).to_string(), true)
             .map(drop)
     }
 
     /// The table's current objects, or `None` if berth's table does not exist.
     fn list(&self) -> Result<Option<Vec<Value>>> {
-        match self.run(None, &["list", "table", FAMILY, TABLE]) {
+        match self.run(&format!("list table {FAMILY} {TABLE}"), false) {
             Ok(out) => {
                 let doc: Value = serde_json::from_str(&out).map_err(|e| {
                     Error::Firewall(format!("unreadable listing of table ip berth: {e}"))
@@ -182,6 +208,15 @@ impl Firewall for Nftables {
         let owner = format!("berth:ctr:{network}:{container}");
         self.apply(delete_rules(&objects, |c| c == owner))
     }
+}
+
+/// The start of a command, for error messages (a JSON batch can be long).
+fn short(command: &str) -> String {
+    let mut s: String = command.chars().take(120).collect();
+    if s.len() < command.len() {
+        s.push_str("...");
+    }
+    s
 }
 
 fn rules(objects: &[Value]) -> impl Iterator<Item = (&Value, &str)> {
