@@ -372,3 +372,30 @@ fn terminals() {
     assert!(b.ps()[0].contains("running|Up"), "{:?}", b.ps());
     assert_eq!(b.run(&["exec", "shell", "readlink", "/proc/1/fd/0"]).ok(), "/dev/pts/0\n");
 }
+
+#[test]
+fn stats_and_prune() {
+    let b = Berth::new("eng-stats");
+    b.run(&["run", "-d", "--name", "spinner", "-m", "64m", IMAGE, "sh", "-c", "while true; do :; done"]).ok();
+    b.run(&["create", "--name", "never-started", IMAGE, "true"]).ok();
+    b.run(&["run", "--name", "finished", IMAGE, "true"]).ok();
+    let out = b.run(&["stats", "--no-stream"]).ok();
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    for col in ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(lines.next().is_none(), "only the running one: {out}");
+    assert!(row.contains("spinner") && row.contains(" / 64MiB"), "{row}");
+    let cpu: f64 = row.split_whitespace().nth(2).unwrap().trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 5.0, "a busy loop uses CPU: {row}");
+    assert_eq!(b.run(&["stats", "--no-stream", "-a"]).ok().lines().count(), 4);
+
+    let out = b.run(&["container", "prune", "-f"]).ok();
+    assert!(out.starts_with("Deleted Containers:\n"), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let rows = b.ps();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].contains("spinner"), "{rows:?}");
+}

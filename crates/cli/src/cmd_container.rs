@@ -72,6 +72,8 @@ pub enum ContainerCmds {
     Restart(StopArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Return low-level information on containers
     Inspect(InspectArgs),
     /// Manage containers
@@ -126,6 +128,10 @@ pub enum ContainerSub {
     Restart(StopArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Remove all stopped containers
+    Prune(PruneArgs),
 }
 
 /// Flags shared by `create` and `run` (`-h` is the hostname, as in docker).
@@ -542,6 +548,30 @@ pub struct TopArgs {
     ps_options: Vec<String>,
 }
 
+/// `stats`'s flags.
+#[derive(Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// The containers (all running ones when none is given)
+    containers: Vec<String>,
+}
+
+/// `container prune`'s flags.
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
 /// `wait`'s arguments.
 #[derive(Args)]
 pub struct WaitArgs {
@@ -620,6 +650,8 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
             })
         }
         ContainerCmds::Top(a) | ContainerCmds::Container { cmd: ContainerSub::Top(a) } => top(&eng, a),
+        ContainerCmds::Stats(a) | ContainerCmds::Container { cmd: ContainerSub::Stats(a) } => stats(&eng, a),
+        ContainerCmds::Container { cmd: ContainerSub::Prune(a) } => prune(&eng, a),
         ContainerCmds::Monitor(a) => {
             let attach: Vec<i32> = a
                 .attach
@@ -1251,5 +1283,108 @@ fn top(eng: &Engine, a: TopArgs) -> CmdResult {
         }
     }
     print!("{}", tabwrite(&(rows.join("\n") + "\n")));
+    Ok(())
+}
+
+/// go-units' BytesSize: binary units with up to two decimals (`1.5MiB`).
+fn bytes_size(v: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut x = v as f64;
+    let mut i = 0;
+    while x >= 1024.0 && i + 1 < units.len() {
+        x /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", crate::units::go_g((x * 100.0).round() / 100.0, 4), units[i])
+}
+
+/// go-units' HumanSizeWithPrecision(v, 3): decimal units (`1.23MB`).
+fn decimal_size(v: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut x = v as f64;
+    let mut i = 0;
+    while x >= 1000.0 && i + 1 < units.len() {
+        x /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", crate::units::go_g(x, 3), units[i])
+}
+
+fn stats_rows(eng: &Engine, a: &StatsArgs) -> Result<String, Fail> {
+    let names: Vec<String> = if a.containers.is_empty() {
+        eng.list()?
+            .into_iter()
+            .filter(|c| a.all || c.state.status == Status::Running)
+            .map(|c| c.id)
+            .collect()
+    } else {
+        a.containers.clone()
+    };
+    let mut text = String::from("CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS\n");
+    for n in &names {
+        let c = eng.find(n)?;
+        let id = if a.no_trunc { c.id.clone() } else { c.id[..12].to_string() };
+        if c.state.status != Status::Running {
+            text.push_str(&format!("{id}\t{}\t0.00%\t0B / 0B\t0.00%\t0B / 0B\t0B / 0B\t0\n", c.name));
+            continue;
+        }
+        let (c, u) = eng.usage(&c.id, std::time::Duration::from_millis(500))?;
+        let s = &u.sample;
+        let mem_pct = if s.mem_limit > 0 { s.mem_usage as f64 / s.mem_limit as f64 * 100.0 } else { 0.0 };
+        text.push_str(&format!(
+            "{id}\t{}\t{:.2}%\t{} / {}\t{:.2}%\t{} / {}\t{} / {}\t{}\n",
+            c.name,
+            u.cpu_percent,
+            bytes_size(s.mem_usage),
+            bytes_size(s.mem_limit),
+            mem_pct,
+            decimal_size(s.net.0),
+            decimal_size(s.net.1),
+            decimal_size(s.block.0),
+            decimal_size(s.block.1),
+            s.pids
+        ));
+    }
+    Ok(tabwrite(&text))
+}
+
+/// `stats`: one table with `--no-stream`, else refreshed every second.
+fn stats(eng: &Engine, a: StatsArgs) -> CmdResult {
+    if a.no_stream {
+        print!("{}", stats_rows(eng, &a)?);
+        return Ok(());
+    }
+    loop {
+        let table = stats_rows(eng, &a)?;
+        print!("\x1b[2J\x1b[H{table}");
+        let _ = std::io::stdout().flush();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// `container prune`: removes every container that does not run.
+fn prune(eng: &Engine, a: PruneArgs) -> CmdResult {
+    if !a.force {
+        eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(());
+        }
+    }
+    let mut deleted = Vec::new();
+    for c in eng.list()? {
+        if matches!(c.state.status, Status::Created | Status::Exited | Status::Dead)
+            && eng.remove(&c.id, false, false).is_ok()
+        {
+            deleted.push(c.id);
+        }
+    }
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &deleted {
+            println!("{id}");
+        }
+    }
     Ok(())
 }

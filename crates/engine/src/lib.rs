@@ -23,6 +23,7 @@ pub mod remove;
 pub mod rootfs;
 pub mod spec;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod sys;
 pub mod user;
