@@ -17,6 +17,7 @@ fn attach_opts<'a>(container: &'a str, ns: &'a Ns) -> AttachOptions<'a> {
         ifname: "eth0",
         ip: None,
         ports: &[],
+        names: &[],
     }
 }
 

@@ -185,7 +185,7 @@ impl Drop for Server {
 /// A manager on a private state directory; on drop it detaches every endpoint and
 /// removes every network it still has, then deletes any bridge it made.
 pub struct Net {
-    pub manager: Manager,
+    pub manager: Arc<Manager>,
     pub dir: TestDir,
     bridges: std::sync::Mutex<Vec<String>>,
 }
@@ -193,7 +193,7 @@ pub struct Net {
 impl Net {
     pub fn new() -> Net {
         let dir = TestDir::new("network");
-        let manager = Manager::new(dir.path()).expect("network manager");
+        let manager = Arc::new(Manager::new(dir.path()).expect("network manager"));
         Net {
             manager,
             dir,
@@ -204,11 +204,13 @@ impl Net {
     /// A manager whose firewall runs the `nft` binary instead of calling libnftables.
     pub fn with_nft_binary() -> Net {
         let dir = TestDir::new("network");
-        let manager = Manager::with_firewall(
-            dir.path(),
-            Box::new(berth_network::Nftables::with_binary("nft")),
-        )
-        .expect("network manager");
+        let manager = Arc::new(
+            Manager::with_firewall(
+                dir.path(),
+                Box::new(berth_network::Nftables::with_binary("nft")),
+            )
+            .expect("network manager"),
+        );
         Net {
             manager,
             dir,

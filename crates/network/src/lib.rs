@@ -8,8 +8,13 @@
 //! rtnetlink; firewall rules through a [`Firewall`] driver, nftables by default, in
 //! berth's own `ip berth` table. State (networks, addresses handed out, ports published)
 //! lives in a directory the caller gives, written atomically under a file lock.
+//!
+//! On user-defined networks, a [`DnsServer`] in each container's namespace (127.0.0.11,
+//! as Docker's) answers the names and aliases of the containers on its networks
+//! ([`NetworkNames`]) and forwards other questions to the host's resolvers.
 
 mod bridge;
+mod dns;
 mod error;
 mod firewall;
 mod ipam;
@@ -21,6 +26,7 @@ mod ports;
 mod store;
 mod veth;
 
+pub use dns::{DNS_ADDRESS, DnsServer, NetworkNames, Resolve, host_resolvers};
 pub use error::{Error, Result};
 pub use firewall::{Firewall, Nftables};
 pub use ipam::default_pools;

@@ -58,6 +58,9 @@ pub struct AttachOptions<'a> {
     pub ip: Option<Ipv4Addr>,
     /// `-p`: the ports to publish, as `ports::parse_publish` gives them.
     pub ports: &'a [PortMapping],
+    /// The names other containers on the network resolve to this one: its name and its
+    /// `--network-alias` values (unused on the default network, as in Docker).
+    pub names: &'a [String],
 }
 
 /// Networks and their endpoints, kept in a state directory the caller owns.
@@ -236,6 +239,7 @@ impl Manager {
                 .join(":"),
             host_veth: host_veth.clone(),
             ifname: opts.ifname.to_string(),
+            names: opts.names.to_vec(),
             ports,
         };
         let mut rest = || -> Result<()> {

@@ -43,6 +43,10 @@ pub struct Endpoint {
     pub host_veth: String,
     /// The interface name inside the container.
     pub ifname: String,
+    /// The names the network's DNS answers with this endpoint's address: the
+    /// container's name and its aliases.
+    #[serde(default)]
+    pub names: Vec<String>,
     /// The ports published to it, with the host ports chosen.
     pub ports: Vec<PortMapping>,
 }

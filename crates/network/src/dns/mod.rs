@@ -1,0 +1,194 @@
+//! The embedded DNS server of user-defined networks, as Docker's 127.0.0.11: inside a
+//! container's namespace it answers the names of the containers on its networks (names
+//! and aliases) and forwards every other question to the host's resolvers.
+//!
+//! The listening socket is created inside the container's namespace, on 127.0.0.11:53;
+//! the thread serving it, and the sockets that forward, stay in the host's namespace, so
+//! a host resolver on its own loopback (systemd-resolved's 127.0.0.53) works too.
+
+mod message;
+mod names;
+
+pub use names::NetworkNames;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::netns::Netns;
+
+/// The address containers use as their nameserver (their resolv.conf's).
+pub const DNS_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+
+/// How often the serving thread looks at its stop flag, and so how long stopping takes
+/// at most.
+const POLL: Duration = Duration::from_millis(100);
+/// How long a forwarded question waits for an upstream's answer.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Answers names for one container.
+pub trait Resolve: Send + Sync {
+    /// The addresses of `name` (lowercase, no final dot) if it is a name this container's
+    /// networks know; `None` to forward the question to the host's resolvers.
+    fn resolve(&self, name: &str) -> Option<Vec<Ipv4Addr>>;
+}
+
+/// A running DNS server for one container; dropping it stops the server.
+pub struct DnsServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    /// Starts serving on 127.0.0.11:53 inside `netns` (whose `lo` must be up: attaching
+    /// the container did it). Questions `resolver` does not answer go to `upstreams`, in
+    /// order, each tried for 2 s at most.
+    pub fn start(
+        netns: &Netns,
+        resolver: Arc<dyn Resolve>,
+        upstreams: Vec<SocketAddr>,
+    ) -> Result<DnsServer> {
+        let addr = SocketAddrV4::new(DNS_ADDRESS, 53);
+        let socket = netns
+            .run(|| UdpSocket::bind(addr))?
+            .map_err(|e| Error::io(format!("listen on {addr} in {}", netns.path().display()), e))?;
+        socket
+            .set_read_timeout(Some(POLL))
+            .map_err(|e| Error::io("set the dns socket's timeout", e))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let upstreams = Arc::new(upstreams);
+        let thread = std::thread::Builder::new()
+            .name("berth-dns".into())
+            .spawn(move || serve(socket, resolver, upstreams, flag))
+            .map_err(|e| Error::io("start the dns thread", e))?;
+        Ok(DnsServer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(
+    socket: UdpSocket,
+    resolver: Arc<dyn Resolve>,
+    upstreams: Arc<Vec<SocketAddr>>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut buf = [0u8; 1500];
+    while !stop.load(Ordering::SeqCst) {
+        let Ok((len, client)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let packet = &buf[..len];
+        let Some(query) = message::parse_query(packet) else {
+            // Not a query we can read: answer FORMERR when there is a header to echo.
+            if len >= 12 {
+                let mut reply = packet[..12].to_vec();
+                reply[2] |= 0x80;
+                reply[3] = (reply[3] & 0xf0) | message::FORMERR;
+                reply[4..12].fill(0);
+                let _ = socket.send_to(&reply, client);
+            }
+            continue;
+        };
+        match resolver.resolve(&query.name) {
+            Some(addrs) => {
+                let addrs = if query.wants_a() { addrs } else { Vec::new() };
+                let _ = socket.send_to(&query.answer(packet, &addrs), client);
+            }
+            None => {
+                // Forwarding waits on the network: never on the serving thread.
+                let (Ok(reply_socket), packet) = (socket.try_clone(), packet.to_vec()) else {
+                    continue;
+                };
+                let upstreams = upstreams.clone();
+                std::thread::spawn(move || {
+                    let reply = forward(&packet, &upstreams)
+                        .unwrap_or_else(|| query.error(&packet, message::SERVFAIL));
+                    let _ = reply_socket.send_to(&reply, client);
+                });
+            }
+        }
+    }
+}
+
+/// Sends the question to each upstream in turn and returns the first answer.
+fn forward(packet: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
+    for upstream in upstreams {
+        let bind: SocketAddr = if upstream.is_ipv4() {
+            "0.0.0.0:0".parse().ok()?
+        } else {
+            "[::]:0".parse().ok()?
+        };
+        let Ok(sock) = UdpSocket::bind(bind) else {
+            continue;
+        };
+        if sock.set_read_timeout(Some(UPSTREAM_TIMEOUT)).is_err()
+            || sock.connect(upstream).is_err()
+            || sock.send(packet).is_err()
+        {
+            continue;
+        }
+        let mut buf = vec![0u8; 4096];
+        if let Ok(n) = sock.recv(&mut buf)
+            && n >= 2
+            && buf[..2] == packet[..2]
+        {
+            buf.truncate(n);
+            return Some(buf);
+        }
+    }
+    None
+}
+
+/// The nameservers of a resolv.conf (port 53), skipping 127.0.0.11 itself.
+pub fn host_resolvers(resolv_conf: &Path) -> Result<Vec<SocketAddr>> {
+    let text = std::fs::read_to_string(resolv_conf)
+        .map_err(|e| Error::io(format!("read {}", resolv_conf.display()), e))?;
+    Ok(parse_resolv_conf(&text))
+}
+
+fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("nameserver"))
+                .then(|| words.next())
+                .flatten()
+        })
+        .filter_map(|ip| ip.parse::<std::net::IpAddr>().ok())
+        .filter(|ip| *ip != std::net::IpAddr::V4(DNS_ADDRESS))
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_nameservers() {
+        let conf = "# comment\nsearch example\nnameserver 10.0.0.2\nnameserver 127.0.0.11\nnameserver ::1\noptions ndots:1\n";
+        assert_eq!(
+            parse_resolv_conf(conf),
+            vec![
+                "10.0.0.2:53".parse::<SocketAddr>().unwrap(),
+                "[::1]:53".parse().unwrap()
+            ]
+        );
+    }
+}

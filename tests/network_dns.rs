@@ -1,0 +1,191 @@
+//! The embedded DNS server of user-defined networks on real namespaces: containers find
+//! each other by name and alias (busybox's resolver, through resolv.conf naming
+//! 127.0.0.11, as in a Docker container), other names go to the host's resolvers (here
+//! a fake one on the host's loopback), other networks' names stay unknown, and detached
+//! containers vanish from DNS.
+
+#[path = "network_support.rs"]
+mod network_support;
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use berth_network::{AttachOptions, DnsServer, NetworkNames, NetworkOptions};
+use network_support::*;
+
+/// `/etc/netns/NAME/resolv.conf`, which `ip netns exec` mounts over /etc/resolv.conf.
+struct ResolvConf(std::path::PathBuf);
+
+impl ResolvConf {
+    fn new(ns: &Ns) -> ResolvConf {
+        let dir = std::path::PathBuf::from(format!("/etc/netns/{}", ns.name));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.11\n").unwrap();
+        ResolvConf(dir)
+    }
+}
+
+impl Drop for ResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        // /etc/netns itself, if this test made it and nothing else uses it.
+        let _ = std::fs::remove_dir("/etc/netns");
+    }
+}
+
+/// A fake upstream resolver on the host's loopback: `elsewhere.test` is 10.99.99.99,
+/// every other name NXDOMAIN.
+struct Upstream {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Upstream {
+    fn start() -> Upstream {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while !flag.load(Ordering::SeqCst) {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let q = &buf[..n];
+                // Question: from byte 12 to the end of the name, plus type and class.
+                let mut end = 12;
+                while end < n && q[end] != 0 {
+                    end += q[end] as usize + 1;
+                }
+                let question = &q[12..(end + 5).min(n)];
+                let qtype = u16::from_be_bytes([q[end + 1], q[end + 2]]);
+                // A known name answers NOERROR to every type, with a record for A.
+                let known = question.windows(9).any(|w| w == b"elsewhere");
+                let answer = known && qtype == 1;
+                let rcode = if known { 0x80 } else { 0x83 };
+                let mut r = q[..2].to_vec();
+                r.extend_from_slice(&[0x81, rcode, 0, 1, 0, u8::from(answer), 0, 0, 0, 0]);
+                r.extend_from_slice(question);
+                if answer {
+                    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 99, 99, 99]);
+                }
+                let _ = sock.send_to(&r, peer);
+            }
+        });
+        Upstream {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Runs busybox `args` inside `ns`, bounded by `timeout`; (succeeded, stdout + stderr).
+fn busybox_in(ns: &Ns, args: &[&str]) -> (bool, String) {
+    let out = Command::new("timeout")
+        .args(["10", "ip", "netns", "exec", &ns.name, "busybox"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn containers_resolve_each_other_by_name_and_alias_and_nothing_else() {
+    let net = Net::new();
+    let front = net.create(NetworkOptions {
+        subnet: Some(subnet()),
+        ..Default::default()
+    });
+    let back = net.create(NetworkOptions {
+        subnet: Some(subnet()),
+        ..Default::default()
+    });
+    let (web, db, lonely) = (Ns::new(), Ns::new(), Ns::new());
+    let attach = |network: &str, id: &str, ns: &Ns, n: &[String]| {
+        net.manager
+            .attach(
+                network,
+                &AttachOptions {
+                    container: id,
+                    netns: &ns.netns,
+                    ifname: "eth0",
+                    ip: None,
+                    ports: &[],
+                    names: n,
+                },
+            )
+            .unwrap()
+    };
+    let _ew = attach(&front.name, "web", &web, &names(&["web"]));
+    let edb = attach(&front.name, "db", &db, &names(&["db", "database"]));
+    let elonely = attach(&back.name, "lonely", &lonely, &names(&["lonely"]));
+
+    let upstream = Upstream::start();
+    let resolver = Arc::new(NetworkNames::new(
+        net.manager.clone(),
+        vec![front.name.clone()],
+    ));
+    let server = DnsServer::start(&web.netns, resolver, vec![upstream.addr]).unwrap();
+    let _conf = ResolvConf::new(&web);
+
+    // By name, by alias, qualified with the network; then a ping by name.
+    let (ok, out) = busybox_in(&web, &["nslookup", "db"]);
+    assert!(ok && out.contains(&format!("Address: {}", edb.ip)), "{out}");
+    let (ok, out) = busybox_in(&web, &["nslookup", "DataBase"]);
+    assert!(ok && out.contains(&format!("Address: {}", edb.ip)), "{out}");
+    let (ok, out) = busybox_in(&web, &["nslookup", &format!("db.{}", front.name)]);
+    assert!(ok && out.contains(&format!("Address: {}", edb.ip)), "{out}");
+    let (ok, out) = busybox_in(&web, &["ping", "-c", "1", "-W", "2", "database"]);
+    assert!(ok, "ping database: {out}");
+
+    // Other names go to the host's resolvers.
+    let (ok, out) = busybox_in(&web, &["nslookup", "elsewhere.test"]);
+    assert!(ok && out.contains("Address: 10.99.99.99"), "{out}");
+    // Another network's container is unknown here.
+    let (ok, out) = busybox_in(&web, &["nslookup", "lonely"]);
+    assert!(!ok && !out.contains(&elonely.ip.to_string()), "{out}");
+
+    // A detached container leaves DNS at once.
+    net.manager.detach(&front.name, "db").unwrap();
+    let (ok, out) = busybox_in(&web, &["nslookup", "db"]);
+    assert!(
+        !ok && !out.contains(&format!("Address: {}", edb.ip)),
+        "{out}"
+    );
+
+    // Stopped, the server no longer answers.
+    drop(server);
+    let (ok, out) = busybox_in(&web, &["nslookup", "web"]);
+    assert!(!ok, "answered after stop: {out}");
+    let probe = web
+        .netns
+        .run(|| UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 11), 53)))
+        .unwrap();
+    assert!(probe.is_ok(), "127.0.0.11:53 is still bound after stop");
+}
