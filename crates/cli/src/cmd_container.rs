@@ -249,6 +249,15 @@ pub struct CreateArgs {
     /// Cgroup namespace to use (host or private)
     #[arg(long, default_value = "")]
     cgroupns: String,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=)
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Add a host device to the container
+    #[arg(long)]
+    device: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    privileged: bool,
     /// The image
     image: String,
     /// The command and its arguments
@@ -395,6 +404,9 @@ impl CreateArgs {
             ipc_mode: self.ipc.clone(),
             uts_mode: self.uts.clone(),
             cgroupns_mode: self.cgroupns.clone(),
+            mounts: self.mount.clone(),
+            devices: self.device.clone(),
+            privileged: self.privileged,
         })
     }
 }

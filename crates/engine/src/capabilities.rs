@@ -38,6 +38,25 @@ fn normalize(name: &str) -> Result<String> {
     }
 }
 
+/// Every capability berth itself may hand on (`--privileged`): those the kernel knows
+/// that are in berth's own bounding set, as Docker gives its daemon's.
+pub fn all() -> Vec<String> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    known()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bounding & (1u64 << i) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
 /// Docker's defaults with `drop` removed, then `add` added, as Docker orders them.
 pub fn effective(add: &[String], drop: &[String]) -> Result<Vec<String>> {
     let add: Vec<String> = add.iter().map(|c| normalize(c)).collect::<Result<_>>()?;

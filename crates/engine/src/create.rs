@@ -114,9 +114,24 @@ impl Engine {
             let (k, v) = crate::options::check_sysctl(kv, ipc_mode == "host", network == "host")?;
             sysctls.insert(k, v);
         }
-        let mut mounts = Vec::new();
+        for d in &o.devices {
+            let (host, _, _) = crate::options::parse_device(d)?;
+            crate::devices::host_device(std::path::Path::new(&host))?;
+        }
+        let mut specs = Vec::new();
         for v in &o.volumes {
-            mounts.push(match parse_volume(v)? {
+            specs.push(parse_volume(v)?);
+        }
+        let mut tmpfs = o.tmpfs.clone();
+        for m in &o.mounts {
+            match crate::options::parse_mount(m)? {
+                crate::options::MountSpec::Volume(v) => specs.push(v),
+                crate::options::MountSpec::Tmpfs(t) => tmpfs.push(t),
+            }
+        }
+        let mut mounts = Vec::new();
+        for v in specs {
+            mounts.push(match v {
                 VolumeSpec::Bind { source, target, ro, mode } => {
                     // Docker creates a missing host directory of a -v bind.
                     std::fs::create_dir_all(&source)
@@ -124,8 +139,11 @@ impl Engine {
                     MountPoint { kind: "bind".into(), name: String::new(), source: source.into(), destination: target, rw: !ro, mode, anonymous: false }
                 }
                 VolumeSpec::Named { name, target, ro, mode } => {
+                    // `--mount type=volume` without a source: an anonymous volume.
+                    let anonymous = name.is_empty();
+                    let name = if anonymous { names::new_id()? } else { name };
                     let vol = self.volume_ensure(&name)?;
-                    MountPoint { kind: "volume".into(), name, source: vol, destination: target, rw: !ro, mode, anonymous: false }
+                    MountPoint { kind: "volume".into(), name, source: vol, destination: target, rw: !ro, mode, anonymous }
                 }
             });
         }
@@ -207,7 +225,7 @@ impl Engine {
                 nano_cpus: o.nano_cpus,
                 pids_limit: o.pids_limit,
                 readonly_rootfs: o.read_only,
-                tmpfs: o.tmpfs.clone(),
+                tmpfs,
                 shm_size: o.shm_size,
                 cap_add: o.cap_add.clone(),
                 cap_drop: o.cap_drop.clone(),
@@ -226,6 +244,8 @@ impl Engine {
                 ipc_mode,
                 uts_mode: o.uts_mode.clone(),
                 cgroupns_mode: o.cgroupns_mode.clone(),
+                devices: o.devices.clone(),
+                privileged: o.privileged,
             },
             mounts,
             state: State {

@@ -10,6 +10,7 @@
 
 pub mod capabilities;
 pub mod create;
+pub mod devices;
 pub mod error;
 pub mod etc_files;
 pub mod exec;

@@ -84,6 +84,97 @@ pub struct CreateOptions {
     pub uts_mode: String,
     /// `--cgroupns`.
     pub cgroupns_mode: String,
+    /// `--mount` specs.
+    pub mounts: Vec<String>,
+    /// `--device HOST[:CONTAINER[:PERMISSIONS]]`.
+    pub devices: Vec<String>,
+    /// `--privileged`.
+    pub privileged: bool,
+}
+
+/// A parsed `--mount`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountSpec {
+    /// `type=bind` or `type=volume` (its source must exist for a bind).
+    Volume(VolumeSpec),
+    /// `type=tmpfs`, as a `--tmpfs` value.
+    Tmpfs(String),
+}
+
+/// Parses `--mount type=...,source=...,target=...` with Docker's keys.
+pub fn parse_mount(spec: &str) -> Result<MountSpec> {
+    let bad = |why: String| Error::InvalidArgument(format!("invalid argument \"{spec}\" for \"--mount\" flag: {why}"));
+    let mut kind = "volume".to_string();
+    let (mut source, mut target) = (String::new(), String::new());
+    let mut ro = false;
+    let mut nocopy = false;
+    let mut tmpfs_opts = Vec::new();
+    for field in spec.split(',') {
+        let (k, v) = field.split_once('=').unwrap_or((field, ""));
+        match k {
+            "type" => kind = v.to_string(),
+            "source" | "src" => source = v.to_string(),
+            "target" | "destination" | "dst" => target = v.to_string(),
+            "readonly" | "ro" => ro = matches!(v, "" | "true" | "1"),
+            "volume-nocopy" => nocopy = matches!(v, "" | "true" | "1"),
+            "tmpfs-size" => tmpfs_opts.push(format!("size={}", parse_ram(v).ok_or_else(|| bad(format!("invalid tmpfs-size: {v}")))?)),
+            "tmpfs-mode" => tmpfs_opts.push(format!("mode={v}")),
+            "bind-propagation" | "consistency" => {}
+            _ => return Err(bad(format!("unexpected key '{k}' in '{field}'"))),
+        }
+    }
+    if target.is_empty() {
+        return Err(bad("target is required".into()));
+    }
+    if !target.starts_with('/') {
+        return Err(bad(format!("invalid mount path: '{target}' mount path must be absolute")));
+    }
+    let mode = if ro { "ro".to_string() } else { String::new() };
+    match kind.as_str() {
+        "bind" => {
+            if !source.starts_with('/') {
+                return Err(bad(format!("invalid mount config for type \"bind\": invalid mount path: '{source}' mount path must be absolute")));
+            }
+            if !std::path::Path::new(&source).exists() {
+                return Err(Error::InvalidArgument(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                )));
+            }
+            Ok(MountSpec::Volume(VolumeSpec::Bind { source, target, ro, mode }))
+        }
+        "volume" => {
+            let mode = match (ro, nocopy) {
+                (true, true) => "ro,nocopy".to_string(),
+                (false, true) => "nocopy".to_string(),
+                _ => mode,
+            };
+            Ok(MountSpec::Volume(VolumeSpec::Named { name: source, target, ro, mode }))
+        }
+        "tmpfs" => {
+            let mut t = target;
+            if !tmpfs_opts.is_empty() {
+                t = format!("{t}:{}", tmpfs_opts.join(","));
+            }
+            Ok(MountSpec::Tmpfs(t))
+        }
+        other => Err(bad(format!("invalid mount type: {other:?}"))),
+    }
+}
+
+/// A parsed `--device`: host path, path in the container, cgroup permissions.
+pub fn parse_device(spec: &str) -> Result<(String, String, String)> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (host, ctr, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, c] if c.chars().all(|x| "rwm".contains(x)) && !c.starts_with('/') => (*h, *h, *c),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p] => (*h, *c, *p),
+        _ => return Err(Error::InvalidArgument(format!("invalid device specification: {spec}"))),
+    };
+    if !host.starts_with('/') || !ctr.starts_with('/') || perms.is_empty() || !perms.chars().all(|x| "rwm".contains(x)) {
+        return Err(Error::InvalidArgument(format!("invalid device specification: {spec}")));
+    }
+    Ok((host.into(), ctr.into(), perms.into()))
 }
 
 /// Checks a `--sysctl` as Docker does: only sysctls the container's own namespaces
@@ -428,6 +519,22 @@ mod tests {
         assert_eq!(p, "/run");
         assert_eq!(o, ["nosuid", "nodev", "exec", "size=1m"]);
         assert!(parse_tmpfs("rel").is_err());
+    }
+
+    #[test]
+    fn mounts_and_devices() {
+        assert_eq!(
+            parse_mount("type=bind,source=/tmp,target=/t,readonly").unwrap(),
+            MountSpec::Volume(VolumeSpec::Bind { source: "/tmp".into(), target: "/t".into(), ro: true, mode: "ro".into() })
+        );
+        assert!(parse_mount("type=bind,source=/no/such/dir,target=/t").unwrap_err().to_string().contains("bind source path does not exist"));
+        assert!(matches!(parse_mount("source=data,target=/d,volume-nocopy").unwrap(), MountSpec::Volume(VolumeSpec::Named { ref mode, .. }) if mode == "nocopy"));
+        assert_eq!(parse_mount("type=tmpfs,target=/t,tmpfs-size=1m").unwrap(), MountSpec::Tmpfs("/t:size=1048576".into()));
+        assert!(parse_mount("type=bind,source=/tmp").is_err());
+        assert_eq!(parse_device("/dev/null").unwrap(), ("/dev/null".into(), "/dev/null".into(), "rwm".into()));
+        assert_eq!(parse_device("/dev/null:/dev/x:r").unwrap(), ("/dev/null".into(), "/dev/x".into(), "r".into()));
+        assert_eq!(parse_device("/dev/null:rw").unwrap().2, "rw");
+        assert!(parse_device("null").is_err());
     }
 
     #[test]

@@ -247,6 +247,12 @@ pub struct HostConfig {
     /// `--cgroupns`: "" (Docker's default for the host), "host" or "private".
     #[serde(default)]
     pub cgroupns_mode: String,
+    /// `--device` specs, checked at create.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// `--privileged`.
+    #[serde(default)]
+    pub privileged: bool,
 }
 
 /// Docker's restart policy.

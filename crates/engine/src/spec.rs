@@ -71,9 +71,15 @@ fn cgroup_v2_host() -> bool {
 
 /// Generates the OCI config of container `c` running as `user`.
 pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> {
-    let caps = crate::capabilities::effective(&c.host.cap_add, &c.host.cap_drop)?;
+    let privileged = c.host.privileged;
+    let caps = if privileged {
+        crate::capabilities::all()
+    } else {
+        crate::capabilities::effective(&c.host.cap_add, &c.host.cap_drop)?
+    };
     let target = berth_runtime::seccomp::ProfileTarget::host(caps.iter().cloned());
     let seccomp = match c.host.seccomp.as_str() {
+        _ if privileged => None,
         "unconfined" => None,
         "" => Some(berth_runtime::seccomp::docker_default_profile(&target)),
         json => Some(berth_runtime::seccomp::docker_default::resolve(json, &target)),
@@ -92,8 +98,10 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", if privileged { "rw" } else { "ro" }]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+            "options": [if privileged { "rw" } else { "ro" }, "nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": [
             "nosuid", "noexec", "nodev", "mode=1777",
@@ -154,7 +162,22 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
         namespaces.push(json!({"type": "cgroup"}));
     }
 
-    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let mut device_rules = vec![json!({"allow": false, "access": "rwm"})];
+    let mut devices = Vec::new();
+    if privileged {
+        device_rules = vec![json!({"allow": true, "access": "rwm"})];
+        for (path, d) in crate::devices::all_host_devices() {
+            devices.push(crate::devices::oci_device(&path, &d));
+        }
+    }
+    for spec in &c.host.devices {
+        let (host, ctr, perms) = crate::options::parse_device(spec)?;
+        let d = crate::devices::host_device(std::path::Path::new(&host))?;
+        devices.retain(|x| x["path"] != ctr.as_str());
+        devices.push(crate::devices::oci_device(&ctr, &d));
+        device_rules.push(crate::devices::allow_rule(&d, &perms));
+    }
+    let mut resources = json!({"devices": device_rules});
     if c.host.memory > 0 {
         // Docker's default: as much swap as memory (memory+swap twice the limit).
         let swap = match c.host.memory_swap {
@@ -200,9 +223,10 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
             "cgroupsPath": format!("/berth/{}", c.id),
             "resources": resources,
             "seccomp": seccomp,
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
+            "maskedPaths": if privileged { &[][..] } else { &MASKED_PATHS[..] },
+            "readonlyPaths": if privileged { &[][..] } else { &READONLY_PATHS[..] },
             "sysctl": c.host.sysctls,
+            "devices": devices,
         },
     });
     if seccomp.is_null() {
