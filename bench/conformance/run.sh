@@ -89,6 +89,8 @@ run_suite() {
         done
         cleanup
     done
+    # Nothing runs there any more; berth-runtime keeps its seccomp cache there.
+    rm -rf "$root"
 }
 
 # What a test can leave behind besides containers: mounts in bundles (runc mounts a
