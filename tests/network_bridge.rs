@@ -17,6 +17,7 @@ fn attach_opts<'a>(container: &'a str, ns: &'a Ns) -> AttachOptions<'a> {
         ifname: "eth0",
         ip: None,
         ports: &[],
+        mac: None,
         names: &[],
     }
 }
@@ -324,4 +325,86 @@ fn attaching_to_the_bridge_costs_a_few_milliseconds() {
         "attach takes {:?}",
         attach[5]
     );
+}
+
+#[test]
+fn a_container_on_two_networks_keeps_its_first_gateway() {
+    let net = Net::new();
+    let one = net.create(NetworkOptions {
+        subnet: Some(subnet()),
+        ..Default::default()
+    });
+    let two = net.create(NetworkOptions {
+        subnet: Some(subnet()),
+        ..Default::default()
+    });
+    let (both, peer1, peer2) = (Ns::new(), Ns::new(), Ns::new());
+    net.manager
+        .attach(&one.name, &attach_opts("both", &both))
+        .unwrap();
+    let mac = berth_network::parse_mac("02:00:00:be:e7:01").unwrap();
+    let second = net
+        .manager
+        .attach(
+            &two.name,
+            &AttachOptions {
+                ifname: "eth1",
+                mac: Some(mac),
+                ..attach_opts("both", &both)
+            },
+        )
+        .unwrap();
+    assert_eq!(second.mac, "02:00:00:be:e7:01");
+    assert!(
+        both.ip(&["link", "show", "dev", "eth1"])
+            .contains("02:00:00:be:e7:01")
+    );
+    assert_eq!(
+        both.ip(&["route", "show", "default"]).trim(),
+        format!("default via {} dev eth0", one.gateway)
+    );
+    let e1 = net
+        .manager
+        .attach(&one.name, &attach_opts("p1", &peer1))
+        .unwrap();
+    let e2 = net
+        .manager
+        .attach(&two.name, &attach_opts("p2", &peer2))
+        .unwrap();
+    assert!(
+        both.ping(e1.ip) && both.ping(e2.ip),
+        "the container reaches both networks"
+    );
+    // Disconnecting one network leaves the other in place.
+    net.manager.detach(&two.name, "both").unwrap();
+    assert!(!both.ip(&["-o", "link"]).contains("eth1"));
+    assert!(both.ping(e1.ip));
+}
+
+#[test]
+fn none_mode_has_loopback_only_and_a_dead_containers_endpoint_detaches() {
+    let none = Ns::new();
+    assert!(
+        !none.ping(Ipv4Addr::LOCALHOST),
+        "lo is down in a new namespace"
+    );
+    none.netns.loopback_up().unwrap();
+    assert!(none.ping(Ipv4Addr::LOCALHOST));
+    assert_eq!(none.ip(&["-o", "link"]).lines().count(), 1, "only lo");
+
+    let net = Net::new();
+    let cfg = net.create(NetworkOptions {
+        subnet: Some(subnet()),
+        ..Default::default()
+    });
+    let ns = Ns::new();
+    let ep = net
+        .manager
+        .attach(&cfg.name, &attach_opts("gone", &ns))
+        .unwrap();
+    // The container dies: its namespace goes, and the kernel takes the pair with it.
+    drop(ns);
+    net.manager.detach(&cfg.name, "gone").unwrap();
+    assert!(!link_exists(&ep.host_veth));
+    assert!(net.manager.endpoints(&cfg.name).unwrap().is_empty());
 }

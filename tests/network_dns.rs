@@ -137,6 +137,7 @@ fn containers_resolve_each_other_by_name_and_alias_and_nothing_else() {
                     ifname: "eth0",
                     ip: None,
                     ports: &[],
+                    mac: None,
                     names: n,
                 },
             )

@@ -23,6 +23,7 @@ fn attach<'a>(
         ifname: "eth0",
         ip: None,
         ports,
+        mac: None,
         names: &[],
     }
 }

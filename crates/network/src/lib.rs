@@ -30,7 +30,9 @@ pub use dns::{DNS_ADDRESS, DnsServer, NetworkNames, Resolve, host_resolvers};
 pub use error::{Error, Result};
 pub use firewall::{Firewall, Nftables};
 pub use ipam::default_pools;
-pub use manager::{AttachOptions, DEFAULT_BRIDGE, DEFAULT_NETWORK, Manager, NetworkOptions};
+pub use manager::{
+    AttachOptions, DEFAULT_BRIDGE, DEFAULT_NETWORK, Manager, NetworkOptions, parse_mac,
+};
 pub use netns::Netns;
 pub use ports::{PortMapping, Protocol, parse_publish};
 pub use store::{Endpoint, NetworkConfig};

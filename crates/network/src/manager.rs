@@ -58,6 +58,8 @@ pub struct AttachOptions<'a> {
     pub ip: Option<Ipv4Addr>,
     /// `-p`: the ports to publish, as `ports::parse_publish` gives them.
     pub ports: &'a [PortMapping],
+    /// `--mac-address`; by default 02:42 followed by the address, as Docker derives it.
+    pub mac: Option<[u8; 6]>,
     /// The names other containers on the network resolve to this one: its name and its
     /// `--network-alias` values (unused on the default network, as in Docker).
     pub names: &'a [String],
@@ -228,11 +230,12 @@ impl Manager {
         let ports = self.resolve_ports(&lock, opts.ports, ip)?;
         let host_veth = veth::host_name(network, opts.container);
         let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
-        veth::attach(&mut nl, &cfg, opts.netns, &host_veth, opts.ifname, ip)?;
+        let mac = opts.mac.unwrap_or_else(|| link::mac_for(ip));
+        veth::attach(&mut nl, &cfg, opts.netns, &host_veth, opts.ifname, ip, mac)?;
         let endpoint = Endpoint {
             container: opts.container.to_string(),
             ip,
-            mac: link::mac_for(ip)
+            mac: mac
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect::<Vec<_>>()
@@ -378,10 +381,68 @@ fn free_port(ip: Ipv4Addr, protocol: Protocol, port: u16) -> std::io::Result<u16
     }
 }
 
+/// Parses a `--mac-address` value (six hex pairs separated by colons or dashes).
+pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
+    let bad = || Error::Invalid(format!("{s} is not a valid mac address"));
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        if part.len() != 2 {
+            return Err(bad());
+        }
+        *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(Error::Invalid(format!(
+            "{s} is a multicast address, not a valid mac address for a container"
+        )));
+    }
+    Ok(mac)
+}
+
 fn default_bridge_name(network: &str) -> String {
     if network == DEFAULT_NETWORK {
         return DEFAULT_BRIDGE.to_string();
     }
     let full = veth::host_name("bridge-name", network);
     format!("br-{}", &full[4..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_addresses() {
+        assert_eq!(
+            parse_mac("02:42:ac:11:00:09").unwrap(),
+            [2, 0x42, 0xac, 0x11, 0, 9]
+        );
+        assert_eq!(
+            parse_mac("02-42-AC-11-00-09").unwrap(),
+            [2, 0x42, 0xac, 0x11, 0, 9]
+        );
+        assert_eq!(
+            parse_mac("zz").unwrap_err().to_string(),
+            "zz is not a valid mac address"
+        );
+        assert!(parse_mac("02:42:ac:11:00:9").is_err());
+        assert!(
+            parse_mac("01:00:5e:00:00:01")
+                .unwrap_err()
+                .to_string()
+                .contains("multicast")
+        );
+    }
+
+    #[test]
+    fn default_bridge_names_fit() {
+        assert_eq!(default_bridge_name(DEFAULT_NETWORK), DEFAULT_BRIDGE);
+        let b = default_bridge_name("a-network-with-a-long-name");
+        assert!(b.starts_with("br-") && b.len() == 14, "{b}");
+        assert_ne!(b, default_bridge_name("another"));
+    }
 }

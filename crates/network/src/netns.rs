@@ -35,6 +35,17 @@ impl Netns {
         &self.path
     }
 
+    /// Brings up `lo` inside: all `--network none` needs (attaching to a network does it
+    /// too).
+    pub fn loopback_up(&self) -> Result<()> {
+        let mut nl = self
+            .run(crate::netlink::Netlink::open)?
+            .map_err(|e| Error::io(format!("open netlink in {}", self.path.display()), e))?;
+        // The loopback device is always the namespace's first link.
+        nl.request(crate::link::up_msg(1), 0)
+            .map_err(|e| Error::io(format!("bring up lo in {}", self.path.display()), e))
+    }
+
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()
     }

@@ -30,6 +30,7 @@ pub(crate) fn attach(
     host_veth: &str,
     ifname: &str,
     ip: Ipv4Addr,
+    mac: [u8; 6],
 ) -> Result<()> {
     let bridge_index = link::index(host, &net.bridge)
         .map_err(|e| Error::io(format!("look up bridge {}", net.bridge), e))?
@@ -39,15 +40,7 @@ pub(crate) fn attach(
                 net.bridge, net.name
             ))
         })?;
-    link::create_veth(
-        host,
-        host_veth,
-        bridge_index,
-        ifname,
-        netns.raw_fd(),
-        link::mac_for(ip),
-    )
-    .map_err(|e| {
+    link::create_veth(host, host_veth, bridge_index, ifname, netns.raw_fd(), mac).map_err(|e| {
         // The pair may exist with its port settings half done; a stale pair of the same
         // name can only be a leftover of this very endpoint.
         let _ = link::delete(host, host_veth);
@@ -91,7 +84,14 @@ pub(crate) fn attach(
             ),
         ]);
         for (step, result) in steps.iter().zip(results) {
-            result.map_err(|e| Error::io(format!("{step} in {}", netns.path().display()), e))?;
+            match result {
+                // A container on several networks keeps the default route of the first
+                // one it joined, as in Docker.
+                Err(e) if step.starts_with("add default route") && link::is_exists(&e) => {}
+                r => {
+                    r.map_err(|e| Error::io(format!("{step} in {}", netns.path().display()), e))?
+                }
+            }
         }
         Ok(())
     };
