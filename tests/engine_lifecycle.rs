@@ -399,3 +399,43 @@ fn stats_and_prune() {
     assert_eq!(rows.len(), 1);
     assert!(rows[0].contains("spinner"), "{rows:?}");
 }
+
+#[test]
+fn start_attached_logs_since_until_and_volume_prune() {
+    let b = Berth::new("eng-attach");
+    b.run(&["create", "--name", "later", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 5"]).ok();
+    let r = b.run(&["start", "-a", "later"]);
+    assert_eq!(r.code(), 5);
+    assert_eq!(r.stdout(), "out\n");
+    assert_eq!(r.stderr(), "err\n");
+    // -i hands stdin over.
+    b.run(&["create", "-i", "--name", "reader", IMAGE, "sh", "-c", "read x; echo got $x"]).ok();
+    let mut child = b.cmd(&["start", "-ai", "reader"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"line\n").unwrap();
+    assert_eq!(String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout), "got line\n");
+
+    // --since / --until select by the entries' times.
+    b.run(&["run", "--name", "slow", IMAGE, "sh", "-c", "echo first; sleep 1.2; echo second"]).ok();
+    let log = b.run(&["logs", "-t", "slow"]).ok();
+    let second_time = log.lines().nth(1).unwrap().split(' ').next().unwrap().to_string();
+    assert_eq!(b.run(&["logs", "--since", &second_time, "slow"]).ok(), "second\n");
+    assert_eq!(b.run(&["logs", "--until", &second_time, "slow"]).ok(), "first\nsecond\n");
+    assert_eq!(b.run(&["logs", "--since", "1h", "slow"]).ok(), "first\nsecond\n");
+    assert_eq!(b.run(&["logs", "--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z", "slow"]).ok(), "");
+    assert_eq!(b.run(&["logs", "--since", "whenever", "slow"]).code(), 1);
+
+    // volume prune: unused anonymous volumes by default, every unused one with -a.
+    b.run(&["volume", "create", "named"]).ok();
+    b.run(&["volume", "create", "kept"]).ok();
+    b.run(&["create", "--name", "holder", "-v", "kept:/k", "--mount", "type=volume,target=/anon", IMAGE, "true"]).ok();
+    b.run(&["run", "--name", "gone", "--mount", "type=volume,target=/anon2", IMAGE, "true"]).ok();
+    b.run(&["rm", "gone"]).ok();
+    let out = b.run(&["volume", "prune", "-f"]).ok();
+    assert!(out.starts_with("Deleted Volumes:\n"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.len() == 64).count(), 1, "only the unused anonymous one: {out}");
+    let left = b.run(&["volume", "ls", "-q"]).ok();
+    assert!(left.contains("named") && left.contains("kept"), "{left}");
+    let out = b.run(&["volume", "prune", "-f", "-a"]).ok();
+    assert!(out.contains("named\n") && !out.contains("kept"), "{out}");
+}

@@ -425,6 +425,12 @@ pub struct RunArgs {
 /// `start`'s arguments.
 #[derive(Args)]
 pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    interactive: bool,
     /// The containers
     #[arg(required = true)]
     containers: Vec<String>,
@@ -504,6 +510,12 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     timestamps: bool,
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long)]
+    since: Option<String>,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long)]
+    until: Option<String>,
     /// The container
     container: String,
 }
@@ -772,24 +784,12 @@ fn run(eng: &Engine, a: RunArgs) -> CmdResult {
         }
     };
     eng.proxy_signals(&c.id);
-    let code = match handle.and_then(|mut h| loop {
-        match h.next() {
-            Some(berth_engine::monitor::Report::Exited { code }) => break Some(code),
-            Some(_) => continue,
-            None => break None,
+    let code = match wait_reported(eng, &c.id, handle) {
+        Ok(code) => code,
+        Err(f) => {
+            drop(raw);
+            return Err(f);
         }
-    }) {
-        Some(code) => code,
-        // The monitor went away without a word (killed): the record tells.
-        None => match eng.wait(&c.id) {
-            Ok(code) => code,
-            Err(e) => {
-                return Err(Fail {
-                    code: 125,
-                    message: format!("berth: the monitor of container {} ended without reporting its exit: {e}", c.id),
-                });
-            }
-        },
     };
     drop(raw);
     if code == 0 {
@@ -800,6 +800,12 @@ fn run(eng: &Engine, a: RunArgs) -> CmdResult {
 }
 
 fn start(eng: &Engine, a: StartArgs) -> CmdResult {
+    if a.attach || a.interactive {
+        if a.containers.len() > 1 {
+            return Err(Fail::usage("you cannot start and attach multiple containers at once"));
+        }
+        return attach_start(eng, &a.containers[0], a.interactive);
+    }
     each(&a.containers, |n| {
         eng.start(n, None).map_err(|e| match e {
             e @ berth_engine::Error::Start { .. } => Fail {
@@ -812,6 +818,55 @@ fn start(eng: &Engine, a: StartArgs) -> CmdResult {
         Ok(())
     })
     .map_err(|f| Fail { code: 1, ..f })
+}
+
+/// `start -a`: starts a container attached to this terminal, as a foreground run.
+fn attach_start(eng: &Engine, name: &str, interactive: bool) -> CmdResult {
+    let c = eng.find(name)?;
+    if c.state.status == Status::Running {
+        return Err(Fail::user(format!(
+            "container {} is already running; berth attaches to a container only as it starts",
+            c.id
+        )));
+    }
+    let tty = c.config.tty && interactive && crate::is_tty(0);
+    let (out, err, input) = (std::io::stdout(), std::io::stderr(), std::io::stdin());
+    let attach = berth_engine::monitor::Attach {
+        stdin: interactive.then(|| input.as_fd()),
+        stdout: out.as_fd(),
+        stderr: err.as_fd(),
+    };
+    let raw = tty.then(RawMode::enter);
+    let (_, handle) = match eng.start(&c.id, Some(attach)) {
+        Ok(v) => v,
+        Err(e) => {
+            drop(raw);
+            return Err(Fail { code: 1, message: format!("Error response from daemon: {e}") });
+        }
+    };
+    eng.proxy_signals(&c.id);
+    let code = wait_reported(eng, &c.id, handle)?;
+    drop(raw);
+    if code == 0 { Ok(()) } else { Err(Fail { code: code as u8, message: String::new() }) }
+}
+
+/// The exit code a monitor reports, or the record's when the monitor vanished.
+fn wait_reported(eng: &Engine, id: &str, handle: Option<berth_engine::monitor::Handle>) -> Result<i32, Fail> {
+    let reported = handle.and_then(|mut h| loop {
+        match h.next() {
+            Some(berth_engine::monitor::Report::Exited { code }) => break Some(code),
+            Some(_) => continue,
+            None => break None,
+        }
+    });
+    match reported {
+        Some(code) => Ok(code),
+        // The monitor went away without a word (killed): the record tells.
+        None => eng.wait(id).map_err(|e| Fail {
+            code: 125,
+            message: format!("berth: the monitor of container {id} ended without reporting its exit: {e}"),
+        }),
+    }
 }
 
 fn stop(eng: &Engine, a: StopArgs) -> CmdResult {
@@ -1051,6 +1106,25 @@ fn logs_cmd(eng: &Engine, a: LogsArgs) -> CmdResult {
     }
     let (current, mut off) = logs::read_from(&path, 0)?;
     entries.extend(current);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let bound = |v: &Option<String>, flag: &str| -> Result<Option<f64>, Fail> {
+        match v {
+            None => Ok(None),
+            Some(s) => logs::parse_since(s, now)
+                .map(Some)
+                .ok_or_else(|| Fail::user(format!("invalid value for \"{flag}\": failed to parse value as time or duration: \"{s}\""))),
+        }
+    };
+    let since = bound(&a.since, "since")?;
+    let until = bound(&a.until, "until")?;
+    let in_range = |e: &logs::Entry| {
+        let t = logs::time_secs(&e.time).unwrap_or(0.0);
+        since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+    };
+    entries.retain(|e| in_range(e));
     if let Some(n) = tail {
         let skip = entries.len().saturating_sub(n);
         entries.drain(..skip);
@@ -1077,8 +1151,9 @@ fn logs_cmd(eng: &Engine, a: LogsArgs) -> CmdResult {
         if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < off {
             off = 0;
         }
-        let (more, next) = logs::read_from(&path, off)?;
+        let (mut more, next) = logs::read_from(&path, off)?;
         off = next;
+        more.retain(|e| in_range(e));
         print(&more);
         if !running && more.is_empty() {
             return Ok(());

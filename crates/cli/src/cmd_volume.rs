@@ -20,6 +20,19 @@ pub enum VolumeCmd {
     /// Remove one or more volumes
     #[command(alias = "remove")]
     Rm(RmArgs),
+    /// Remove unused anonymous volumes (all unused ones with -a)
+    Prune(PruneArgs),
+}
+
+/// `volume prune`'s flags.
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short, long)]
+    all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
 }
 
 /// `volume create`'s arguments.
@@ -137,6 +150,26 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
                 }
             }
             if failed { Err(Fail { code: 1, message: String::new() }) } else { Ok(()) }
+        }
+        VolumeCmd::Prune(a) => {
+            if !a.force {
+                eprint!("WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+                let mut answer = String::new();
+                let _ = std::io::stdin().read_line(&mut answer);
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    return Ok(());
+                }
+            }
+            let (removed, bytes) = eng.volume_prune(a.all)?;
+            if !removed.is_empty() {
+                println!("Deleted Volumes:");
+                for n in &removed {
+                    println!("{n}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: {}", crate::units::human_size(bytes));
+            Ok(())
         }
         VolumeCmd::Rm(a) => {
             let mut failed = false;

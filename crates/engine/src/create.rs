@@ -142,7 +142,7 @@ impl Engine {
                     // `--mount type=volume` without a source: an anonymous volume.
                     let anonymous = name.is_empty();
                     let name = if anonymous { names::new_id()? } else { name };
-                    let vol = self.volume_ensure(&name)?;
+                    let vol = if anonymous { self.volume_ensure_anonymous(&name)? } else { self.volume_ensure(&name)? };
                     MountPoint { kind: "volume".into(), name, source: vol, destination: target, rw: !ro, mode, anonymous }
                 }
             });
@@ -154,7 +154,7 @@ impl Engine {
                 continue;
             }
             let name = names::new_id()?;
-            let vol = self.volume_ensure(&name)?;
+            let vol = self.volume_ensure_anonymous(&name)?;
             mounts.push(MountPoint {
                 kind: "volume".into(),
                 name,

@@ -164,6 +164,49 @@ impl Writer {
     }
 }
 
+/// An RFC 3339 time as seconds since the epoch, fraction included.
+pub fn time_secs(t: &str) -> Option<f64> {
+    let whole = berth_image::time::parse_rfc3339(t)? as f64;
+    let frac = t
+        .split_once('.')
+        .map(|(_, f)| f.trim_end_matches('Z'))
+        .filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(0.0, |f| format!("0.{f}").parse().unwrap_or(0.0));
+    Some(whole + frac)
+}
+
+/// Parses `logs --since/--until` as Docker does: a Unix timestamp, a Go duration
+/// before `now` (`10m`, `1h30m`, `1.5s`), or an RFC 3339 time. Seconds since the epoch.
+pub fn parse_since(s: &str, now: f64) -> Option<f64> {
+    if let Ok(ts) = s.parse::<f64>() {
+        return Some(ts);
+    }
+    if let Some(t) = time_secs(s) {
+        return Some(t);
+    }
+    // A Go duration: numbers with units, in sequence.
+    let mut total = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let n: f64 = rest[..n_end].parse().ok()?;
+        rest = &rest[n_end..];
+        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let mult = match &rest[..u_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n * mult;
+        rest = &rest[u_end..];
+    }
+    Some(now - total)
+}
+
 /// Reads entries from `path` starting at byte `offset`; returns them and the offset
 /// after the last complete line.
 pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Entry>, u64)> {
@@ -238,6 +281,16 @@ mod tests {
         let n: Vec<usize> = all.iter().map(|e| e.log[5..].trim().parse().unwrap()).collect();
         assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn since_forms() {
+        assert_eq!(parse_since("1700000000", 0.0), Some(1_700_000_000.0));
+        assert_eq!(parse_since("1h30m", 10_000.0), Some(10_000.0 - 5400.0));
+        assert_eq!(parse_since("1.5s", 10.0), Some(8.5));
+        let t = parse_since("2026-01-01T00:00:00.5Z", 0.0).unwrap();
+        assert!((t - (berth_image::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap() as f64 + 0.5)).abs() < 1e-6);
+        assert_eq!(parse_since("yesterday", 0.0), None);
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub struct Volume {
     pub mountpoint: PathBuf,
     /// Creation time, RFC 3339.
     pub created_at: String,
+    /// Made for a container's anonymous mount (what `volume prune` removes by
+    /// default).
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 /// Copies `src` into `dst` (an existing directory): directories, regular files and
@@ -85,8 +89,17 @@ impl Engine {
         Ok(self.volume_create(name)?.mountpoint)
     }
 
+    /// Creates an anonymous volume `name` (a container's, removed with it).
+    pub fn volume_ensure_anonymous(&self, name: &str) -> Result<PathBuf> {
+        Ok(self.volume_make(name, true)?.mountpoint)
+    }
+
     /// Creates volume `name` (an existing one is returned as is, as Docker does).
     pub fn volume_create(&self, name: &str) -> Result<Volume> {
+        self.volume_make(name, false)
+    }
+
+    fn volume_make(&self, name: &str, anonymous: bool) -> Result<Volume> {
         names::validate(name).map_err(|_| {
             Error::InvalidArgument(format!(
                 "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
@@ -105,6 +118,7 @@ impl Engine {
             driver: "local".into(),
             mountpoint: data,
             created_at: now(),
+            anonymous,
         };
         write_atomic(&meta, &serde_json::to_vec_pretty(&v).expect("volume serialises"))?;
         Ok(v)
@@ -155,5 +169,46 @@ impl Engine {
         }
         let dir = self.volumes_dir().join(name);
         std::fs::remove_dir_all(&dir).map_err(io(format!("remove {}", dir.display())))
+    }
+}
+
+/// Bytes of file content under `dir` (links not followed).
+pub fn disk_usage(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    let mut total = 0;
+    for e in rd.flatten() {
+        let Ok(md) = e.path().symlink_metadata() else { continue };
+        if md.is_dir() {
+            total += disk_usage(&e.path());
+        } else if md.is_file() {
+            total += md.len();
+        }
+    }
+    total
+}
+
+impl Engine {
+    /// Removes the volumes no container uses — anonymous ones only unless `all` —
+    /// and returns their names and the bytes they held.
+    pub fn volume_prune(&self, all: bool) -> Result<(Vec<String>, u64)> {
+        let used: Vec<String> = self
+            .containers()
+            .all()?
+            .into_iter()
+            .flat_map(|c| c.mounts.into_iter().filter(|m| m.kind == "volume").map(|m| m.name))
+            .collect();
+        let mut removed = Vec::new();
+        let mut bytes = 0;
+        for v in self.volumes()? {
+            if used.contains(&v.name) || !(all || v.anonymous) {
+                continue;
+            }
+            let size = disk_usage(&v.mountpoint);
+            if self.volume_remove(&v.name, false).is_ok() {
+                bytes += size;
+                removed.push(v.name);
+            }
+        }
+        Ok((removed, bytes))
     }
 }
