@@ -26,11 +26,25 @@ pub fn short(prefix: &str) -> String {
     name
 }
 
-/// A /24 unique to this process and call, in 10.0.0.0/8 (the host here uses none of it).
+/// A /24 unique to this process and call, in 10.0.0.0/8, skipping any the host already
+/// routes (another test process may have one in use).
 pub fn subnet() -> ipnet::Ipv4Net {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let second = (std::process::id() % 200) as u8 + 20;
-    format!("10.{second}.{}.0/24", n % 256).parse().unwrap()
+    let routes = sh(&["ip", "-4", "route", "show", "table", "main"]);
+    for _ in 0..256 {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let net: ipnet::Ipv4Net = format!("10.{second}.{}.0/24", n % 256).parse().unwrap();
+        let used = routes.lines().any(|l| {
+            l.split_whitespace()
+                .next()
+                .and_then(|d| d.parse::<ipnet::Ipv4Net>().ok())
+                .is_some_and(|d| d.contains(&net.network()) || net.contains(&d.network()))
+        });
+        if !used {
+            return net;
+        }
+    }
+    panic!("every 10.{second}.x.0/24 is routed already");
 }
 
 /// Runs a command, panicking with its output when it fails.
