@@ -439,3 +439,37 @@ fn start_attached_logs_since_until_and_volume_prune() {
     let out = b.run(&["volume", "prune", "-f", "-a"]).ok();
     assert!(out.contains("named\n") && !out.contains("kept"), "{out}");
 }
+
+#[test]
+fn diff_and_export() {
+    let b = Berth::new("eng-diff");
+    b.run(&["run", "--name", "changer", IMAGE, "sh", "-c", "echo x > /etc/new; rm /bin/cat; mkdir -p /srv/a; echo y > /srv/a/f; echo z >> /etc/passwd"]).ok();
+    assert_eq!(
+        b.run(&["diff", "changer"]).ok(),
+        "C /bin\nD /bin/cat\nC /etc\nA /etc/new\nC /etc/passwd\nA /srv\nA /srv/a\nA /srv/a/f\n"
+    );
+    // export of a stopped container mounts its root just for the stream.
+    let out = b.path("changer.tar");
+    b.run(&["export", "-o", out.to_str().unwrap(), "changer"]).ok();
+    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
+    let mut ar = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    let mut names = Vec::new();
+    let mut passwd = String::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().trim_start_matches("./").to_string();
+        if p == "etc/passwd" {
+            use std::io::Read;
+            e.read_to_string(&mut passwd).unwrap();
+        }
+        names.push(p);
+    }
+    assert!(names.iter().any(|n| n == "srv/a/f") && names.iter().any(|n| n == "bin/busybox"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "bin/cat"), "deleted files are not exported");
+    assert!(passwd.ends_with("z\n"), "{passwd}");
+    // of a running one too, through its mounted root.
+    b.run(&["run", "-d", "--name", "live", IMAGE, "sleep", "100"]).ok();
+    let r = b.run(&["export", "live"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.out.stdout.len() > 1_000_000, "busybox is in the stream");
+}

@@ -74,6 +74,10 @@ pub enum ContainerCmds {
     Top(TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(OneArg),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// Return low-level information on containers
     Inspect(InspectArgs),
     /// Manage containers
@@ -132,6 +136,10 @@ pub enum ContainerSub {
     Stats(StatsArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(OneArg),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
 }
 
 /// Flags shared by `create` and `run` (`-h` is the hostname, as in docker).
@@ -588,6 +596,23 @@ pub struct StatsArgs {
     containers: Vec<String>,
 }
 
+/// A single container argument.
+#[derive(Args)]
+pub struct OneArg {
+    /// The container
+    container: String,
+}
+
+/// `export`'s flags.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+    /// The container
+    container: String,
+}
+
 /// `container prune`'s flags.
 #[derive(Args)]
 pub struct PruneArgs {
@@ -676,6 +701,13 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
         ContainerCmds::Top(a) | ContainerCmds::Container { cmd: ContainerSub::Top(a) } => top(&eng, a),
         ContainerCmds::Stats(a) | ContainerCmds::Container { cmd: ContainerSub::Stats(a) } => stats(&eng, a),
         ContainerCmds::Container { cmd: ContainerSub::Prune(a) } => prune(&eng, a),
+        ContainerCmds::Diff(a) | ContainerCmds::Container { cmd: ContainerSub::Diff(a) } => {
+            for ch in eng.changes(&a.container)? {
+                println!("{} {}", ch.kind, ch.path);
+            }
+            Ok(())
+        }
+        ContainerCmds::Export(a) | ContainerCmds::Container { cmd: ContainerSub::Export(a) } => export(&eng, a),
         ContainerCmds::Monitor(a) => {
             let attach: Vec<i32> = a
                 .attach
@@ -1474,4 +1506,30 @@ fn prune(eng: &Engine, a: PruneArgs) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// `export`: the container's root filesystem as a tar stream, to `-o` or stdout
+/// (never to a terminal).
+fn export(eng: &Engine, a: ExportArgs) -> CmdResult {
+    match &a.output {
+        Some(p) => {
+            let tmp = p.with_extension("berth-export-tmp");
+            let mut f = std::fs::File::create(&tmp).map_err(|e| Fail::usage(format!("failed to export container: {e}")))?;
+            let r = eng.export(&a.container, &mut f);
+            if let Err(e) = r {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
+            std::fs::rename(&tmp, p).map_err(|e| Fail::usage(format!("failed to export container: {e}")))
+        }
+        None => {
+            if crate::is_tty(1) {
+                return Err(Fail::usage("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+            }
+            let out = std::io::stdout();
+            let mut lock = out.lock();
+            eng.export(&a.container, &mut lock)?;
+            Ok(())
+        }
+    }
 }

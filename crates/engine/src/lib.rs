@@ -9,6 +9,7 @@
 //! [`record`] is the on-disk state; [`volume`] the named volumes.
 
 pub mod capabilities;
+pub mod changes;
 pub mod create;
 pub mod devices;
 pub mod error;
