@@ -134,8 +134,27 @@ fn default_subnet_avoids_the_hosts_routes() {
         );
     }
     // A second network on the same state gets another pool.
-    let second = net.create(NetworkOptions::default());
+    let mut labels = std::collections::BTreeMap::new();
+    labels.insert("com.example.tier".to_string(), "back".to_string());
+    let second = net.create(NetworkOptions {
+        labels: labels.clone(),
+        ..Default::default()
+    });
     assert_ne!(second.subnet, cfg.subnet);
+    // Docker's IDs and bridge names; lookups by name, ID and unique ID prefix.
+    assert_eq!(cfg.id.len(), 64);
+    assert_eq!(cfg.bridge, format!("br-{}", &cfg.id[..12]));
+    assert!(link_exists(&cfg.bridge));
+    assert_eq!(net.manager.network(&cfg.name).unwrap(), cfg);
+    assert_eq!(net.manager.network(&cfg.id).unwrap(), cfg);
+    assert_eq!(
+        net.manager.network(&second.id[..10]).unwrap().labels,
+        labels
+    );
+    assert_eq!(
+        net.manager.network("no-such-net").unwrap_err().to_string(),
+        "network no-such-net not found"
+    );
 }
 
 #[test]

@@ -232,14 +232,14 @@ impl Net {
         }
     }
 
-    /// Creates a network with a unique name, bridge and (unless given) subnet.
+    /// Creates a network with a unique name (and, unless given, subnet).
     pub fn create(&self, mut opts: NetworkOptions) -> NetworkConfig {
         if opts.name.is_empty() {
             opts.name = short("n");
         }
-        let bridge = opts.bridge.get_or_insert_with(|| short("bbr")).clone();
-        self.bridges.lock().unwrap().push(bridge);
-        self.manager.create_network(&opts).expect("create network")
+        let cfg = self.manager.create_network(&opts).expect("create network");
+        self.bridges.lock().unwrap().push(cfg.bridge.clone());
+        cfg
     }
 }
 

@@ -33,7 +33,8 @@ pub struct NetworkOptions {
     /// The network's name.
     pub name: String,
     /// The bridge's name (`-o com.docker.network.bridge.name`); by default `berth0` for
-    /// the network `bridge` and `br-` plus 12 hex digits for the others.
+    /// the network `bridge` and, as Docker names them, `br-` and the first 12 hex digits
+    /// of the network's ID for the others.
     pub bridge: Option<String>,
     /// `--subnet`; by default the first of Docker's pools the host does not use.
     pub subnet: Option<Ipv4Net>,
@@ -43,6 +44,8 @@ pub struct NetworkOptions {
     pub ip_range: Option<Ipv4Net>,
     /// `--internal`.
     pub internal: bool,
+    /// `--label`.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// What attaching a container to a network asks for.
@@ -96,10 +99,28 @@ impl Manager {
             .collect())
     }
 
-    /// One network by name.
-    pub fn network(&self, name: &str) -> Result<NetworkConfig> {
+    /// One network by name, by ID, or by a prefix of its ID that only it has (as
+    /// Docker's commands take them).
+    pub fn network(&self, name_or_id: &str) -> Result<NetworkConfig> {
         let lock = self.store.lock()?;
-        Ok(self.load(&lock, name)?.config)
+        if let Some(state) = self.store.load(&lock, name_or_id)? {
+            return Ok(state.config);
+        }
+        let mut matches: Vec<NetworkConfig> = self
+            .store
+            .load_all(&lock)?
+            .into_iter()
+            .map(|s| s.config)
+            .filter(|c| !name_or_id.is_empty() && c.id.starts_with(name_or_id))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches.remove(0)),
+            0 => Err(Error::NotFound(format!("network {name_or_id} not found"))),
+            _ => Err(Error::Conflict(format!(
+                "network {name_or_id} is ambiguous ({} matches found based on ID prefix)",
+                matches.len()
+            ))),
+        }
     }
 
     /// The containers attached to a network.
@@ -125,10 +146,12 @@ impl Manager {
                 opts.name
             )));
         }
+        let id = new_id()?;
         let bridge = opts
             .bridge
             .clone()
-            .unwrap_or_else(|| default_bridge_name(&opts.name));
+            .unwrap_or_else(|| default_bridge_name(&opts.name, &id));
+
         if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ', ':']) {
             return Err(Error::Invalid(format!(
                 "invalid bridge name {bridge:?}: a link name has 1 to 15 characters, without '/', ':' or spaces"
@@ -159,7 +182,10 @@ impl Manager {
             ipam::check_range(subnet, range)?;
         }
         let config = NetworkConfig {
+            id,
             name: opts.name.clone(),
+            created: std::time::SystemTime::now(),
+            labels: opts.labels.clone(),
             bridge,
             subnet,
             gateway,
@@ -403,12 +429,21 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
     Ok(mac)
 }
 
-fn default_bridge_name(network: &str) -> String {
+fn default_bridge_name(network: &str, id: &str) -> String {
     if network == DEFAULT_NETWORK {
         return DEFAULT_BRIDGE.to_string();
     }
-    let full = veth::host_name("bridge-name", network);
-    format!("br-{}", &full[4..])
+    format!("br-{}", &id[..12])
+}
+
+/// 64 random hex digits from the kernel's random source.
+fn new_id() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    let mut urandom =
+        std::fs::File::open("/dev/urandom").map_err(|e| Error::io("open /dev/urandom", e))?;
+    std::io::Read::read_exact(&mut urandom, &mut bytes)
+        .map_err(|e| Error::io("read /dev/urandom", e))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
@@ -439,10 +474,13 @@ mod tests {
     }
 
     #[test]
-    fn default_bridge_names_fit() {
-        assert_eq!(default_bridge_name(DEFAULT_NETWORK), DEFAULT_BRIDGE);
-        let b = default_bridge_name("a-network-with-a-long-name");
-        assert!(b.starts_with("br-") && b.len() == 14, "{b}");
-        assert_ne!(b, default_bridge_name("another"));
+    fn default_bridge_names_follow_the_id() {
+        let id = new_id().unwrap();
+        assert_eq!(id.len(), 64);
+        assert_ne!(id, new_id().unwrap());
+        assert_eq!(default_bridge_name(DEFAULT_NETWORK, &id), DEFAULT_BRIDGE);
+        let b = default_bridge_name("a-network-with-a-long-name", &id);
+        assert_eq!(b, format!("br-{}", &id[..12]));
+        assert_eq!(b.len(), 15);
     }
 }

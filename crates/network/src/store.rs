@@ -16,8 +16,15 @@ use crate::ports::PortMapping;
 /// A bridge network as berth records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkConfig {
+    /// The network's ID: 64 random hex digits, as Docker's.
+    pub id: String,
     /// The network's name (`bridge` for the default network).
     pub name: String,
+    /// When it was created.
+    pub created: std::time::SystemTime,
+    /// `--label` values.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// The Linux bridge's name.
     pub bridge: String,
     /// The network's subnet.

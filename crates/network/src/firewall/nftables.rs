@@ -427,7 +427,10 @@ mod tests {
 
     fn net(internal: bool) -> NetworkConfig {
         NetworkConfig {
+            id: "0".repeat(64),
             name: "front".into(),
+            created: std::time::SystemTime::UNIX_EPOCH,
+            labels: Default::default(),
             bridge: "br-front".into(),
             subnet: "10.5.0.0/24".parse().unwrap(),
             gateway: "10.5.0.1".parse().unwrap(),
