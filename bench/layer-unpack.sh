@@ -88,7 +88,11 @@ for c in gzip zstd; do
     [[ $c == zstd ]] && tool=zstd
     layer=$cache/rootfs.tar.gz
     [[ $c == zstd ]] && layer=$cache/rootfs.tar.zst
-    # umoci reads an OCI layout directory.
+    # umoci reads an OCI layout directory; Debian's umoci (0.4) knows no zstd layers.
+    umoci=()
+    if [[ $c == gzip ]]; then
+        umoci=(-n "umoci unpack" "umoci unpack --image $work/oci/$c:bench:latest $work/umoci")
+    fi
     rm -rf "$work/oci/$c" && mkdir -p "$work/oci/$c" && tar -C "$work/oci/$c" -xf "$cache/$c.oci.tar"
     echo
     echo "==> one $(du -h "$cache/rootfs.tar" | cut -f1) layer, $c"
@@ -97,7 +101,7 @@ for c in gzip zstd; do
         -n "floor: $tool -dc | tar -x" "$tool -dc $layer | tar -C $work/floor -x" \
         -n "berth load" "$berth --root $work/berth load -q -i $cache/$c.oci.tar" \
         -n "podman load" "podman --root $work/podman --runroot $work/podman-run --storage-driver vfs load -q -i $cache/$c.oci.tar" \
-        -n "umoci unpack" "umoci unpack --image $work/oci/$c:bench:latest $work/umoci" \
+        "${umoci[@]}" \
         --export-json "$work/$c.json"
     python3 - "$work/$c.json" <<'PY'
 import json, sys
