@@ -473,3 +473,48 @@ fn diff_and_export() {
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(r.out.stdout.len() > 1_000_000, "busybox is in the stream");
 }
+
+#[test]
+fn cp_both_ways_stays_inside_the_root() {
+    let b = Berth::new("eng-cp");
+    b.run(&["run", "-d", "--name", "box", IMAGE, "sh", "-c", "mkdir -p /data/sub && echo inside > /data/sub/f && ln -s f /data/sub/l && sleep 100"]).ok();
+    b.eventually(10, "the files", || b.run(&["exec", "box", "ls", "/data/sub/l"]).code() == 0);
+    // out: a directory with a file and a symlink (kept a symlink).
+    let out = b.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    b.run(&["cp", "box:/data", out.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read_to_string(out.join("data/sub/f")).unwrap(), "inside\n");
+    assert_eq!(std::fs::read_link(out.join("data/sub/l")).unwrap().to_str(), Some("f"));
+    // in: a file, into an existing directory and to a new name.
+    let host_file = b.path("host.txt");
+    std::fs::write(&host_file, "from host\n").unwrap();
+    b.run(&["cp", host_file.to_str().unwrap(), "box:/data"]).ok();
+    b.run(&["cp", host_file.to_str().unwrap(), "box:/data/renamed"]).ok();
+    assert_eq!(b.run(&["exec", "box", "cat", "/data/host.txt", "/data/renamed"]).ok(), "from host\nfrom host\n");
+
+    // A symlink planted in the container never takes a copy out of its root.
+    let victim = b.path("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    b.run(&["exec", "box", "ln", "-s", victim.to_str().unwrap(), "/escape"]).ok();
+    b.run(&["exec", "box", "ln", "-s", victim.join("planted").to_str().unwrap(), "/data/planted"]).ok();
+    b.run(&["cp", host_file.to_str().unwrap(), "box:/escape/x"]).fails();
+    let r = b.run(&["cp", host_file.to_str().unwrap(), "box:/data/planted"]);
+    assert!(std::fs::read_dir(&victim).unwrap().next().is_none(), "nothing written on the host: {}", r.stderr());
+    // Copied out, the planted link stays a link: the host directory it names is
+    // never read through it.
+    std::fs::write(victim.join("secret"), "host only").unwrap();
+    b.run(&["cp", "box:/escape", out.join("e").to_str().unwrap()]).ok();
+    assert!(std::fs::symlink_metadata(out.join("e")).unwrap().file_type().is_symlink());
+    // And a path through it resolves inside the container, where it does not exist.
+    assert_eq!(b.run(&["cp", "box:/escape/secret", out.join("s").to_str().unwrap()]).code(), 1);
+    assert!(!out.join("s").exists());
+    let r = b.run(&["cp", "box:/no/such", out.to_str().unwrap()]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("Could not find the file /no/such in container box"), "{}", r.stderr());
+
+    // A stopped container: its root is mounted for the copy, then unmounted.
+    b.run(&["stop", "-t", "0", "box"]).ok();
+    b.run(&["cp", "box:/data/renamed", out.join("after").to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read_to_string(out.join("after")).unwrap(), "from host\n");
+    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
+}

@@ -78,6 +78,8 @@ pub enum ContainerCmds {
     Diff(OneArg),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Return low-level information on containers
     Inspect(InspectArgs),
     /// Manage containers
@@ -140,6 +142,8 @@ pub enum ContainerSub {
     Diff(OneArg),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
 }
 
 /// Flags shared by `create` and `run` (`-h` is the hostname, as in docker).
@@ -603,6 +607,15 @@ pub struct OneArg {
     container: String,
 }
 
+/// `cp`'s arguments: `CONTAINER:SRC DEST` or `SRC CONTAINER:DEST`.
+#[derive(Args)]
+pub struct CpArgs {
+    /// Source
+    src: String,
+    /// Destination
+    dst: String,
+}
+
 /// `export`'s flags.
 #[derive(Args)]
 pub struct ExportArgs {
@@ -708,6 +721,22 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
             Ok(())
         }
         ContainerCmds::Export(a) | ContainerCmds::Container { cmd: ContainerSub::Export(a) } => export(&eng, a),
+        ContainerCmds::Cp(a) | ContainerCmds::Container { cmd: ContainerSub::Cp(a) } => {
+            // A container path is NAME:PATH; a host path with a colon needs a / or . first.
+            let split = |s: &str| -> Option<(String, String)> {
+                if s.starts_with('/') || s.starts_with('.') {
+                    return None;
+                }
+                let (c, p) = s.split_once(':')?;
+                Some((c.to_string(), p.to_string()))
+            };
+            match (split(&a.src), split(&a.dst)) {
+                (Some((c, p)), None) => Ok(eng.copy_out(&c, &p, std::path::Path::new(&a.dst))?),
+                (None, Some((c, p))) => Ok(eng.copy_in(&c, std::path::Path::new(&a.src), &p)?),
+                (Some(_), Some(_)) => Err(Fail::usage("copying between containers is not supported")),
+                (None, None) => Err(Fail::usage("must specify at least one container source")),
+            }
+        }
         ContainerCmds::Monitor(a) => {
             let attach: Vec<i32> = a
                 .attach
