@@ -23,7 +23,14 @@ impl ResolvConf {
     fn new(ns: &Ns) -> ResolvConf {
         let dir = std::path::PathBuf::from(format!("/etc/netns/{}", ns.name));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.11\n").unwrap();
+        // What the engine writes for a container on a user-defined network.
+        let conf = berth_network::resolv_conf(
+            "nameserver 10.0.0.2\n",
+            &berth_network::DnsOptions::default(),
+            true,
+        );
+        assert_eq!(conf, "nameserver 127.0.0.11\noptions ndots:0\n");
+        std::fs::write(dir.join("resolv.conf"), conf).unwrap();
         ResolvConf(dir)
     }
 }

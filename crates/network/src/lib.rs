@@ -26,7 +26,10 @@ mod ports;
 mod store;
 mod veth;
 
-pub use dns::{DNS_ADDRESS, DnsServer, NetworkNames, Resolve, host_resolvers};
+pub use dns::{
+    DNS_ADDRESS, DnsOptions, DnsServer, NetworkNames, Resolve, host_resolvers, resolv_conf,
+    upstreams,
+};
 pub use error::{Error, Result};
 pub use firewall::{Firewall, Nftables};
 pub use ipam::default_pools;

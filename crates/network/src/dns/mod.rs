@@ -8,8 +8,10 @@
 
 mod message;
 mod names;
+mod resolv_conf;
 
 pub use names::NetworkNames;
+pub use resolv_conf::{DnsOptions, resolv_conf, upstreams};
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::path::Path;
@@ -155,40 +157,10 @@ fn forward(packet: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
     None
 }
 
-/// The nameservers of a resolv.conf (port 53), skipping 127.0.0.11 itself.
-pub fn host_resolvers(resolv_conf: &Path) -> Result<Vec<SocketAddr>> {
-    let text = std::fs::read_to_string(resolv_conf)
-        .map_err(|e| Error::io(format!("read {}", resolv_conf.display()), e))?;
-    Ok(parse_resolv_conf(&text))
-}
-
-fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
-    text.lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some("nameserver"))
-                .then(|| words.next())
-                .flatten()
-        })
-        .filter_map(|ip| ip.parse::<std::net::IpAddr>().ok())
-        .filter(|ip| *ip != std::net::IpAddr::V4(DNS_ADDRESS))
-        .map(|ip| SocketAddr::new(ip, 53))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_nameservers() {
-        let conf = "# comment\nsearch example\nnameserver 10.0.0.2\nnameserver 127.0.0.11\nnameserver ::1\noptions ndots:1\n";
-        assert_eq!(
-            parse_resolv_conf(conf),
-            vec![
-                "10.0.0.2:53".parse::<SocketAddr>().unwrap(),
-                "[::1]:53".parse().unwrap()
-            ]
-        );
-    }
+/// The nameservers of the host's resolv.conf at `path` (port 53), skipping 127.0.0.11:
+/// the embedded server's upstreams when the container has no `--dns`.
+pub fn host_resolvers(path: &Path) -> Result<Vec<SocketAddr>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    Ok(upstreams(&text, &DnsOptions::default()))
 }
