@@ -290,6 +290,15 @@ fn internal_network_has_no_way_out() {
         a.ping(eb.ip),
         "containers of an internal network reach each other"
     );
+    // Ports of a container on an internal network are not published.
+    let ports = parse_publish("127.0.0.1::80").unwrap();
+    let c_int = Ns::new();
+    let published = net
+        .manager
+        .attach(&internal.name, &attach("unpublished", &c_int, &ports))
+        .unwrap();
+    assert!(published.ports.is_empty());
+    assert!(nft_rules_with(&format!("berth:ctr:{}:unpublished\"", internal.name)).is_empty());
     // Leaving the bridge is dropped: a second host beyond the host is unreachable.
     let other = OtherHost::new();
     let _srv = other.ns.serve(80);

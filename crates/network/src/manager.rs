@@ -253,7 +253,10 @@ impl Manager {
             &taken,
             opts.ip,
         )?;
-        let ports = self.resolve_ports(&lock, opts.ports, ip)?;
+        // An internal network has no way in from outside: as in Docker, its containers'
+        // ports are not published.
+        let wanted = if cfg.internal { &[][..] } else { opts.ports };
+        let ports = self.resolve_ports(&lock, wanted, ip)?;
         let host_veth = veth::host_name(network, opts.container);
         let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
         let mac = opts.mac.unwrap_or_else(|| link::mac_for(ip));
