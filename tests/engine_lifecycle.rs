@@ -518,3 +518,26 @@ fn cp_both_ways_stays_inside_the_root() {
     assert_eq!(std::fs::read_to_string(out.join("after")).unwrap(), "from host\n");
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
 }
+
+#[test]
+fn update_changes_live_limits_and_the_record() {
+    let b = Berth::new("eng-update");
+    b.run(&["run", "-d", "--name", "tuned", IMAGE, "sleep", "100"]).ok();
+    b.run(&["update", "-m", "32m", "--pids-limit", "7", "--restart", "on-failure:3", "tuned"]).ok();
+    let (mem, pids) = if berth_tests::cgroup_v2() {
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max")
+    } else {
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max")
+    };
+    assert_eq!(b.run(&["exec", "tuned", "cat", mem, pids]).ok(), "33554432\n7\n");
+    let doc = b.inspect("tuned");
+    assert_eq!(doc["HostConfig"]["Memory"], 33554432);
+    assert_eq!(doc["HostConfig"]["PidsLimit"], 7);
+    assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(doc["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
+    // A stopped container takes the new limits when it starts again.
+    b.run(&["stop", "-t", "0", "tuned"]).ok();
+    b.run(&["update", "--pids-limit", "9", "tuned"]).ok();
+    b.run(&["start", "tuned"]).ok();
+    assert_eq!(b.run(&["exec", "tuned", "cat", pids]).ok(), "9\n");
+}

@@ -80,6 +80,8 @@ pub enum ContainerCmds {
     Export(ExportArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Return low-level information on containers
     Inspect(InspectArgs),
     /// Manage containers
@@ -144,6 +146,8 @@ pub enum ContainerSub {
     Export(ExportArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
 }
 
 /// Flags shared by `create` and `run` (`-h` is the hostname, as in docker).
@@ -616,6 +620,35 @@ pub struct CpArgs {
     dst: String,
 }
 
+/// `update`'s flags.
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// Memory limit
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    restart: Option<String>,
+    /// The containers
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
 /// `export`'s flags.
 #[derive(Args)]
 pub struct ExportArgs {
@@ -721,6 +754,7 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
             Ok(())
         }
         ContainerCmds::Export(a) | ContainerCmds::Container { cmd: ContainerSub::Export(a) } => export(&eng, a),
+        ContainerCmds::Update(a) | ContainerCmds::Container { cmd: ContainerSub::Update(a) } => update(&eng, a),
         ContainerCmds::Cp(a) | ContainerCmds::Container { cmd: ContainerSub::Cp(a) } => {
             // A container path is NAME:PATH; a host path with a colon needs a / or . first.
             let split = |s: &str| -> Option<(String, String)> {
@@ -1561,4 +1595,29 @@ fn export(eng: &Engine, a: ExportArgs) -> CmdResult {
             Ok(())
         }
     }
+}
+
+/// `update`: new limits and restart policy for existing containers.
+fn update(eng: &Engine, a: UpdateArgs) -> CmdResult {
+    let o = berth_engine::manage::UpdateOptions {
+        memory: a.memory.as_deref().map(parse_memory).transpose()?,
+        memory_swap: match a.memory_swap.as_deref() {
+            None => None,
+            Some("-1") => Some(-1),
+            Some(v) => Some(
+                berth_engine::options::parse_ram(v)
+                    .ok_or_else(|| Fail::usage(format!("invalid argument \"{v}\" for \"--memory-swap\" flag: invalid size: '{v}'")))?,
+            ),
+        },
+        nano_cpus: a.cpus.as_deref().map(parse_cpus).transpose()?,
+        cpu_shares: a.cpu_shares,
+        cpuset_cpus: a.cpuset_cpus,
+        pids_limit: a.pids_limit,
+        restart: a.restart.as_deref().map(berth_engine::record::RestartPolicy::parse).transpose()?,
+    };
+    each(&a.containers, |n| {
+        eng.update(n, &o)?;
+        println!("{n}");
+        Ok(())
+    })
 }

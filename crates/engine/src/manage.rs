@@ -70,3 +70,85 @@ impl Engine {
         Ok(self.runtime()?.pids(&c.id)?)
     }
 }
+
+/// What `update` changes; `None` leaves a setting as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UpdateOptions {
+    /// `-m` in bytes.
+    pub memory: Option<i64>,
+    /// `--memory-swap` in bytes (-1 unlimited).
+    pub memory_swap: Option<i64>,
+    /// `--cpus` in billionths.
+    pub nano_cpus: Option<i64>,
+    /// `--cpu-shares`.
+    pub cpu_shares: Option<u64>,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: Option<String>,
+    /// `--pids-limit` (0 or less: unlimited).
+    pub pids_limit: Option<i64>,
+    /// `--restart`.
+    pub restart: Option<crate::record::RestartPolicy>,
+}
+
+impl Engine {
+    /// Changes container `key`'s limits (in its record, and in its cgroup while it
+    /// runs) and restart policy.
+    pub fn update(&self, key: &str, o: &UpdateOptions) -> Result<Container> {
+        let c = self.find(key)?;
+        if c.host.auto_remove && o.restart.as_ref().is_some_and(|r| !matches!(r.name.as_str(), "" | "no")) {
+            return Err(Error::InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container".into()));
+        }
+        let (c, ()) = self.containers().update(&c.id, |c| {
+            if let Some(m) = o.memory {
+                c.host.memory = m;
+            }
+            if let Some(s) = o.memory_swap {
+                c.host.memory_swap = s;
+            }
+            if let Some(n) = o.nano_cpus {
+                c.host.nano_cpus = n;
+            }
+            if let Some(s) = o.cpu_shares {
+                c.host.cpu_shares = s;
+            }
+            if let Some(s) = &o.cpuset_cpus {
+                c.host.cpuset_cpus = s.clone();
+            }
+            if let Some(p) = o.pids_limit {
+                c.host.pids_limit = p.max(0);
+            }
+            if let Some(r) = &o.restart {
+                c.host.restart_policy = r.clone();
+            }
+        })?;
+        if c.state.status == Status::Running {
+            let mut r = serde_json::json!({});
+            if o.memory.is_some() || o.memory_swap.is_some() {
+                let swap = match c.host.memory_swap {
+                    0 if c.host.memory > 0 => c.host.memory * 2,
+                    0 => -1,
+                    s => s,
+                };
+                r["memory"] = serde_json::json!({"limit": if c.host.memory > 0 { c.host.memory } else { -1 }, "swap": swap});
+            }
+            if o.nano_cpus.is_some() {
+                let quota = if c.host.nano_cpus > 0 { c.host.nano_cpus * 100_000 / 1_000_000_000 } else { -1 };
+                r["cpu"]["quota"] = serde_json::json!(quota);
+                r["cpu"]["period"] = serde_json::json!(100_000);
+            }
+            if let Some(s) = o.cpu_shares {
+                r["cpu"]["shares"] = serde_json::json!(s);
+            }
+            if let Some(s) = &o.cpuset_cpus {
+                r["cpu"]["cpus"] = serde_json::json!(s);
+            }
+            if o.pids_limit.is_some() {
+                r["pids"] = serde_json::json!({"limit": if c.host.pids_limit > 0 { c.host.pids_limit } else { -1 }});
+            }
+            let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(r)
+                .map_err(|e| Error::InvalidArgument(format!("invalid resources: {e}")))?;
+            self.runtime()?.update(&c.id, &resources)?;
+        }
+        Ok(c)
+    }
+}
