@@ -298,6 +298,31 @@ fn internal_network_has_no_way_out() {
         .attach(&internal.name, &attach("unpublished", &c_int, &ports))
         .unwrap();
     assert!(published.ports.is_empty());
+    assert_eq!(
+        a.ip(&["route", "show", "default"]).trim(),
+        "",
+        "no default route"
+    );
+    // Nor can it reach out through the gateway to a port another network publishes.
+    let web = Ns::new();
+    let _web_srv = web.serve(80);
+    let ep = net
+        .manager
+        .attach(
+            &open.name,
+            &attach("web", &web, &parse_publish("80").unwrap()),
+        )
+        .unwrap();
+    let through_gateway = SocketAddrV4::new(internal.gateway, ep.ports[0].host_port);
+    assert!(
+        fetch(through_gateway).is_ok(),
+        "the published port answers the host"
+    );
+    assert!(
+        a.fetch(through_gateway).is_err(),
+        "an internal container reached another network"
+    );
+    net.manager.detach(&open.name, "web").unwrap();
     assert!(nft_rules_with(&format!("berth:ctr:{}:unpublished\"", internal.name)).is_empty());
     // Leaving the bridge is dropped: a second host beyond the host is unreachable.
     let other = OtherHost::new();

@@ -65,24 +65,29 @@ pub(crate) fn attach(
                 ))
             })?;
         const LOOPBACK_INDEX: u32 = 1;
-        let steps = [
-            "bring up lo".to_string(),
-            format!("bring up {ifname}"),
-            format!("add address {ip}/{} to {ifname}", net.subnet.prefix_len()),
-            format!("add default route via {} on {ifname}", net.gateway),
-        ];
-        let results = nl.batch(vec![
-            (link::up_msg(LOOPBACK_INDEX), 0),
-            (link::up_msg(index), 0),
+        let create = netlink_packet_core::NLM_F_CREATE | netlink_packet_core::NLM_F_EXCL;
+        let mut steps = vec![
+            ("bring up lo".to_string(), link::up_msg(LOOPBACK_INDEX), 0),
+            (format!("bring up {ifname}"), link::up_msg(index), 0),
             (
+                format!("add address {ip}/{} to {ifname}", net.subnet.prefix_len()),
                 link::add_address_msg(index, ip, net.subnet),
-                netlink_packet_core::NLM_F_CREATE | netlink_packet_core::NLM_F_EXCL,
+                create,
             ),
-            (
+        ];
+        // An internal network leads nowhere: as in Docker, no default route through it.
+        if !net.internal {
+            steps.push((
+                format!("add default route via {} on {ifname}", net.gateway),
                 link::default_route_msg(index, net.gateway),
-                netlink_packet_core::NLM_F_CREATE | netlink_packet_core::NLM_F_EXCL,
-            ),
-        ]);
+                create,
+            ));
+        }
+        let (steps, msgs): (Vec<String>, Vec<_>) = steps
+            .into_iter()
+            .map(|(step, msg, flags)| (step, (msg, flags)))
+            .unzip();
+        let results = nl.batch(msgs);
         for (step, result) in steps.iter().zip(results) {
             match result {
                 // A container on several networks keeps the default route of the first

@@ -39,7 +39,9 @@ fn parse(text: &str) -> Parsed {
     for line in text.lines() {
         let mut words = line.split_whitespace();
         match words.next() {
-            Some("nameserver") => p.servers.extend(words.next().and_then(|w| w.parse::<IpAddr>().ok())),
+            Some("nameserver") => p
+                .servers
+                .extend(words.next().and_then(|w| w.parse::<IpAddr>().ok())),
             // The last search or domain line wins, as in the resolver.
             Some("search") | Some("domain") => p.search = words.map(str::to_string).collect(),
             Some("options") => p.options.extend(words.map(str::to_string)),

@@ -8,9 +8,10 @@
 //! - `postrouting` (nat, srcnat): per network, masquerade of traffic leaving the subnet,
 //!   of hairpin connections (a container reaching a published port of its own bridge)
 //!   and of connections from the host's 127.0.0.0/8 (see below).
+//! - `internal` (filter, forward, -1): an internal network's traffic may not leave its
+//!   bridge, nor other traffic enter it, whatever DNAT did.
 //! - `forward` (filter): connections a published port let in are accepted; otherwise a
-//!   bridge's traffic may not go to another berth bridge (the `bridges` set), and an
-//!   internal network's traffic may not leave its bridge at all.
+//!   bridge's traffic may not go to another berth bridge (the `bridges` set).
 //! - `guard` (filter, raw priority): packets from a bridge to 127.0.0.0/8 are dropped.
 //!
 //! 127.0.0.1 on the host reaches published ports through `route_localnet` on each bridge
@@ -153,10 +154,11 @@ impl Firewall for Nftables {
         let _lock = self.lock()?;
         // Re-adding a network (a restarted engine restoring its rules) replaces its rules.
         let owner = format!("berth:net:{}", network.name);
-        let mut commands = match self.list()? {
-            None => base_commands(),
-            Some(objects) => delete_rules(&objects, |c| c == owner),
-        };
+        let mut commands = structure_commands();
+        match self.list()? {
+            None => commands.extend(base_commands()),
+            Some(objects) => commands.extend(delete_rules(&objects, |c| c == owner)),
+        }
         commands.extend(network_commands(network));
         self.apply(commands)
     }
@@ -286,7 +288,9 @@ fn dnat_to_published() -> Vec<Value> {
 }
 
 /// The table, its set and chains, and the rules no network owns.
-fn base_commands() -> Vec<Value> {
+/// The table, its set and chains: adding them again changes nothing, so every network
+/// creation does it (a table made by an older berth gains the chains it lacks).
+fn structure_commands() -> Vec<Value> {
     vec![
         json!({ "add": { "table": { "family": FAMILY, "name": TABLE } } }),
         json!({ "add": { "set": { "family": FAMILY, "table": TABLE, "name": "bridges", "type": "ifname" } } }),
@@ -294,8 +298,16 @@ fn base_commands() -> Vec<Value> {
         chain("prerouting", "nat", "prerouting", -100),
         chain("output", "nat", "output", -100),
         chain("postrouting", "nat", "postrouting", 100),
+        // Before `forward`: its DNAT accept must not open an internal network.
+        chain("internal", "filter", "forward", -1),
         chain("forward", "filter", "forward", 0),
         chain("guard", "filter", "prerouting", -300),
+    ]
+}
+
+/// The rules no network owns, added with the table.
+fn base_commands() -> Vec<Value> {
+    vec![
         rule("prerouting", BASE, dnat_to_published()),
         rule("output", BASE, dnat_to_published()),
         rule(
@@ -360,7 +372,7 @@ fn network_commands(net: &NetworkConfig) -> Vec<Value> {
     ));
     if net.internal {
         c.push(rule(
-            "forward",
+            "internal",
             &owner,
             vec![
                 matches("==", meta("iifname"), br.clone()),
@@ -369,7 +381,7 @@ fn network_commands(net: &NetworkConfig) -> Vec<Value> {
             ],
         ));
         c.push(rule(
-            "forward",
+            "internal",
             &owner,
             vec![
                 matches("==", meta("oifname"), br.clone()),
@@ -462,10 +474,10 @@ mod tests {
         assert_eq!(
             internal
                 .iter()
-                .filter(|c| c["add"]["rule"]["chain"] == "forward")
+                .filter(|c| c["add"]["rule"]["chain"] == "internal")
                 .count(),
-            3,
-            "isolation plus both directions of the internal guard"
+            2,
+            "both directions of the internal guard, before the DNAT accept"
         );
     }
 
