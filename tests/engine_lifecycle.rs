@@ -541,3 +541,37 @@ fn update_changes_live_limits_and_the_record() {
     b.run(&["start", "tuned"]).ok();
     assert_eq!(b.run(&["exec", "tuned", "cat", pids]).ok(), "9\n");
 }
+
+#[test]
+fn health_checks() {
+    let b = Berth::new("eng-health");
+    b.run(&[
+        "run", "-d", "--name", "checked", "--health-cmd", "test -f /tmp/ok && echo fine", "--health-interval", "100ms",
+        "--health-retries", "2", IMAGE, "sh", "-c", "sleep 0.5; touch /tmp/ok; sleep 100",
+    ])
+    .ok();
+    assert_eq!(b.inspect("checked")["Config"]["Healthcheck"]["Test"], serde_json::json!(["CMD-SHELL", "test -f /tmp/ok && echo fine"]));
+    b.eventually(15, "healthy", || b.inspect("checked")["State"]["Health"]["Status"] == "healthy");
+    let doc = b.inspect("checked");
+    let last = doc["State"]["Health"]["Log"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["ExitCode"], 0);
+    assert_eq!(last["Output"], "fine\n");
+    assert!(b.run(&["ps", "--format", "{{.Status}}"]).ok().contains("(healthy)"));
+    b.run(&["exec", "checked", "rm", "/tmp/ok"]).ok();
+    b.eventually(15, "unhealthy", || b.inspect("checked")["State"]["Health"]["Status"] == "unhealthy");
+    assert!(b.inspect("checked")["State"]["Health"]["FailingStreak"].as_u64().unwrap() >= 2);
+    assert!(b.run(&["ps", "--format", "{{.Status}}"]).ok().contains("(unhealthy)"));
+
+    // A check that overruns its timeout fails.
+    b.run(&[
+        "run", "-d", "--name", "slowcheck", "--health-cmd", "sleep 5", "--health-interval", "100ms",
+        "--health-timeout", "200ms", "--health-retries", "1", IMAGE, "sleep", "100",
+    ])
+    .ok();
+    b.eventually(15, "a timed-out check", || b.inspect("slowcheck")["State"]["Health"]["Status"] == "unhealthy");
+    let log = b.inspect("slowcheck")["State"]["Health"]["Log"][0].clone();
+    assert_eq!(log["ExitCode"], -1);
+    assert!(log["Output"].as_str().unwrap().contains("exceeded timeout"), "{log}");
+    let r = b.run(&["run", "--rm", "--health-interval", "soon", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+}

@@ -274,6 +274,24 @@ pub struct CreateArgs {
     /// Give extended privileges to this container
     #[arg(long)]
     privileged: bool,
+    /// Command to run to check health
+    #[arg(long)]
+    health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h)
+    #[arg(long)]
+    health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h)
+    #[arg(long)]
+    health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long)]
+    health_retries: Option<u32>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)
+    #[arg(long)]
+    health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    no_healthcheck: bool,
     /// The image
     image: String,
     /// The command and its arguments
@@ -423,7 +441,34 @@ impl CreateArgs {
             mounts: self.mount.clone(),
             devices: self.device.clone(),
             privileged: self.privileged,
+            health: self.health()?,
         })
+    }
+
+    fn health(&self) -> Result<Option<berth_engine::health::Healthcheck>, Fail> {
+        let dur = |v: &Option<String>, flag: &str| -> Result<u64, Fail> {
+            match v {
+                None => Ok(0),
+                Some(s) => berth_engine::health::parse_duration(s).ok_or_else(|| Fail {
+                    code: 125,
+                    message: format!("invalid argument \"{s}\" for \"--{flag}\" flag: time: invalid duration \"{s}\"\nSee 'berth run --help'."),
+                }),
+            }
+        };
+        if self.no_healthcheck {
+            if self.health_cmd.is_some() {
+                return Err(Fail { code: 125, message: "berth: --no-healthcheck conflicts with --health-* options".into() });
+            }
+            return Ok(Some(berth_engine::health::Healthcheck { test: vec!["NONE".into()], ..Default::default() }));
+        }
+        let h = berth_engine::health::Healthcheck {
+            test: self.health_cmd.iter().flat_map(|c| ["CMD-SHELL".to_string(), c.clone()]).collect(),
+            interval: dur(&self.health_interval, "health-interval")?,
+            timeout: dur(&self.health_timeout, "health-timeout")?,
+            retries: self.health_retries.unwrap_or(0),
+            start_period: dur(&self.health_start_period, "health-start-period")?,
+        };
+        Ok((h != Default::default()).then_some(h))
     }
 }
 
@@ -1014,7 +1059,14 @@ pub fn status_text(c: &Container) -> String {
         Status::Running if c.state.paused => {
             format!("Up {} (Paused)", human_duration(now_secs() - secs(&c.state.started_at)))
         }
-        Status::Running => format!("Up {}", human_duration(now_secs() - secs(&c.state.started_at))),
+        Status::Running => {
+            let up = format!("Up {}", human_duration(now_secs() - secs(&c.state.started_at)));
+            match c.state.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => format!("{up} (health: starting)"),
+                Some(h) => format!("{up} ({h})"),
+                None => up,
+            }
+        }
         Status::Exited => format!(
             "Exited ({}) {} ago",
             c.state.exit_code,
@@ -1344,6 +1396,7 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
             "Error": s.error,
             "StartedAt": zero_or(&s.started_at),
             "FinishedAt": zero_or(&s.finished_at),
+            "Health": s.health,
         },
         "Image": c.image_id,
         "ResolvConfPath": dir.join("resolv.conf"),
@@ -1391,6 +1444,7 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
             "Entrypoint": if c.config.entrypoint.is_empty() { Value::Null } else { json!(c.config.entrypoint) },
             "Labels": c.config.labels,
             "StopSignal": if c.config.stop_signal.is_empty() { Value::Null } else { json!(c.config.stop_signal) },
+            "Healthcheck": c.config.healthcheck,
         },
         "NetworkSettings": {
             "Bridge": "",

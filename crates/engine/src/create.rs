@@ -216,6 +216,7 @@ impl Engine {
                 stop_timeout: o.stop_timeout,
                 open_stdin: o.interactive,
                 tty: o.tty,
+                healthcheck: healthcheck(icfg.healthcheck.as_ref(), o.health.as_ref()),
             },
             host: HostConfig {
                 binds: o.volumes.clone(),
@@ -261,6 +262,7 @@ impl Engine {
                 restart_count: 0,
                 manual_stop: false,
                 paused: false,
+                health: None,
             },
         };
         std::fs::create_dir(&dir).map_err(io(format!("create {}", dir.display())))?;
@@ -284,4 +286,31 @@ impl Engine {
         drop(names_lock);
         Ok(c)
     }
+}
+
+/// The image's health check with the options' fields laid over it.
+fn healthcheck(
+    image: Option<&serde_json::Value>,
+    given: Option<&crate::health::Healthcheck>,
+) -> Option<crate::health::Healthcheck> {
+    let mut h: Option<crate::health::Healthcheck> = image.and_then(|v| serde_json::from_value(v.clone()).ok());
+    if let Some(g) = given {
+        let base = h.get_or_insert_with(Default::default);
+        if !g.test.is_empty() {
+            base.test = g.test.clone();
+        }
+        if g.interval > 0 {
+            base.interval = g.interval;
+        }
+        if g.timeout > 0 {
+            base.timeout = g.timeout;
+        }
+        if g.retries > 0 {
+            base.retries = g.retries;
+        }
+        if g.start_period > 0 {
+            base.start_period = g.start_period;
+        }
+    }
+    h.filter(|h| h.argv().is_some())
 }

@@ -15,6 +15,7 @@ pub mod create;
 pub mod devices;
 pub mod error;
 pub mod etc_files;
+pub mod health;
 pub mod exec;
 pub mod logs;
 pub mod manage;

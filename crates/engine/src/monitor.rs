@@ -240,7 +240,17 @@ fn monitor(
     let mut delay = Duration::from_millis(100);
     let (code, oom) = loop {
         let began = std::time::Instant::now();
-        let code = pump(&init, &mut log, &mut attach, sync, &mut buf, &mut forward_in);
+        let mut health = c.config.healthcheck.as_ref().and_then(crate::health::Checker::new);
+        if health.is_some() {
+            let _ = engine.containers().update(id, |c| {
+                c.state.health = Some(crate::health::Health {
+                    status: "starting".into(),
+                    failing_streak: 0,
+                    log: Vec::new(),
+                })
+            });
+        }
+        let code = pump(&init, &mut log, &mut attach, sync, &mut buf, &mut forward_in, &mut health, (engine, id));
         let _ = log.flush();
         let oom = oom_killed(id);
         let _ = rt.delete(id, true);
@@ -336,6 +346,8 @@ fn pump(
     sync: &mut Option<File>,
     buf: &mut [u8],
     forward_in: &mut Option<OwnedFd>,
+    health: &mut Option<crate::health::Checker>,
+    (engine, id): (&Engine, &str),
 ) -> i32 {
     let mut open = [Some(init.stdout.as_fd()), init.stderr.as_ref().map(|f| f.as_fd())];
     let mut status: Option<i32> = None;
@@ -370,9 +382,23 @@ fn pump(
             fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
             which.push(4);
         }
+        if status.is_none()
+            && let Some(h) = health.as_mut()
+        {
+            h.tick(engine, id);
+        }
+        let health_fd = if status.is_none() { health.as_ref().and_then(|h| h.wait_fd()) } else { None };
+        if let Some(fd) = health_fd {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            which.push(5);
+        }
         // Once init is gone the pipes close with the pid namespace; do not wait
         // forever on a writer that escaped it.
-        let timeout = if status.is_some() { PollTimeout::from(2000u16) } else { PollTimeout::NONE };
+        let timeout = match (status, health.as_ref()) {
+            (Some(_), _) => PollTimeout::from(2000u16),
+            (None, Some(h)) => PollTimeout::from(h.wake_in().as_millis().clamp(1, 60_000) as u16),
+            (None, None) => PollTimeout::NONE,
+        };
         let n = match poll(&mut fds, timeout) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -380,6 +406,9 @@ fn pump(
         };
         if n == 0 && status.is_some() {
             break;
+        }
+        if n == 0 {
+            continue;
         }
         let ready: Vec<usize> = fds
             .iter()
@@ -397,6 +426,12 @@ fn pump(
                 *attach = None;
                 *sync = None;
                 *forward_in = None;
+                continue;
+            }
+            if w == 5 {
+                if let Some(h) = health.as_mut() {
+                    h.finish(engine, id);
+                }
                 continue;
             }
             if w == 4 {

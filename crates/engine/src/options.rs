@@ -90,6 +90,9 @@ pub struct CreateOptions {
     pub devices: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
+    /// `--health-cmd` and friends, merged over the image's check (`test` empty
+    /// keeps the image's command); `--no-healthcheck` gives `["NONE"]`.
+    pub health: Option<crate::health::Healthcheck>,
 }
 
 /// A parsed `--mount`.

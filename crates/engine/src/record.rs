@@ -81,6 +81,9 @@ pub struct State {
     /// Frozen by `pause`.
     #[serde(default)]
     pub paused: bool,
+    /// Health check results, for a container with a check.
+    #[serde(default)]
+    pub health: Option<crate::health::Health>,
 }
 
 /// Go's zero time as Docker prints it for a container never started or stopped.
@@ -167,6 +170,9 @@ pub struct Config {
     /// Allocate a terminal.
     #[serde(default)]
     pub tty: bool,
+    /// Health check (the image's unless the options change it).
+    #[serde(default)]
+    pub healthcheck: Option<crate::health::Healthcheck>,
 }
 
 /// Docker's `HostConfig` subset berth honours.
@@ -506,6 +512,7 @@ mod tests {
                 restart_count: 0,
                 manual_stop: false,
                 paused: false,
+                health: None,
             },
         }
     }

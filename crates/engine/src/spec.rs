@@ -284,6 +284,7 @@ mod tests {
                 restart_count: 0,
                 manual_stop: false,
                 paused: false,
+                health: None,
             },
         }
     }
