@@ -7,7 +7,8 @@
 #[path = "network_support.rs"]
 mod network_support;
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,61 +44,135 @@ impl Drop for ResolvConf {
     }
 }
 
-/// A fake upstream resolver on the host's loopback: `elsewhere.test` is 10.99.99.99,
-/// every other name NXDOMAIN.
+/// A fake upstream resolver on the host's loopback, on UDP and TCP at one port:
+/// `elsewhere.test` is 10.99.99.99, every other name NXDOMAIN.
 struct Upstream {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The fake's answer to query `q`.
+fn fake_answer(q: &[u8]) -> Vec<u8> {
+    let n = q.len();
+    // Question: from byte 12 to the end of the name, plus type and class.
+    let mut end = 12;
+    while end < n && q[end] != 0 {
+        end += q[end] as usize + 1;
+    }
+    let question = &q[12..(end + 5).min(n)];
+    let qtype = u16::from_be_bytes([q[end + 1], q[end + 2]]);
+    // A known name answers NOERROR to every type, with a record for A.
+    let known = question.windows(9).any(|w| w == b"elsewhere");
+    let answer = known && qtype == 1;
+    let rcode = if known { 0x80 } else { 0x83 };
+    let mut r = q[..2].to_vec();
+    r.extend_from_slice(&[0x81, rcode, 0, 1, 0, u8::from(answer), 0, 0, 0, 0]);
+    r.extend_from_slice(question);
+    if answer {
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 99, 99, 99]);
+    }
+    r
 }
 
 impl Upstream {
     fn start() -> Upstream {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
+        let (tcp, udp) = (0..20)
+            .find_map(|_| {
+                let tcp = TcpListener::bind("127.0.0.1:0").ok()?;
+                let udp = UdpSocket::bind(tcp.local_addr().ok()?).ok()?;
+                Some((tcp, udp))
+            })
+            .expect("a loopback port free for both udp and tcp");
+        let addr = udp.local_addr().unwrap();
+        udp.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
-        let addr = sock.local_addr().unwrap();
+        tcp.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
+        let udp_thread = std::thread::spawn(move || {
             let mut buf = [0u8; 512];
             while !flag.load(Ordering::SeqCst) {
-                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                if let Ok((n, peer)) = udp.recv_from(&mut buf) {
+                    let _ = udp.send_to(&fake_answer(&buf[..n]), peer);
+                }
+            }
+        });
+        let flag = stop.clone();
+        let tcp_thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                let Ok((mut conn, _)) = tcp.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
                     continue;
                 };
-                let q = &buf[..n];
-                // Question: from byte 12 to the end of the name, plus type and class.
-                let mut end = 12;
-                while end < n && q[end] != 0 {
-                    end += q[end] as usize + 1;
+                conn.set_nonblocking(false).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                if let Some(q) = read_framed(&mut conn) {
+                    let _ = write_framed(&mut conn, &fake_answer(&q));
                 }
-                let question = &q[12..(end + 5).min(n)];
-                let qtype = u16::from_be_bytes([q[end + 1], q[end + 2]]);
-                // A known name answers NOERROR to every type, with a record for A.
-                let known = question.windows(9).any(|w| w == b"elsewhere");
-                let answer = known && qtype == 1;
-                let rcode = if known { 0x80 } else { 0x83 };
-                let mut r = q[..2].to_vec();
-                r.extend_from_slice(&[0x81, rcode, 0, 1, 0, u8::from(answer), 0, 0, 0, 0]);
-                r.extend_from_slice(question);
-                if answer {
-                    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 99, 99, 99]);
-                }
-                let _ = sock.send_to(&r, peer);
             }
         });
         Upstream {
             addr,
             stop,
-            thread: Some(thread),
+            threads: vec![udp_thread, tcp_thread],
         }
     }
+}
+
+fn read_framed(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+fn write_framed(s: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
+    let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(msg);
+    s.write_all(&framed)
+}
+
+/// A query for the A record of `name`.
+fn query(name: &str) -> Vec<u8> {
+    let mut q = vec![0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// Asks 127.0.0.11 over TCP from inside `ns`; the address of the first answer, if any.
+fn ask_tcp(ns: &Ns, name: &str) -> Option<Ipv4Addr> {
+    let q = query(name);
+    let reply = ns
+        .netns
+        .run(|| {
+            let mut s = TcpStream::connect_timeout(
+                &"127.0.0.11:53".parse().unwrap(),
+                Duration::from_secs(2),
+            )
+            .ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+            write_framed(&mut s, &q).ok()?;
+            read_framed(&mut s)
+        })
+        .unwrap()?;
+    let answers = u16::from_be_bytes([reply[6], reply[7]]);
+    assert_eq!(&reply[..2], &q[..2], "the answer carries the query's id");
+    (answers > 0).then(|| {
+        let a = &reply[reply.len() - 4..];
+        Ipv4Addr::new(a[0], a[1], a[2], a[3])
+    })
 }
 
 impl Drop for Upstream {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
@@ -175,6 +250,14 @@ fn containers_resolve_each_other_by_name_and_alias_and_nothing_else() {
     // Other names go to the host's resolvers.
     let (ok, out) = busybox_in(&web, &["nslookup", "elsewhere.test"]);
     assert!(ok && out.contains("Address: 10.99.99.99"), "{out}");
+    // Over TCP too (what resolvers fall back to for large answers), both ways.
+    assert_eq!(ask_tcp(&web, "database"), Some(edb.ip));
+    assert_eq!(
+        ask_tcp(&web, "elsewhere.test"),
+        Some(Ipv4Addr::new(10, 99, 99, 99))
+    );
+    assert_eq!(ask_tcp(&web, "lonely"), None);
+
     // Another network's container is unknown here.
     let (ok, out) = busybox_in(&web, &["nslookup", "lonely"]);
     assert!(!ok && !out.contains(&elonely.ip.to_string()), "{out}");

@@ -13,12 +13,16 @@ mod resolv_conf;
 pub use names::NetworkNames;
 pub use resolv_conf::{DnsOptions, resolv_conf, upstreams};
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, poll};
 
 use crate::error::{Error, Result};
 use crate::netns::Netns;
@@ -26,9 +30,11 @@ use crate::netns::Netns;
 /// The address containers use as their nameserver (their resolv.conf's).
 pub const DNS_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 
-/// How often the serving thread looks at its stop flag, and so how long stopping takes
-/// at most.
-const POLL: Duration = Duration::from_millis(100);
+/// How often, in milliseconds, the serving thread looks at its stop flag, and so how
+/// long stopping takes at most.
+const POLL_MS: u16 = 100;
+/// How long a TCP client may stay silent before the server closes its connection.
+const TCP_IDLE: Duration = Duration::from_secs(5);
 /// How long a forwarded question waits for an upstream's answer.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -46,27 +52,28 @@ pub struct DnsServer {
 }
 
 impl DnsServer {
-    /// Starts serving on 127.0.0.11:53 inside `netns` (whose `lo` must be up: attaching
-    /// the container did it). Questions `resolver` does not answer go to `upstreams`, in
-    /// order, each tried for 2 s at most.
+    /// Starts serving UDP and TCP on 127.0.0.11:53 inside `netns` (whose `lo` must be up:
+    /// attaching the container did it). Questions `resolver` does not answer go to
+    /// `upstreams`, in order, each tried for 2 s at most, over the transport the question
+    /// came by.
     pub fn start(
         netns: &Netns,
         resolver: Arc<dyn Resolve>,
         upstreams: Vec<SocketAddr>,
     ) -> Result<DnsServer> {
         let addr = SocketAddrV4::new(DNS_ADDRESS, 53);
-        let socket = netns
-            .run(|| UdpSocket::bind(addr))?
+        let (udp, tcp) = netns
+            .run(|| Ok::<_, std::io::Error>((UdpSocket::bind(addr)?, TcpListener::bind(addr)?)))?
             .map_err(|e| Error::io(format!("listen on {addr} in {}", netns.path().display()), e))?;
-        socket
-            .set_read_timeout(Some(POLL))
-            .map_err(|e| Error::io("set the dns socket's timeout", e))?;
+        udp.set_nonblocking(true)
+            .and_then(|()| tcp.set_nonblocking(true))
+            .map_err(|e| Error::io("set up the dns sockets", e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let upstreams = Arc::new(upstreams);
         let thread = std::thread::Builder::new()
             .name("berth-dns".into())
-            .spawn(move || serve(socket, resolver, upstreams, flag))
+            .spawn(move || serve(udp, tcp, resolver, upstreams, flag))
             .map_err(|e| Error::io("start the dns thread", e))?;
         Ok(DnsServer {
             stop,
@@ -84,57 +91,137 @@ impl Drop for DnsServer {
     }
 }
 
+/// What the server does with a packet it received.
+enum Reply {
+    /// Answer at once: a known name, or a packet that is no query.
+    Now(Vec<u8>),
+    /// Ask the upstreams.
+    Forward(message::Query),
+    /// Not even a header: drop it.
+    Drop,
+}
+
+fn local(packet: &[u8], resolver: &dyn Resolve) -> Reply {
+    let Some(query) = message::parse_query(packet) else {
+        if packet.len() < 12 {
+            return Reply::Drop;
+        }
+        let mut reply = packet[..12].to_vec();
+        reply[2] |= 0x80;
+        reply[3] = (reply[3] & 0xf0) | message::FORMERR;
+        reply[4..12].fill(0);
+        return Reply::Now(reply);
+    };
+    match resolver.resolve(&query.name) {
+        Some(addrs) => {
+            let addrs = if query.wants_a() { addrs } else { Vec::new() };
+            Reply::Now(query.answer(packet, &addrs))
+        }
+        None => Reply::Forward(query),
+    }
+}
+
 fn serve(
-    socket: UdpSocket,
+    udp: UdpSocket,
+    tcp: TcpListener,
     resolver: Arc<dyn Resolve>,
     upstreams: Arc<Vec<SocketAddr>>,
     stop: Arc<AtomicBool>,
 ) {
     let mut buf = [0u8; 1500];
     while !stop.load(Ordering::SeqCst) {
-        let Ok((len, client)) = socket.recv_from(&mut buf) else {
+        // Wait for either socket, waking every POLL to look at the stop flag.
+        let mut fds = [
+            PollFd::new(udp.as_fd(), PollFlags::POLLIN),
+            PollFd::new(tcp.as_fd(), PollFlags::POLLIN),
+        ];
+        if !matches!(poll(&mut fds, POLL_MS), Ok(n) if n > 0) {
+            continue;
+        }
+        let udp_ready = fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN));
+        while let Ok((conn, _)) = tcp.accept() {
+            let (resolver, upstreams, stop) = (resolver.clone(), upstreams.clone(), stop.clone());
+            std::thread::spawn(move || serve_tcp(conn, &*resolver, &upstreams, &stop));
+        }
+        if !udp_ready {
+            continue;
+        }
+        let Ok((len, client)) = udp.recv_from(&mut buf) else {
             continue;
         };
         let packet = &buf[..len];
-        let Some(query) = message::parse_query(packet) else {
-            // Not a query we can read: answer FORMERR when there is a header to echo.
-            if len >= 12 {
-                let mut reply = packet[..12].to_vec();
-                reply[2] |= 0x80;
-                reply[3] = (reply[3] & 0xf0) | message::FORMERR;
-                reply[4..12].fill(0);
-                let _ = socket.send_to(&reply, client);
+        match local(packet, &*resolver) {
+            Reply::Now(reply) => {
+                let _ = udp.send_to(&reply, client);
             }
-            continue;
-        };
-        match resolver.resolve(&query.name) {
-            Some(addrs) => {
-                let addrs = if query.wants_a() { addrs } else { Vec::new() };
-                let _ = socket.send_to(&query.answer(packet, &addrs), client);
-            }
-            None => {
+            Reply::Forward(query) => {
                 // Forwarding waits on the network: never on the serving thread.
-                let (Ok(reply_socket), packet) = (socket.try_clone(), packet.to_vec()) else {
+                let (Ok(socket), packet) = (udp.try_clone(), packet.to_vec()) else {
                     continue;
                 };
                 let upstreams = upstreams.clone();
                 std::thread::spawn(move || {
-                    let reply = forward(&packet, &upstreams)
+                    let reply = forward_udp(&packet, &upstreams)
                         .unwrap_or_else(|| query.error(&packet, message::SERVFAIL));
-                    let _ = reply_socket.send_to(&reply, client);
+                    let _ = socket.send_to(&reply, client);
                 });
             }
+            Reply::Drop => {}
         }
     }
 }
 
-/// Sends the question to each upstream in turn and returns the first answer.
-fn forward(packet: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
+/// One TCP connection: length-prefixed questions (RFC 1035 4.2.2) until the client
+/// closes, stays silent for 5 s, or the server stops.
+fn serve_tcp(
+    mut conn: TcpStream,
+    resolver: &dyn Resolve,
+    upstreams: &[SocketAddr],
+    stop: &AtomicBool,
+) {
+    if conn.set_nonblocking(false).is_err() || conn.set_read_timeout(Some(TCP_IDLE)).is_err() {
+        return;
+    }
+    while !stop.load(Ordering::SeqCst) {
+        let Some(packet) = read_framed(&mut conn) else {
+            return;
+        };
+        let reply = match local(&packet, resolver) {
+            Reply::Now(reply) => reply,
+            Reply::Forward(query) => forward_tcp(&packet, upstreams)
+                .unwrap_or_else(|| query.error(&packet, message::SERVFAIL)),
+            Reply::Drop => return,
+        };
+        if write_framed(&mut conn, &reply).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_framed(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).ok()?;
+    let mut packet = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut packet).ok()?;
+    Some(packet)
+}
+
+fn write_framed(stream: &mut TcpStream, packet: &[u8]) -> std::io::Result<()> {
+    let len = u16::try_from(packet.len()).map_err(|_| std::io::ErrorKind::InvalidData)?;
+    let mut framed = len.to_be_bytes().to_vec();
+    framed.extend_from_slice(packet);
+    stream.write_all(&framed)
+}
+
+/// Sends the question to each upstream in turn over UDP and returns the first answer.
+fn forward_udp(packet: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
     for upstream in upstreams {
         let bind: SocketAddr = if upstream.is_ipv4() {
-            "0.0.0.0:0".parse().ok()?
+            (Ipv4Addr::UNSPECIFIED, 0).into()
         } else {
-            "[::]:0".parse().ok()?
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let Ok(sock) = UdpSocket::bind(bind) else {
             continue;
@@ -152,6 +239,27 @@ fn forward(packet: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
         {
             buf.truncate(n);
             return Some(buf);
+        }
+    }
+    None
+}
+
+/// The same over TCP, for answers too large for a datagram.
+fn forward_tcp(packet: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
+    for upstream in upstreams {
+        let Ok(mut stream) = TcpStream::connect_timeout(upstream, UPSTREAM_TIMEOUT) else {
+            continue;
+        };
+        if stream.set_read_timeout(Some(UPSTREAM_TIMEOUT)).is_err()
+            || write_framed(&mut stream, packet).is_err()
+        {
+            continue;
+        }
+        if let Some(reply) = read_framed(&mut stream)
+            && reply.len() >= 2
+            && reply[..2] == packet[..2]
+        {
+            return Some(reply);
         }
     }
     None
