@@ -575,3 +575,13 @@ fn health_checks() {
     let r = b.run(&["run", "--rm", "--health-interval", "soon", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
 }
+
+#[test]
+fn ps_size_counts_the_containers_own_files() {
+    let b = Berth::new("eng-size");
+    b.run(&["run", "--name", "writer", IMAGE, "sh", "-c", "head -c 2000000 /dev/zero > /big"]).ok();
+    let out = b.run(&["ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}"]).ok();
+    assert!(out.starts_with("writer 2MB (virtual "), "{out}");
+    let table = b.run(&["ps", "-a", "-s"]).ok();
+    assert!(table.lines().next().unwrap().trim_end().ends_with("SIZE"), "{table}");
+}

@@ -557,6 +557,9 @@ pub struct PsArgs {
     /// Filter output based on conditions provided (id, name, label, status, ancestor, exited)
     #[arg(short, long)]
     filter: Vec<String>,
+    /// Display total file sizes
+    #[arg(short, long)]
+    size: bool,
 }
 
 /// `logs`'s flags.
@@ -1100,6 +1103,21 @@ fn ellipsis(s: &str, max: usize) -> String {
     }
 }
 
+/// Docker's SIZE column: the container's own files, and with the image's.
+fn size_text(eng: &Engine, c: &Container) -> String {
+    let own = eng.container_size(c);
+    let image = eng
+        .store()
+        .resolve(&c.image_id)
+        .and_then(|id| eng.store().image(&id))
+        .map_or(0, |i| i.size);
+    format!(
+        "{} (virtual {})",
+        crate::units::human_size(own),
+        crate::units::human_size(own + image)
+    )
+}
+
 fn ps_row(c: &Container, no_trunc: bool) -> Value {
     let mut command = c.path.clone();
     for a in &c.args {
@@ -1200,6 +1218,9 @@ fn ps(eng: &Engine, a: PsArgs) -> CmdResult {
         return Ok(());
     }
     let format = match a.format.as_deref() {
+        None | Some("") | Some("table") if a.size => {
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+        }
         None | Some("") | Some("table") => {
             "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
         }
@@ -1218,11 +1239,16 @@ fn ps(eng: &Engine, a: PsArgs) -> CmdResult {
             ("Status", "STATUS"),
             ("Ports", "PORTS"),
             ("Names", "NAMES"),
+            ("Size", "SIZE"),
         ]));
         text.push('\n');
     }
     for c in &list {
-        text.push_str(&t.render(&ps_row(c, a.no_trunc)).map_err(Fail::usage)?);
+        let mut row = ps_row(c, a.no_trunc);
+        if a.size {
+            row["Size"] = json!(size_text(eng, c));
+        }
+        text.push_str(&t.render(&row).map_err(Fail::usage)?);
         text.push('\n');
     }
     let out = if t.table { tabwrite(&text) } else { text };

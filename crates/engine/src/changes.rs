@@ -89,6 +89,14 @@ impl Engine {
         Ok(out)
     }
 
+    /// Bytes of the files container `c` wrote (its snapshot's upper directory).
+    pub fn container_size(&self, c: &crate::record::Container) -> u64 {
+        match self.snapshots().mounts(&c.id).map(|m| layers_of(&m).0) {
+            Ok(Some(upper)) => crate::volume::disk_usage(&upper),
+            _ => 0,
+        }
+    }
+
     /// Writes container `key`'s root filesystem as a tar stream to `w`. A container
     /// that does not run has its root mounted for the time of the export.
     pub fn export(&self, key: &str, w: &mut dyn Write) -> Result<()> {
