@@ -12,6 +12,49 @@
 //! On user-defined networks, a [`DnsServer`] in each container's namespace (127.0.0.11,
 //! as Docker's) answers the names and aliases of the containers on its networks
 //! ([`NetworkNames`]) and forwards other questions to the host's resolvers.
+//!
+//! What `berth run -d -p 8080:80 --network front --name web IMAGE` asks of this crate,
+//! once the container's namespace exists and before its process starts:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use berth_network::*;
+//!
+//! # fn main() -> Result<()> {
+//! let manager = Arc::new(Manager::new("/var/lib/berth".as_ref())?);
+//! if manager.network("front").is_err() {
+//!     manager.create_network(&NetworkOptions { name: "front".into(), ..Default::default() })?;
+//! }
+//! let netns = Netns::of_pid(4242)?; // the container's init
+//! let ports = parse_publish("8080:80")?;
+//! let names = ["web".to_string()];
+//! let endpoint = manager.attach(
+//!     "front",
+//!     &AttachOptions {
+//!         container: "4f2a...",
+//!         netns: &netns,
+//!         ifname: "eth0",
+//!         ip: None,
+//!         ports: &ports,
+//!         mac: None,
+//!         names: &names,
+//!     },
+//! )?;
+//! // /etc/resolv.conf of the container, and its DNS server, held by a long-lived process.
+//! let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+//! let conf = resolv_conf(&host, &DnsOptions::default(), true);
+//! let dns = DnsServer::start(
+//!     &netns,
+//!     Arc::new(NetworkNames::new(manager.clone(), vec!["front".into()])),
+//!     upstreams(&host, &DnsOptions::default()),
+//! )?;
+//! println!("{} {conf}{}", endpoint.ip, endpoint.ports[0]); // 80/tcp -> 0.0.0.0:8080
+//! // When the container stops:
+//! drop(dns);
+//! manager.detach("front", "4f2a...")?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod bridge;
 mod dns;
