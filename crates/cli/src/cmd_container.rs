@@ -996,7 +996,7 @@ fn attach_start(eng: &Engine, name: &str, interactive: bool) -> CmdResult {
 /// The exit code a monitor reports, or the record's when the monitor vanished.
 fn wait_reported(eng: &Engine, id: &str, handle: Option<berth_engine::monitor::Handle>) -> Result<i32, Fail> {
     let reported = handle.and_then(|mut h| loop {
-        match h.next() {
+        match h.next_report() {
             Some(berth_engine::monitor::Report::Exited { code }) => break Some(code),
             Some(_) => continue,
             None => break None,
@@ -1157,7 +1157,7 @@ fn ps_row(c: &Container, no_trunc: bool) -> Value {
 fn ps_filters(given: &[String]) -> Result<Vec<(String, Vec<String>)>, Fail> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for f in given {
-        let (k, v) = f.split_once('=').ok_or_else(|| Fail::usage(format!("bad format of filter (expected name=value)")))?;
+        let (k, v) = f.split_once('=').ok_or_else(|| Fail::usage("bad format of filter (expected name=value)"))?;
         if !["id", "name", "label", "status", "ancestor", "exited"].contains(&k) {
             return Err(Fail::user(format!("invalid filter '{k}'")));
         }

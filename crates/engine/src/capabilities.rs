@@ -75,8 +75,11 @@ pub fn effective(add: &[String], drop: &[String]) -> Result<Vec<String>> {
     } else {
         add
     };
+    let drop_all = drop.iter().any(|d| d == "ALL");
     for c in added {
-        if !caps.contains(&c) && !(drop.contains(&c) && !drop.iter().any(|d| d == "ALL")) {
+        // A capability both dropped by name and added stays dropped.
+        let dropped = drop.contains(&c) && !drop_all;
+        if !caps.contains(&c) && !dropped {
             caps.push(c);
         }
     }

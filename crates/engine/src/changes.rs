@@ -59,7 +59,7 @@ fn walk(upper: &Path, rel: &Path, lowers: &[PathBuf], opaque_parent: bool, out: 
         out.push(Change { path: shown, kind: if in_lower { 'C' } else { 'A' } });
         if md.is_dir() {
             let opaque = !in_lower
-                || rustix::fs::lgetxattr(&e.path(), "trusted.overlay.opaque", &mut [0u8; 4]).is_ok_and(|n| n > 0);
+                || rustix::fs::lgetxattr(e.path(), "trusted.overlay.opaque", &mut [0u8; 4]).is_ok_and(|n| n > 0);
             walk(upper, &r, lowers, opaque, out);
         }
     }

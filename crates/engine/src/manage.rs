@@ -43,9 +43,9 @@ impl Engine {
         let _names = self.containers().lock_names()?;
         let c = self.find(key)?;
         if c.name == new {
-            return Err(Error::Conflict(format!(
-                "Renaming a container with the same name as its current name"
-            )));
+            return Err(Error::Conflict(
+                "Renaming a container with the same name as its current name".into(),
+            ));
         }
         if let Some(other) = self.containers().all()?.into_iter().find(|o| o.name == new) {
             return Err(Error::Conflict(format!(

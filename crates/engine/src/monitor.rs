@@ -52,7 +52,7 @@ pub struct Handle {
 
 impl Handle {
     /// The next report, or `None` when the monitor is gone (or the read failed).
-    pub fn next(&mut self) -> Option<Report> {
+    pub fn next_report(&mut self) -> Option<Report> {
         let mut line = String::new();
         match self.reader.read_line(&mut line) {
             Ok(n) if n > 0 => serde_json::from_str(&line).ok(),
@@ -338,7 +338,9 @@ fn monitor(
 }
 
 /// Copies the container's output to the log (and an attached caller) until its
-/// init has exited and the pipes are drained; returns the exit code.
+/// init has exited and the pipes are drained, running health checks meanwhile;
+/// returns the exit code.
+#[allow(clippy::too_many_arguments)] // the monitor's loop state, borrowed piecewise
 fn pump(
     init: &Init,
     log: &mut logs::Writer,

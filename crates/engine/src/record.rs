@@ -277,9 +277,9 @@ impl RestartPolicy {
         let bad = || Error::InvalidArgument(format!("invalid restart policy: {s}"));
         match (name, count) {
             ("no" | "always" | "unless-stopped", "") => Ok(RestartPolicy { name: name.into(), maximum_retry_count: 0 }),
-            ("no" | "always" | "unless-stopped", _) => Err(Error::InvalidArgument(format!(
-                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-            ))),
+            ("no" | "always" | "unless-stopped", _) => Err(Error::InvalidArgument(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
+            )),
             ("on-failure", "") => Ok(RestartPolicy { name: name.into(), maximum_retry_count: 0 }),
             ("on-failure", n) => {
                 let n: i64 = n.parse().map_err(|_| Error::InvalidArgument(format!("invalid restart policy: maximum retry count must be an integer: {n}")))?;
@@ -430,10 +430,11 @@ impl Containers {
         if key.is_empty() {
             return Err(Error::NoSuchContainer(key.to_string()));
         }
-        if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            if let Ok(c) = self.load(key) {
-                return Ok(c);
-            }
+        if key.len() == 64
+            && key.bytes().all(|b| b.is_ascii_hexdigit())
+            && let Ok(c) = self.load(key)
+        {
+            return Ok(c);
         }
         let all = self.all()?;
         let name = key.strip_prefix('/').unwrap_or(key);

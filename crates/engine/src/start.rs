@@ -87,7 +87,7 @@ impl Engine {
             })?;
         }
         let mut h = monitor::spawn(self, &c.id, attach)?;
-        match h.next() {
+        match h.next_report() {
             Some(Report::Started { .. }) => Ok((self.containers().load(&c.id)?, Some(h))),
             Some(Report::Failed { message, code }) => Err(Error::Start { message, code }),
             Some(Report::Exited { code }) => Err(Error::Start {
