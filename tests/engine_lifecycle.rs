@@ -12,16 +12,23 @@ use std::time::Duration;
 
 use engine_support::{Berth, IMAGE};
 
-const TICKER: &str = "trap 'echo bye; exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done";
+const TICKER: &str =
+    "trap 'echo bye; exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done";
 
 fn log_lines(b: &Berth, name: &str) -> usize {
-    b.run(&["logs", name]).ok().lines().filter(|l| l.starts_with("tick")).count()
+    b.run(&["logs", name])
+        .ok()
+        .lines()
+        .filter(|l| l.starts_with("tick"))
+        .count()
 }
 
 #[test]
 fn detached_container_ps_logs_exec_stop_rm() {
     let b = Berth::new("eng-life");
-    let id = b.run(&["run", "-d", "--name", "ticker", IMAGE, "sh", "-c", TICKER]).ok();
+    let id = b
+        .run(&["run", "-d", "--name", "ticker", IMAGE, "sh", "-c", TICKER])
+        .ok();
     let id = id.trim().to_string();
     assert_eq!(id.len(), 64, "run -d prints the ID: {id:?}");
 
@@ -29,16 +36,29 @@ fn detached_container_ps_logs_exec_stop_rm() {
     let table = b.run(&["ps"]).ok();
     let mut lines = table.lines();
     let header = lines.next().unwrap();
-    for col in ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"] {
+    for col in [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ] {
         assert!(header.contains(col), "{header}");
     }
     let row = lines.next().expect("one running container");
-    assert!(row.starts_with(&id[..12]) && row.contains("Up ") && row.trim_end().ends_with("ticker"), "{row}");
+    assert!(
+        row.starts_with(&id[..12]) && row.contains("Up ") && row.trim_end().ends_with("ticker"),
+        "{row}"
+    );
     assert!(row.contains(IMAGE.trim_end_matches(":latest")), "{row}");
     assert_eq!(b.run(&["ps", "-q"]).ok().trim(), &id[..12]);
 
     // logs shows its output, also with --tail and -t.
-    b.eventually(10, "three ticks in the log", || log_lines(&b, "ticker") >= 3);
+    b.eventually(10, "three ticks in the log", || {
+        log_lines(&b, "ticker") >= 3
+    });
     let tail = b.run(&["logs", "--tail", "1", "ticker"]).ok();
     assert_eq!(tail.lines().count(), 1, "{tail}");
     let stamped = b.run(&["logs", "-t", "--tail", "1", "ticker"]).ok();
@@ -46,13 +66,25 @@ fn detached_container_ps_logs_exec_stop_rm() {
     assert!(ts.ends_with('Z') && ts.len() == 30, "{ts}");
     assert!(text.starts_with("tick"), "{text}");
     let json_log = b.root().join(format!("containers/{id}/{id}-json.log"));
-    let first: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&json_log).unwrap().lines().next().unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&json_log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(first["log"], "tick 0\n");
     assert_eq!(first["stream"], "stdout");
 
     // exec runs in its namespaces and returns its code.
-    let r = b.run(&["exec", "ticker", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; exit 3"]);
+    let r = b.run(&[
+        "exec",
+        "ticker",
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; exit 3",
+    ]);
     assert_eq!(r.code(), 3, "{}", r.stderr());
     assert!(r.stdout().starts_with("sh -c trap"), "{}", r.stdout());
     assert_eq!(r.stdout().lines().nth(1), Some(&id[..12]));
@@ -70,7 +102,11 @@ fn detached_container_ps_logs_exec_stop_rm() {
     assert_eq!(doc["State"]["Status"], "exited");
     assert_eq!(doc["State"]["ExitCode"], 0);
     assert_eq!(doc["Name"], "/ticker");
-    assert!(b.mounts().is_empty(), "a stopped container's root is unmounted: {:?}", b.mounts());
+    assert!(
+        b.mounts().is_empty(),
+        "a stopped container's root is unmounted: {:?}",
+        b.mounts()
+    );
     let r = b.run(&["exec", "ticker", "true"]);
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("is not running"), "{}", r.stderr());
@@ -78,10 +114,19 @@ fn detached_container_ps_logs_exec_stop_rm() {
     // start again, kill, wait.
     b.run(&["start", "ticker"]).ok();
     assert!(b.ps()[0].contains("running|Up"), "{:?}", b.ps());
-    let mut waiter = b.cmd(&["wait", "ticker"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut waiter = b
+        .cmd(&["wait", "ticker"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     b.run(&["kill", "ticker"]).ok();
     let mut out = String::new();
-    waiter.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    waiter
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(waiter.wait().unwrap().success());
     assert_eq!(out, "137\n");
     assert!(b.ps()[0].contains("Exited (137)"), "{:?}", b.ps());
@@ -90,14 +135,23 @@ fn detached_container_ps_logs_exec_stop_rm() {
     b.run(&["start", "ticker"]).ok();
     let r = b.run(&["rm", "ticker"]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("container is running: stop the container before removing or force remove"), "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("container is running: stop the container before removing or force remove"),
+        "{}",
+        r.stderr()
+    );
     b.run(&["rm", "-f", "ticker"]).ok();
     assert!(b.ps().is_empty());
     assert!(!b.root().join("containers").join(&id).exists());
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
     let r = b.run(&["rm", "ticker"]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("No such container: ticker"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("No such container: ticker"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
@@ -120,18 +174,41 @@ fn container_outlives_a_killed_cli() {
     let before = log_lines(&b, "survivor");
     std::thread::sleep(Duration::from_millis(600));
     assert!(b.ps()[0].contains("running|Up"), "{:?}", b.ps());
-    b.eventually(10, "the log to keep growing", || log_lines(&b, "survivor") > before + 2);
+    b.eventually(10, "the log to keep growing", || {
+        log_lines(&b, "survivor") > before + 2
+    });
 
     // The same for run -d: the CLI is long gone, the monitor is not its child.
-    b.run(&["run", "-d", "--name", "daemonised", IMAGE, "sh", "-c", TICKER]).ok();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "daemonised",
+        IMAGE,
+        "sh",
+        "-c",
+        TICKER,
+    ])
+    .ok();
     let doc = b.inspect("daemonised");
     let monitor_ppid = std::fs::read_to_string(format!("/proc/{}/stat", doc["State"]["Pid"]))
-        .map(|s| s.rsplit(')').next().unwrap().split(' ').nth(2).unwrap().to_string())
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap()
+                .split(' ')
+                .nth(2)
+                .unwrap()
+                .to_string()
+        })
         .unwrap();
     // The init's parent is the monitor, in a session of its own.
     let sid = std::fs::read_to_string(format!("/proc/{monitor_ppid}/stat")).unwrap();
     let fields: Vec<&str> = sid.rsplit(')').next().unwrap().split(' ').collect();
-    assert_eq!(fields[4], monitor_ppid, "the monitor leads its own session: {sid}");
+    assert_eq!(
+        fields[4], monitor_ppid,
+        "the monitor leads its own session: {sid}"
+    );
     b.run(&["rm", "-f", "survivor", "daemonised"]).ok();
     assert!(b.ps().is_empty());
 }
@@ -141,7 +218,11 @@ fn parallel_runs_keep_names_unique_and_state_whole() {
     let b = Berth::new("eng-parallel");
     let handles: Vec<_> = (0..6)
         .map(|i| {
-            let name = if i % 2 == 0 { "same".to_string() } else { format!("p{i}") };
+            let name = if i % 2 == 0 {
+                "same".to_string()
+            } else {
+                format!("p{i}")
+            };
             b.cmd(&["run", "-d", "--name", &name, IMAGE, "sleep", "30"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -149,41 +230,89 @@ fn parallel_runs_keep_names_unique_and_state_whole() {
                 .unwrap()
         })
         .collect();
-    let codes: Vec<i32> = handles.into_iter().map(|h| h.wait_with_output().unwrap().status.code().unwrap()).collect();
-    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 4, "one 'same' and three p*: {codes:?}");
+    let codes: Vec<i32> = handles
+        .into_iter()
+        .map(|h| h.wait_with_output().unwrap().status.code().unwrap())
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == 0).count(),
+        4,
+        "one 'same' and three p*: {codes:?}"
+    );
     assert_eq!(codes.iter().filter(|c| **c == 125).count(), 2, "{codes:?}");
     let rows = b.ps();
     assert_eq!(rows.len(), 4, "{rows:?}");
     // rm in parallel.
-    let ids: Vec<String> = rows.iter().map(|r| r.split(' ').next().unwrap().to_string()).collect();
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.split(' ').next().unwrap().to_string())
+        .collect();
     let rms: Vec<_> = ids
         .iter()
-        .map(|id| b.cmd(&["rm", "-f", id]).stdout(Stdio::null()).spawn().unwrap())
+        .map(|id| {
+            b.cmd(&["rm", "-f", id])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for mut h in rms {
         assert!(h.wait().unwrap().success());
     }
     assert!(b.ps().is_empty());
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
+    assert!(
+        b.runtime_leftovers().is_empty(),
+        "{:?}",
+        b.runtime_leftovers()
+    );
 }
 
 #[test]
 fn restart_policies_and_log_rotation() {
     let b = Berth::new("eng-restart");
     // on-failure:2 — the first run and two restarts, then it stays exited.
-    b.run(&["run", "-d", "--name", "flaky", "--restart", "on-failure:2", IMAGE, "sh", "-c", "echo run; exit 3"]).ok();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ])
+    .ok();
     b.eventually(15, "two restarts and an exit", || {
         let d = b.inspect("flaky");
         d["RestartCount"] == 2 && d["State"]["Status"] == "exited"
     });
     assert_eq!(b.inspect("flaky")["State"]["ExitCode"], 3);
     assert_eq!(b.run(&["logs", "flaky"]).ok(), "run\nrun\nrun\n");
-    assert_eq!(b.inspect("flaky")["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(
+        b.inspect("flaky")["HostConfig"]["RestartPolicy"]["Name"],
+        "on-failure"
+    );
 
     // always — restarted until a user stops it, and then no more.
-    b.run(&["run", "-d", "--name", "forever", "--restart", "always", IMAGE, "sh", "-c", "sleep 0.1"]).ok();
-    b.eventually(15, "a restart", || b.inspect("forever")["RestartCount"].as_u64() >= Some(1));
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "forever",
+        "--restart",
+        "always",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 0.1",
+    ])
+    .ok();
+    b.eventually(15, "a restart", || {
+        b.inspect("forever")["RestartCount"].as_u64() >= Some(1)
+    });
     b.run(&["stop", "forever"]).ok();
     let count = b.inspect("forever")["RestartCount"].clone();
     assert_eq!(b.inspect("forever")["State"]["Status"], "exited");
@@ -193,14 +322,32 @@ fn restart_policies_and_log_rotation() {
 
     let r = b.run(&["run", "--restart", "sometimes", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("invalid restart policy: sometimes"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("invalid restart policy: sometimes"),
+        "{}",
+        r.stderr()
+    );
     let r = b.run(&["run", "--rm", "--restart", "always", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("Conflicting options: --restart and --rm"), "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("Conflicting options: --restart and --rm"),
+        "{}",
+        r.stderr()
+    );
 
     // Rotation: at most max-file files of about max-size each; logs reads them all.
     b.run(&[
-        "run", "--name", "chatty", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", IMAGE, "sh", "-c",
+        "run",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=3",
+        IMAGE,
+        "sh",
+        "-c",
         "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done",
     ])
     .ok();
@@ -217,7 +364,10 @@ fn restart_policies_and_log_rotation() {
     let out = b.run(&["logs", "chatty"]).ok();
     assert!(out.ends_with("line 199\n"), "{out}");
     let nums: Vec<u32> = out.lines().map(|l| l[5..].parse().unwrap()).collect();
-    assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "lines in order across files: {nums:?}");
+    assert!(
+        nums.windows(2).all(|w| w[1] == w[0] + 1),
+        "lines in order across files: {nums:?}"
+    );
     assert!(nums.len() < 200, "old lines were rotated away");
 }
 
@@ -225,20 +375,36 @@ fn restart_policies_and_log_rotation() {
 fn pause_rename_top_restart_and_ps_filters() {
     let b = Berth::new("eng-manage");
     let counter = "while true; do echo x; sleep 0.05; done";
-    b.run(&["run", "-d", "--name", "frozen", "-l", "tier=web", IMAGE, "sh", "-c", counter]).ok();
-    b.run(&["run", "--name", "done3", IMAGE, "sh", "-c", "exit 3"]).fails();
+    b.run(&[
+        "run", "-d", "--name", "frozen", "-l", "tier=web", IMAGE, "sh", "-c", counter,
+    ])
+    .ok();
+    b.run(&["run", "--name", "done3", IMAGE, "sh", "-c", "exit 3"])
+        .fails();
     b.eventually(10, "output", || !b.run(&["logs", "frozen"]).ok().is_empty());
 
     // pause freezes it: no output while paused; ps and inspect say so.
     b.run(&["pause", "frozen"]).ok();
-    assert!(b.ps().iter().any(|r| r.contains("frozen paused|Up") && r.ends_with("(Paused)")), "{:?}", b.ps());
+    assert!(
+        b.ps()
+            .iter()
+            .any(|r| r.contains("frozen paused|Up") && r.ends_with("(Paused)")),
+        "{:?}",
+        b.ps()
+    );
     assert_eq!(b.inspect("frozen")["State"]["Paused"], true);
     let n = b.run(&["logs", "frozen"]).ok().lines().count();
     std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(b.run(&["logs", "frozen"]).ok().lines().count(), n, "no output while frozen");
+    assert_eq!(
+        b.run(&["logs", "frozen"]).ok().lines().count(),
+        n,
+        "no output while frozen"
+    );
     assert_eq!(b.run(&["pause", "frozen"]).code(), 1);
     b.run(&["unpause", "frozen"]).ok();
-    b.eventually(10, "output again", || b.run(&["logs", "frozen"]).ok().lines().count() > n);
+    b.eventually(10, "output again", || {
+        b.run(&["logs", "frozen"]).ok().lines().count() > n
+    });
 
     // filters
     let names = |f: &[&str]| {
@@ -253,7 +419,10 @@ fn pause_rename_top_restart_and_ps_filters() {
     assert_eq!(names(&["exited=3"]), "done3\n");
     assert_eq!(names(&["label=tier=web"]), "frozen\n");
     assert_eq!(names(&["name=done"]), "done3\n");
-    assert_eq!(names(&["status=exited", "status=running"]).lines().count(), 2);
+    assert_eq!(
+        names(&["status=exited", "status=running"]).lines().count(),
+        2
+    );
     assert_eq!(names(&["ancestor=bb"]).lines().count(), 2);
     assert_eq!(b.run(&["ps", "-f", "bogus=1"]).code(), 1);
 
@@ -274,7 +443,9 @@ fn pause_rename_top_restart_and_ps_filters() {
     // stop and kill of a paused container work (it is thawed for the signal).
     b.run(&["pause", "thawed"]).ok();
     b.run(&["kill", "thawed"]).ok();
-    b.eventually(10, "the kill to land", || b.inspect("thawed")["State"]["Status"] == "exited");
+    b.eventually(10, "the kill to land", || {
+        b.inspect("thawed")["State"]["Status"] == "exited"
+    });
     assert_eq!(b.inspect("thawed")["State"]["ExitCode"], 137);
 }
 
@@ -286,15 +457,26 @@ fn kill9(pid: i64) {
 #[test]
 fn state_is_reconciled_after_a_simulated_reboot_and_a_killed_cli() {
     let b = Berth::new("eng-reboot");
-    b.run(&["run", "-d", "--name", "before", IMAGE, "sleep", "1000"]).ok();
+    b.run(&["run", "-d", "--name", "before", IMAGE, "sleep", "1000"])
+        .ok();
     let doc = b.inspect("before");
     let init = doc["State"]["Pid"].as_i64().unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap();
-    let monitor: i64 = stat.rsplit(')').next().unwrap().split(' ').nth(2).unwrap().parse().unwrap();
+    let monitor: i64 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
     // A reboot: every process gone, runtime state and mounts cleared.
     kill9(monitor);
     kill9(init);
-    b.eventually(10, "the processes to die", || !std::path::Path::new(&format!("/proc/{init}")).exists());
+    b.eventually(10, "the processes to die", || {
+        !std::path::Path::new(&format!("/proc/{init}")).exists()
+    });
     std::fs::remove_dir_all(b.path("state")).unwrap();
     berth_tests::unmount_below(&b.root().join("containers"));
     // berth trusts what runs, not its files: the container is exited (255).
@@ -329,14 +511,26 @@ fn state_is_reconciled_after_a_simulated_reboot_and_a_killed_cli() {
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
+    assert!(
+        b.runtime_leftovers().is_empty(),
+        "{:?}",
+        b.runtime_leftovers()
+    );
 }
 
 #[test]
 fn terminals() {
     let b = Berth::new("eng-tty");
     // -t: the process's stdio is a pty inside the container; TERM is set.
-    let r = b.run(&["run", "--rm", "-t", IMAGE, "sh", "-c", "tty; echo $TERM; exit 4"]);
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "-t",
+        IMAGE,
+        "sh",
+        "-c",
+        "tty; echo $TERM; exit 4",
+    ]);
     assert_eq!(r.code(), 4, "{}", r.stderr());
     assert_eq!(r.stdout(), "/dev/pts/0\r\nxterm\r\n");
     // -it from a terminal (script(1) gives us one): input reaches the container, the
@@ -365,32 +559,70 @@ fn terminals() {
     // -it without a terminal on stdin: Docker's refusal.
     let r = b.run(&["run", "--rm", "-it", IMAGE, "true"]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("the input device is not a TTY"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("the input device is not a TTY"),
+        "{}",
+        r.stderr()
+    );
     // -dit keeps a shell running on its pty.
     b.run(&["run", "-dit", "--name", "shell", IMAGE, "sh"]).ok();
     std::thread::sleep(Duration::from_millis(300));
     assert!(b.ps()[0].contains("running|Up"), "{:?}", b.ps());
-    assert_eq!(b.run(&["exec", "shell", "readlink", "/proc/1/fd/0"]).ok(), "/dev/pts/0\n");
+    assert_eq!(
+        b.run(&["exec", "shell", "readlink", "/proc/1/fd/0"]).ok(),
+        "/dev/pts/0\n"
+    );
 }
 
 #[test]
 fn stats_and_prune() {
     let b = Berth::new("eng-stats");
-    b.run(&["run", "-d", "--name", "spinner", "-m", "64m", IMAGE, "sh", "-c", "while true; do :; done"]).ok();
-    b.run(&["create", "--name", "never-started", IMAGE, "true"]).ok();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "spinner",
+        "-m",
+        "64m",
+        IMAGE,
+        "sh",
+        "-c",
+        "while true; do :; done",
+    ])
+    .ok();
+    b.run(&["create", "--name", "never-started", IMAGE, "true"])
+        .ok();
     b.run(&["run", "--name", "finished", IMAGE, "true"]).ok();
     let out = b.run(&["stats", "--no-stream"]).ok();
     let mut lines = out.lines();
     let header = lines.next().unwrap();
-    for col in ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"] {
+    for col in [
+        "CONTAINER ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "NET I/O",
+        "BLOCK I/O",
+        "PIDS",
+    ] {
         assert!(header.contains(col), "{header}");
     }
     let row = lines.next().unwrap();
     assert!(lines.next().is_none(), "only the running one: {out}");
     assert!(row.contains("spinner") && row.contains(" / 64MiB"), "{row}");
-    let cpu: f64 = row.split_whitespace().nth(2).unwrap().trim_end_matches('%').parse().unwrap();
+    let cpu: f64 = row
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
     assert!(cpu > 5.0, "a busy loop uses CPU: {row}");
-    assert_eq!(b.run(&["stats", "--no-stream", "-a"]).ok().lines().count(), 4);
+    assert_eq!(
+        b.run(&["stats", "--no-stream", "-a"]).ok().lines().count(),
+        4
+    );
 
     let out = b.run(&["container", "prune", "-f"]).ok();
     assert!(out.starts_with("Deleted Containers:\n"), "{out}");
@@ -403,37 +635,124 @@ fn stats_and_prune() {
 #[test]
 fn start_attached_logs_since_until_and_volume_prune() {
     let b = Berth::new("eng-attach");
-    b.run(&["create", "--name", "later", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 5"]).ok();
+    b.run(&[
+        "create",
+        "--name",
+        "later",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 5",
+    ])
+    .ok();
     let r = b.run(&["start", "-a", "later"]);
     assert_eq!(r.code(), 5);
     assert_eq!(r.stdout(), "out\n");
     assert_eq!(r.stderr(), "err\n");
     // -i hands stdin over.
-    b.run(&["create", "-i", "--name", "reader", IMAGE, "sh", "-c", "read x; echo got $x"]).ok();
-    let mut child = b.cmd(&["start", "-ai", "reader"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    b.run(&[
+        "create",
+        "-i",
+        "--name",
+        "reader",
+        IMAGE,
+        "sh",
+        "-c",
+        "read x; echo got $x",
+    ])
+    .ok();
+    let mut child = b
+        .cmd(&["start", "-ai", "reader"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     use std::io::Write;
     child.stdin.take().unwrap().write_all(b"line\n").unwrap();
-    assert_eq!(String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout), "got line\n");
+    assert_eq!(
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout),
+        "got line\n"
+    );
 
     // --since / --until select by the entries' times.
-    b.run(&["run", "--name", "slow", IMAGE, "sh", "-c", "echo first; sleep 1.2; echo second"]).ok();
+    b.run(&[
+        "run",
+        "--name",
+        "slow",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo first; sleep 1.2; echo second",
+    ])
+    .ok();
     let log = b.run(&["logs", "-t", "slow"]).ok();
-    let second_time = log.lines().nth(1).unwrap().split(' ').next().unwrap().to_string();
-    assert_eq!(b.run(&["logs", "--since", &second_time, "slow"]).ok(), "second\n");
-    assert_eq!(b.run(&["logs", "--until", &second_time, "slow"]).ok(), "first\nsecond\n");
-    assert_eq!(b.run(&["logs", "--since", "1h", "slow"]).ok(), "first\nsecond\n");
-    assert_eq!(b.run(&["logs", "--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z", "slow"]).ok(), "");
+    let second_time = log
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        b.run(&["logs", "--since", &second_time, "slow"]).ok(),
+        "second\n"
+    );
+    assert_eq!(
+        b.run(&["logs", "--until", &second_time, "slow"]).ok(),
+        "first\nsecond\n"
+    );
+    assert_eq!(
+        b.run(&["logs", "--since", "1h", "slow"]).ok(),
+        "first\nsecond\n"
+    );
+    assert_eq!(
+        b.run(&[
+            "logs",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--until",
+            "2000-01-02T00:00:00Z",
+            "slow"
+        ])
+        .ok(),
+        ""
+    );
     assert_eq!(b.run(&["logs", "--since", "whenever", "slow"]).code(), 1);
 
     // volume prune: unused anonymous volumes by default, every unused one with -a.
     b.run(&["volume", "create", "named"]).ok();
     b.run(&["volume", "create", "kept"]).ok();
-    b.run(&["create", "--name", "holder", "-v", "kept:/k", "--mount", "type=volume,target=/anon", IMAGE, "true"]).ok();
-    b.run(&["run", "--name", "gone", "--mount", "type=volume,target=/anon2", IMAGE, "true"]).ok();
+    b.run(&[
+        "create",
+        "--name",
+        "holder",
+        "-v",
+        "kept:/k",
+        "--mount",
+        "type=volume,target=/anon",
+        IMAGE,
+        "true",
+    ])
+    .ok();
+    b.run(&[
+        "run",
+        "--name",
+        "gone",
+        "--mount",
+        "type=volume,target=/anon2",
+        IMAGE,
+        "true",
+    ])
+    .ok();
     b.run(&["rm", "gone"]).ok();
     let out = b.run(&["volume", "prune", "-f"]).ok();
     assert!(out.starts_with("Deleted Volumes:\n"), "{out}");
-    assert_eq!(out.lines().filter(|l| l.len() == 64).count(), 1, "only the unused anonymous one: {out}");
+    assert_eq!(
+        out.lines().filter(|l| l.len() == 64).count(),
+        1,
+        "only the unused anonymous one: {out}"
+    );
     let left = b.run(&["volume", "ls", "-q"]).ok();
     assert!(left.contains("named") && left.contains("kept"), "{left}");
     let out = b.run(&["volume", "prune", "-f", "-a"]).ok();
@@ -443,32 +762,54 @@ fn start_attached_logs_since_until_and_volume_prune() {
 #[test]
 fn diff_and_export() {
     let b = Berth::new("eng-diff");
-    b.run(&["run", "--name", "changer", IMAGE, "sh", "-c", "echo x > /etc/new; rm /bin/cat; mkdir -p /srv/a; echo y > /srv/a/f; echo z >> /etc/passwd"]).ok();
+    b.run(&[
+        "run",
+        "--name",
+        "changer",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x > /etc/new; rm /bin/cat; mkdir -p /srv/a; echo y > /srv/a/f; echo z >> /etc/passwd",
+    ])
+    .ok();
     assert_eq!(
         b.run(&["diff", "changer"]).ok(),
         "C /bin\nD /bin/cat\nC /etc\nA /etc/new\nC /etc/passwd\nA /srv\nA /srv/a\nA /srv/a/f\n"
     );
     // export of a stopped container mounts its root just for the stream.
     let out = b.path("changer.tar");
-    b.run(&["export", "-o", out.to_str().unwrap(), "changer"]).ok();
+    b.run(&["export", "-o", out.to_str().unwrap(), "changer"])
+        .ok();
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
     let mut ar = tar::Archive::new(std::fs::File::open(&out).unwrap());
     let mut names = Vec::new();
     let mut passwd = String::new();
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
-        let p = e.path().unwrap().to_string_lossy().trim_start_matches("./").to_string();
+        let p = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
         if p == "etc/passwd" {
             use std::io::Read;
             e.read_to_string(&mut passwd).unwrap();
         }
         names.push(p);
     }
-    assert!(names.iter().any(|n| n == "srv/a/f") && names.iter().any(|n| n == "bin/busybox"), "{names:?}");
-    assert!(!names.iter().any(|n| n == "bin/cat"), "deleted files are not exported");
+    assert!(
+        names.iter().any(|n| n == "srv/a/f") && names.iter().any(|n| n == "bin/busybox"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n == "bin/cat"),
+        "deleted files are not exported"
+    );
     assert!(passwd.ends_with("z\n"), "{passwd}");
     // of a running one too, through its mounted root.
-    b.run(&["run", "-d", "--name", "live", IMAGE, "sleep", "100"]).ok();
+    b.run(&["run", "-d", "--name", "live", IMAGE, "sleep", "100"])
+        .ok();
     let r = b.run(&["export", "live"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(r.out.stdout.len() > 1_000_000, "busybox is in the stream");
@@ -477,59 +818,144 @@ fn diff_and_export() {
 #[test]
 fn cp_both_ways_stays_inside_the_root() {
     let b = Berth::new("eng-cp");
-    b.run(&["run", "-d", "--name", "box", IMAGE, "sh", "-c", "mkdir -p /data/sub && echo inside > /data/sub/f && ln -s f /data/sub/l && sleep 100"]).ok();
-    b.eventually(10, "the files", || b.run(&["exec", "box", "ls", "/data/sub/l"]).code() == 0);
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir -p /data/sub && echo inside > /data/sub/f && ln -s f /data/sub/l && sleep 100",
+    ])
+    .ok();
+    b.eventually(10, "the files", || {
+        b.run(&["exec", "box", "ls", "/data/sub/l"]).code() == 0
+    });
     // out: a directory with a file and a symlink (kept a symlink).
     let out = b.path("out");
     std::fs::create_dir_all(&out).unwrap();
     b.run(&["cp", "box:/data", out.to_str().unwrap()]).ok();
-    assert_eq!(std::fs::read_to_string(out.join("data/sub/f")).unwrap(), "inside\n");
-    assert_eq!(std::fs::read_link(out.join("data/sub/l")).unwrap().to_str(), Some("f"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("data/sub/f")).unwrap(),
+        "inside\n"
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("data/sub/l")).unwrap().to_str(),
+        Some("f")
+    );
     // in: a file, into an existing directory and to a new name.
     let host_file = b.path("host.txt");
     std::fs::write(&host_file, "from host\n").unwrap();
-    b.run(&["cp", host_file.to_str().unwrap(), "box:/data"]).ok();
-    b.run(&["cp", host_file.to_str().unwrap(), "box:/data/renamed"]).ok();
-    assert_eq!(b.run(&["exec", "box", "cat", "/data/host.txt", "/data/renamed"]).ok(), "from host\nfrom host\n");
+    b.run(&["cp", host_file.to_str().unwrap(), "box:/data"])
+        .ok();
+    b.run(&["cp", host_file.to_str().unwrap(), "box:/data/renamed"])
+        .ok();
+    assert_eq!(
+        b.run(&["exec", "box", "cat", "/data/host.txt", "/data/renamed"])
+            .ok(),
+        "from host\nfrom host\n"
+    );
 
     // A symlink planted in the container never takes a copy out of its root.
     let victim = b.path("victim");
     std::fs::create_dir_all(&victim).unwrap();
-    b.run(&["exec", "box", "ln", "-s", victim.to_str().unwrap(), "/escape"]).ok();
-    b.run(&["exec", "box", "ln", "-s", victim.join("planted").to_str().unwrap(), "/data/planted"]).ok();
-    b.run(&["cp", host_file.to_str().unwrap(), "box:/escape/x"]).fails();
+    b.run(&[
+        "exec",
+        "box",
+        "ln",
+        "-s",
+        victim.to_str().unwrap(),
+        "/escape",
+    ])
+    .ok();
+    b.run(&[
+        "exec",
+        "box",
+        "ln",
+        "-s",
+        victim.join("planted").to_str().unwrap(),
+        "/data/planted",
+    ])
+    .ok();
+    b.run(&["cp", host_file.to_str().unwrap(), "box:/escape/x"])
+        .fails();
     let r = b.run(&["cp", host_file.to_str().unwrap(), "box:/data/planted"]);
-    assert!(std::fs::read_dir(&victim).unwrap().next().is_none(), "nothing written on the host: {}", r.stderr());
+    assert!(
+        std::fs::read_dir(&victim).unwrap().next().is_none(),
+        "nothing written on the host: {}",
+        r.stderr()
+    );
     // Copied out, the planted link stays a link: the host directory it names is
     // never read through it.
     std::fs::write(victim.join("secret"), "host only").unwrap();
-    b.run(&["cp", "box:/escape", out.join("e").to_str().unwrap()]).ok();
-    assert!(std::fs::symlink_metadata(out.join("e")).unwrap().file_type().is_symlink());
+    b.run(&["cp", "box:/escape", out.join("e").to_str().unwrap()])
+        .ok();
+    assert!(
+        std::fs::symlink_metadata(out.join("e"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     // And a path through it resolves inside the container, where it does not exist.
-    assert_eq!(b.run(&["cp", "box:/escape/secret", out.join("s").to_str().unwrap()]).code(), 1);
+    assert_eq!(
+        b.run(&["cp", "box:/escape/secret", out.join("s").to_str().unwrap()])
+            .code(),
+        1
+    );
     assert!(!out.join("s").exists());
     let r = b.run(&["cp", "box:/no/such", out.to_str().unwrap()]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("Could not find the file /no/such in container box"), "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("Could not find the file /no/such in container box"),
+        "{}",
+        r.stderr()
+    );
 
     // A stopped container: its root is mounted for the copy, then unmounted.
     b.run(&["stop", "-t", "0", "box"]).ok();
-    b.run(&["cp", "box:/data/renamed", out.join("after").to_str().unwrap()]).ok();
-    assert_eq!(std::fs::read_to_string(out.join("after")).unwrap(), "from host\n");
+    b.run(&[
+        "cp",
+        "box:/data/renamed",
+        out.join("after").to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("after")).unwrap(),
+        "from host\n"
+    );
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
 }
 
 #[test]
 fn update_changes_live_limits_and_the_record() {
     let b = Berth::new("eng-update");
-    b.run(&["run", "-d", "--name", "tuned", IMAGE, "sleep", "100"]).ok();
-    b.run(&["update", "-m", "32m", "--pids-limit", "7", "--restart", "on-failure:3", "tuned"]).ok();
+    b.run(&["run", "-d", "--name", "tuned", IMAGE, "sleep", "100"])
+        .ok();
+    b.run(&[
+        "update",
+        "-m",
+        "32m",
+        "--pids-limit",
+        "7",
+        "--restart",
+        "on-failure:3",
+        "tuned",
+    ])
+    .ok();
     let (mem, pids) = if berth_tests::cgroup_v2() {
         ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max")
     } else {
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max")
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/pids/pids.max",
+        )
     };
-    assert_eq!(b.run(&["exec", "tuned", "cat", mem, pids]).ok(), "33554432\n7\n");
+    assert_eq!(
+        b.run(&["exec", "tuned", "cat", mem, pids]).ok(),
+        "33554432\n7\n"
+    );
     let doc = b.inspect("tuned");
     assert_eq!(doc["HostConfig"]["Memory"], 33554432);
     assert_eq!(doc["HostConfig"]["PidsLimit"], 7);
@@ -546,32 +972,87 @@ fn update_changes_live_limits_and_the_record() {
 fn health_checks() {
     let b = Berth::new("eng-health");
     b.run(&[
-        "run", "-d", "--name", "checked", "--health-cmd", "test -f /tmp/ok && echo fine", "--health-interval", "100ms",
-        "--health-retries", "2", IMAGE, "sh", "-c", "sleep 0.5; touch /tmp/ok; sleep 100",
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -f /tmp/ok && echo fine",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 0.5; touch /tmp/ok; sleep 100",
     ])
     .ok();
-    assert_eq!(b.inspect("checked")["Config"]["Healthcheck"]["Test"], serde_json::json!(["CMD-SHELL", "test -f /tmp/ok && echo fine"]));
-    b.eventually(15, "healthy", || b.inspect("checked")["State"]["Health"]["Status"] == "healthy");
+    assert_eq!(
+        b.inspect("checked")["Config"]["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "test -f /tmp/ok && echo fine"])
+    );
+    b.eventually(15, "healthy", || {
+        b.inspect("checked")["State"]["Health"]["Status"] == "healthy"
+    });
     let doc = b.inspect("checked");
-    let last = doc["State"]["Health"]["Log"].as_array().unwrap().last().unwrap().clone();
+    let last = doc["State"]["Health"]["Log"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["ExitCode"], 0);
     assert_eq!(last["Output"], "fine\n");
-    assert!(b.run(&["ps", "--format", "{{.Status}}"]).ok().contains("(healthy)"));
+    assert!(
+        b.run(&["ps", "--format", "{{.Status}}"])
+            .ok()
+            .contains("(healthy)")
+    );
     b.run(&["exec", "checked", "rm", "/tmp/ok"]).ok();
-    b.eventually(15, "unhealthy", || b.inspect("checked")["State"]["Health"]["Status"] == "unhealthy");
-    assert!(b.inspect("checked")["State"]["Health"]["FailingStreak"].as_u64().unwrap() >= 2);
-    assert!(b.run(&["ps", "--format", "{{.Status}}"]).ok().contains("(unhealthy)"));
+    b.eventually(15, "unhealthy", || {
+        b.inspect("checked")["State"]["Health"]["Status"] == "unhealthy"
+    });
+    assert!(
+        b.inspect("checked")["State"]["Health"]["FailingStreak"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    assert!(
+        b.run(&["ps", "--format", "{{.Status}}"])
+            .ok()
+            .contains("(unhealthy)")
+    );
 
     // A check that overruns its timeout fails.
     b.run(&[
-        "run", "-d", "--name", "slowcheck", "--health-cmd", "sleep 5", "--health-interval", "100ms",
-        "--health-timeout", "200ms", "--health-retries", "1", IMAGE, "sleep", "100",
+        "run",
+        "-d",
+        "--name",
+        "slowcheck",
+        "--health-cmd",
+        "sleep 5",
+        "--health-interval",
+        "100ms",
+        "--health-timeout",
+        "200ms",
+        "--health-retries",
+        "1",
+        IMAGE,
+        "sleep",
+        "100",
     ])
     .ok();
-    b.eventually(15, "a timed-out check", || b.inspect("slowcheck")["State"]["Health"]["Status"] == "unhealthy");
+    b.eventually(15, "a timed-out check", || {
+        b.inspect("slowcheck")["State"]["Health"]["Status"] == "unhealthy"
+    });
     let log = b.inspect("slowcheck")["State"]["Health"]["Log"][0].clone();
     assert_eq!(log["ExitCode"], -1);
-    assert!(log["Output"].as_str().unwrap().contains("exceeded timeout"), "{log}");
+    assert!(
+        log["Output"].as_str().unwrap().contains("exceeded timeout"),
+        "{log}"
+    );
     let r = b.run(&["run", "--rm", "--health-interval", "soon", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
 }
@@ -579,9 +1060,23 @@ fn health_checks() {
 #[test]
 fn ps_size_counts_the_containers_own_files() {
     let b = Berth::new("eng-size");
-    b.run(&["run", "--name", "writer", IMAGE, "sh", "-c", "head -c 2000000 /dev/zero > /big"]).ok();
-    let out = b.run(&["ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}"]).ok();
+    b.run(&[
+        "run",
+        "--name",
+        "writer",
+        IMAGE,
+        "sh",
+        "-c",
+        "head -c 2000000 /dev/zero > /big",
+    ])
+    .ok();
+    let out = b
+        .run(&["ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}"])
+        .ok();
     assert!(out.starts_with("writer 2MB (virtual "), "{out}");
     let table = b.run(&["ps", "-a", "-s"]).ok();
-    assert!(table.lines().next().unwrap().trim_end().ends_with("SIZE"), "{table}");
+    assert!(
+        table.lines().next().unwrap().trim_end().ends_with("SIZE"),
+        "{table}"
+    );
 }

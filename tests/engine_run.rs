@@ -11,7 +11,14 @@ use engine_support::{Berth, IMAGE};
 #[test]
 fn exit_codes_are_the_containers_and_dockers() {
     let b = Berth::new("eng-exit");
-    let r = b.run(&["run", "--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    let r = b.run(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+    ]);
     assert_eq!(r.code(), 7, "stderr: {}", r.stderr());
     assert_eq!(r.stdout(), "out\n");
     assert_eq!(r.stderr(), "err\n");
@@ -20,7 +27,8 @@ fn exit_codes_are_the_containers_and_dockers() {
     assert_eq!(r.code(), 127, "stderr: {}", r.stderr());
     assert!(
         r.stderr().contains("Error response from daemon")
-            && r.stderr().contains("exec: \"no-such-command\": executable file not found in $PATH"),
+            && r.stderr()
+                .contains("exec: \"no-such-command\": executable file not found in $PATH"),
         "{}",
         r.stderr()
     );
@@ -30,7 +38,11 @@ fn exit_codes_are_the_containers_and_dockers() {
     // --rm left nothing: no container, no mount, no runtime state.
     assert!(b.ps().is_empty(), "{:?}", b.ps());
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
+    assert!(
+        b.runtime_leftovers().is_empty(),
+        "{:?}",
+        b.runtime_leftovers()
+    );
 }
 
 #[test]
@@ -62,12 +74,38 @@ fn bind_mounts_write_to_the_host_and_ro_refuses() {
     let host = b.path("shared");
     std::fs::create_dir_all(&host).unwrap();
     let spec = format!("{}:/data", host.display());
-    b.run(&["run", "--rm", "-v", &spec, IMAGE, "sh", "-c", "echo from-container > /data/f"]).ok();
-    assert_eq!(std::fs::read_to_string(host.join("f")).unwrap(), "from-container\n");
+    b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &spec,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo from-container > /data/f",
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(host.join("f")).unwrap(),
+        "from-container\n"
+    );
     let ro = format!("{}:/data:ro", host.display());
-    let r = b.run(&["run", "--rm", "-v", &ro, IMAGE, "sh", "-c", "echo x > /data/g"]);
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &ro,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x > /data/g",
+    ]);
     assert_ne!(r.code(), 0);
-    assert!(r.stderr().contains("Read-only file system"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("Read-only file system"),
+        "{}",
+        r.stderr()
+    );
     assert!(!host.join("g").exists());
     // A missing host directory is created, as Docker does.
     let fresh = b.path("fresh/dir");
@@ -79,13 +117,26 @@ fn bind_mounts_write_to_the_host_and_ro_refuses() {
 #[test]
 fn named_volume_persists_across_containers() {
     let b = Berth::new("eng-vol");
-    b.run(&["run", "--rm", "-v", "data:/d", IMAGE, "sh", "-c", "echo kept > /d/f"]).ok();
-    let out = b.run(&["run", "--rm", "-v", "data:/d:ro", IMAGE, "cat", "/d/f"]).ok();
+    b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/d",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo kept > /d/f",
+    ])
+    .ok();
+    let out = b
+        .run(&["run", "--rm", "-v", "data:/d:ro", IMAGE, "cat", "/d/f"])
+        .ok();
     assert_eq!(out, "kept\n");
     let ls = b.run(&["volume", "ls", "-q"]).ok();
     assert_eq!(ls, "data\n");
     // In use by a container (even stopped): refused.
-    b.run(&["create", "--name", "user", "-v", "data:/d", IMAGE, "true"]).ok();
+    b.run(&["create", "--name", "user", "-v", "data:/d", IMAGE, "true"])
+        .ok();
     let r = b.run(&["volume", "rm", "data"]);
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("volume is in use"), "{}", r.stderr());
@@ -99,7 +150,11 @@ fn memory_pids_and_cpu_limits_are_seen_inside() {
     let b = Berth::new("eng-limits");
     let v2 = berth_tests::cgroup_v2();
     let (mem, pids, cpu) = if v2 {
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/cpu.max")
+        (
+            "/sys/fs/cgroup/memory.max",
+            "/sys/fs/cgroup/pids.max",
+            "/sys/fs/cgroup/cpu.max",
+        )
     } else {
         (
             "/sys/fs/cgroup/memory/memory.limit_in_bytes",
@@ -109,7 +164,20 @@ fn memory_pids_and_cpu_limits_are_seen_inside() {
     };
     let script = format!("cat {mem} {pids} {cpu}");
     let out = b
-        .run(&["run", "--rm", "-m", "64m", "--pids-limit", "20", "--cpus", "0.5", IMAGE, "sh", "-c", &script])
+        .run(&[
+            "run",
+            "--rm",
+            "-m",
+            "64m",
+            "--pids-limit",
+            "20",
+            "--cpus",
+            "0.5",
+            IMAGE,
+            "sh",
+            "-c",
+            &script,
+        ])
         .ok();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "67108864");
@@ -126,24 +194,36 @@ fn refused_runs_leave_nothing_behind() {
     let b = Berth::new("eng-refuse");
     let r = b.run(&["run", "--rm", "-m", "4x", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("invalid argument \"4x\" for \"-m, --memory\" flag"), "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("invalid argument \"4x\" for \"-m, --memory\" flag"),
+        "{}",
+        r.stderr()
+    );
     let r = b.run(&["run", "--rm", "--cpus", "abc", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
     let r = b.run(&["run", "--rm", "no-such-image", "true"]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("No such image: no-such-image:latest"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("No such image: no-such-image:latest"),
+        "{}",
+        r.stderr()
+    );
     b.run(&["create", "--name", "taken", IMAGE, "true"]).ok();
     let r = b.run(&["run", "--name", "taken", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
     assert!(
-        r.stderr().contains("Conflict. The container name \"/taken\" is already in use"),
+        r.stderr()
+            .contains("Conflict. The container name \"/taken\" is already in use"),
         "{}",
         r.stderr()
     );
     assert_eq!(b.ps().len(), 1, "{:?}", b.ps());
     b.run(&["rm", "taken"]).ok();
     assert!(b.ps().is_empty());
-    let snaps = std::fs::read_dir(b.root().join("snapshots")).unwrap().count();
+    let snaps = std::fs::read_dir(b.root().join("snapshots"))
+        .unwrap()
+        .count();
     assert_eq!(snaps, 0, "snapshots left behind");
 }
 
@@ -152,7 +232,15 @@ fn stdin_env_file_hosts_read_only_tmpfs_caps_seccomp_ulimits() {
     let b = Berth::new("eng-opts");
     // -i hands the caller's stdin to the container.
     let mut child = b
-        .cmd(&["run", "--rm", "-i", IMAGE, "sh", "-c", "tr a-z A-Z; echo end"])
+        .cmd(&[
+            "run",
+            "--rm",
+            "-i",
+            IMAGE,
+            "sh",
+            "-c",
+            "tr a-z A-Z; echo end",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -168,13 +256,38 @@ fn stdin_env_file_hosts_read_only_tmpfs_caps_seccomp_ulimits() {
                   grep -E ' /(scratch|dev/shm) ' /proc/mounts | cut -d' ' -f2,4; \
                   grep -E 'CapBnd|NoNewPrivs|Seccomp:' /proc/self/status; ulimit -n; ulimit -Hn";
     let r = b.run(&[
-        "run", "--rm", "--env-file", env_file.to_str().unwrap(), "-e", "B=three",
-        "--add-host", "db:10.1.2.3", "--read-only", "--tmpfs", "/scratch:size=1m", "--shm-size", "8m",
-        "--cap-drop", "ALL", "--cap-add", "CHOWN", "--security-opt", "no-new-privileges",
-        "--ulimit", "nofile=100:200", IMAGE, "sh", "-c", script,
+        "run",
+        "--rm",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "-e",
+        "B=three",
+        "--add-host",
+        "db:10.1.2.3",
+        "--read-only",
+        "--tmpfs",
+        "/scratch:size=1m",
+        "--shm-size",
+        "8m",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "CHOWN",
+        "--security-opt",
+        "no-new-privileges",
+        "--ulimit",
+        "nofile=100:200",
+        IMAGE,
+        "sh",
+        "-c",
+        script,
     ]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    assert!(r.stderr().contains("Read-only file system"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("Read-only file system"),
+        "{}",
+        r.stderr()
+    );
     let out = r.stdout();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
@@ -192,11 +305,26 @@ fn stdin_env_file_hosts_read_only_tmpfs_caps_seccomp_ulimits() {
             "200",
         ]
     );
-    let out = b.run(&["run", "--rm", "--security-opt", "seccomp=unconfined", IMAGE, "grep", "Seccomp:", "/proc/self/status"]).ok();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            "seccomp=unconfined",
+            IMAGE,
+            "grep",
+            "Seccomp:",
+            "/proc/self/status",
+        ])
+        .ok();
     assert_eq!(out, "Seccomp:\t0\n");
     let r = b.run(&["run", "--rm", "--ulimit", "bogus=1", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("invalid ulimit type: bogus"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("invalid ulimit type: bogus"),
+        "{}",
+        r.stderr()
+    );
     let r = b.run(&["run", "--rm", "--cap-add", "NOT_A_CAP", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
     assert!(b.ps().is_empty());
@@ -207,13 +335,21 @@ fn image_whiteouts_apply_in_the_container() {
     let b = Berth::new("eng-whiteout");
     b.load_whiteout_image("wh:latest");
     let out = b
-        .run(&["run", "--rm", "wh", "sh", "-c", "ls /etc/gone 2>&1; ls /data/old; cat /data/old/c"])
+        .run(&[
+            "run",
+            "--rm",
+            "wh",
+            "sh",
+            "-c",
+            "ls /etc/gone 2>&1; ls /data/old; cat /data/old/c",
+        ])
         .ok();
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].contains("No such file or directory"), "{out}");
     assert_eq!(&lines[1..], ["c", "c"], "{out}");
     // The container's own deletions stay in its upper layer.
-    b.run(&["run", "--name", "deleter", "wh", "rm", "/bin/busybox"]).ok();
+    b.run(&["run", "--name", "deleter", "wh", "rm", "/bin/busybox"])
+        .ok();
     let again = b.run(&["run", "--rm", "wh", "ls", "/bin/busybox"]).ok();
     assert_eq!(again, "/bin/busybox\n");
 }
@@ -223,17 +359,46 @@ fn volumes_are_seeded_from_the_image_and_anonymous_ones_go_with_rm_v() {
     let b = Berth::new("eng-seed");
     b.import_volume_image("vol:latest");
     // A new named volume gets the image's content at its mount point.
-    let out = b.run(&["run", "--rm", "-v", "seeded:/seed", "vol", "sh", "-c", "cat /seed/link; stat -c %u /seed/file"]).ok();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "-v",
+            "seeded:/seed",
+            "vol",
+            "sh",
+            "-c",
+            "cat /seed/link; stat -c %u /seed/file",
+        ])
+        .ok();
     assert_eq!(out, "from the image\n1000\n");
-    let mp = b.run(&["volume", "inspect", "-f", "{{.Mountpoint}}", "seeded"]).ok();
-    assert_eq!(std::fs::read_to_string(format!("{}/file", mp.trim())).unwrap(), "from the image\n");
+    let mp = b
+        .run(&["volume", "inspect", "-f", "{{.Mountpoint}}", "seeded"])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(format!("{}/file", mp.trim())).unwrap(),
+        "from the image\n"
+    );
     // Not seeded again once it has content.
-    b.run(&["run", "--rm", "-v", "seeded:/seed", "vol", "sh", "-c", "rm /seed/file; echo mine > /seed/own"]).ok();
-    let out = b.run(&["run", "--rm", "-v", "seeded:/seed", "vol", "ls", "/seed"]).ok();
+    b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "seeded:/seed",
+        "vol",
+        "sh",
+        "-c",
+        "rm /seed/file; echo mine > /seed/own",
+    ])
+    .ok();
+    let out = b
+        .run(&["run", "--rm", "-v", "seeded:/seed", "vol", "ls", "/seed"])
+        .ok();
     assert_eq!(out, "link\nown\n");
 
     // VOLUME makes an anonymous volume, seeded too, removed by rm -v.
-    b.run(&["run", "--name", "anon", "vol", "cat", "/seed/file"]).ok();
+    b.run(&["run", "--name", "anon", "vol", "cat", "/seed/file"])
+        .ok();
     let mounts = b.inspect("anon")["Mounts"].clone();
     assert_eq!(mounts[0]["Type"], "volume");
     assert_eq!(mounts[0]["Destination"], "/seed");
@@ -255,7 +420,17 @@ fn volumes_are_seeded_from_the_image_and_anonymous_ones_go_with_rm_v() {
 fn oom_kill_fork_bomb_and_more_resources() {
     let b = Berth::new("eng-oom");
     // The OOM killer: 137, and inspect says so.
-    let r = b.run(&["run", "--name", "hog", "-m", "8m", IMAGE, "sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived"]);
+    let r = b.run(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "8m",
+        IMAGE,
+        "sh",
+        "-c",
+        "x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived",
+    ]);
     assert_eq!(r.code(), 137, "{}", r.stderr());
     assert!(!r.stdout().contains("survived"));
     assert_eq!(b.inspect("hog")["State"]["OOMKilled"], true);
@@ -263,11 +438,26 @@ fn oom_kill_fork_bomb_and_more_resources() {
 
     // A fork bomb stops at --pids-limit.
     let v2 = berth_tests::cgroup_v2();
-    let pids_dir = if v2 { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/pids" };
+    let pids_dir = if v2 {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/pids"
+    };
     let script = format!(
         "sh -c 'while true; do sleep 5 & done' 2>/dev/null; read n < {pids_dir}/pids.current; echo $n; read e < {pids_dir}/pids.events; echo $e"
     );
-    let out = b.run(&["run", "--rm", "--pids-limit", "10", IMAGE, "sh", "-c", &script]).ok();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--pids-limit",
+            "10",
+            IMAGE,
+            "sh",
+            "-c",
+            &script,
+        ])
+        .ok();
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].parse::<u32>().unwrap() <= 10, "{out}");
     assert!(lines[1].starts_with("max ") && lines[1] != "max 0", "{out}");
@@ -282,10 +472,30 @@ fn oom_kill_fork_bomb_and_more_resources() {
             .ok();
         assert_eq!(out, "134217728\n512\n0\n1000000\n");
     }
-    let r = b.run(&["run", "--rm", "--sysctl", "kernel.hostname=x", IMAGE, "true"]);
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "kernel.hostname=x",
+        IMAGE,
+        "true",
+    ]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("is not in a separate kernel namespace"), "{}", r.stderr());
-    let r = b.run(&["run", "--rm", "-m", "64m", "--memory-swap", "32m", IMAGE, "true"]);
+    assert!(
+        r.stderr().contains("is not in a separate kernel namespace"),
+        "{}",
+        r.stderr()
+    );
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "-m",
+        "64m",
+        "--memory-swap",
+        "32m",
+        IMAGE,
+        "true",
+    ]);
     assert_eq!(r.code(), 125);
 }
 
@@ -293,23 +503,71 @@ fn oom_kill_fork_bomb_and_more_resources() {
 fn host_and_container_namespaces() {
     let b = Berth::new("eng-ns");
     let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    let out = b.run(&["run", "--rm", "--pid", "host", "--uts", "host", IMAGE, "sh", "-c", "echo $$; hostname"]).ok();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--pid",
+            "host",
+            "--uts",
+            "host",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo $$; hostname",
+        ])
+        .ok();
     let lines: Vec<&str> = out.lines().collect();
     assert_ne!(lines[0], "1", "a host pid");
     assert_eq!(lines[1], host_name.trim());
-    b.run(&["run", "-d", "--name", "owner", IMAGE, "sleep", "100"]).ok();
+    b.run(&["run", "-d", "--name", "owner", IMAGE, "sleep", "100"])
+        .ok();
     let out = b
-        .run(&["run", "--rm", "--pid", "container:owner", "--ipc", "container:owner", IMAGE, "sh", "-c", "cat /proc/1/cmdline; echo"])
+        .run(&[
+            "run",
+            "--rm",
+            "--pid",
+            "container:owner",
+            "--ipc",
+            "container:owner",
+            IMAGE,
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline; echo",
+        ])
         .ok();
     assert_eq!(out, "sleep\u{0}100\u{0}\n");
-    let owner_ipc = std::fs::read_link(format!("/proc/{}/ns/ipc", b.inspect("owner")["State"]["Pid"])).unwrap();
+    let owner_ipc = std::fs::read_link(format!(
+        "/proc/{}/ns/ipc",
+        b.inspect("owner")["State"]["Pid"]
+    ))
+    .unwrap();
     let joined = b
-        .run(&["run", "--rm", "--ipc", "container:owner", IMAGE, "readlink", "/proc/self/ns/ipc"])
+        .run(&[
+            "run",
+            "--rm",
+            "--ipc",
+            "container:owner",
+            IMAGE,
+            "readlink",
+            "/proc/self/ns/ipc",
+        ])
         .ok();
     assert_eq!(joined.trim(), owner_ipc.to_str().unwrap());
-    let r = b.run(&["run", "--rm", "--pid", "container:nobody-here", IMAGE, "true"]);
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:nobody-here",
+        IMAGE,
+        "true",
+    ]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("No such container: nobody-here"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("No such container: nobody-here"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
@@ -320,26 +578,67 @@ fn mount_flag_devices_and_privileged() {
     let bind = format!("type=bind,source={},target=/m", host.display());
     let out = b
         .run(&[
-            "run", "--rm", "--mount", &bind, "--mount", "type=tmpfs,target=/t,tmpfs-size=2m",
-            "--mount", "type=volume,source=mv,target=/v", IMAGE, "sh", "-c",
+            "run",
+            "--rm",
+            "--mount",
+            &bind,
+            "--mount",
+            "type=tmpfs,target=/t,tmpfs-size=2m",
+            "--mount",
+            "type=volume,source=mv,target=/v",
+            IMAGE,
+            "sh",
+            "-c",
             "echo x > /m/f; grep ' /t ' /proc/mounts | cut -d' ' -f4; echo y > /v/g",
         ])
         .ok();
     assert_eq!(out, "rw,nosuid,nodev,noexec,relatime,size=2048k\n");
     assert_eq!(std::fs::read_to_string(host.join("f")).unwrap(), "x\n");
     assert!(b.run(&["volume", "ls", "-q"]).ok().contains("mv"));
-    let r = b.run(&["run", "--rm", "--mount", "type=bind,source=/no/such/dir,target=/m", IMAGE, "true"]);
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=bind,source=/no/such/dir,target=/m",
+        IMAGE,
+        "true",
+    ]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("bind source path does not exist: /no/such/dir"), "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("bind source path does not exist: /no/such/dir"),
+        "{}",
+        r.stderr()
+    );
 
     // --device: the node appears and opens; without it the device stays refused.
     // (The runtime allows rwm on every device the config creates, so a narrower
     // permission such as `:r` is not enforced yet.)
     if std::path::Path::new("/dev/fuse").exists() {
         let script = "ls -l /dev/f | cut -c1; exec 3</dev/f && echo read-ok";
-        let out = b.run(&["run", "--rm", "--device", "/dev/fuse:/dev/f", IMAGE, "sh", "-c", script]).ok();
+        let out = b
+            .run(&[
+                "run",
+                "--rm",
+                "--device",
+                "/dev/fuse:/dev/f",
+                IMAGE,
+                "sh",
+                "-c",
+                script,
+            ])
+            .ok();
         assert_eq!(out, "c\nread-ok\n");
-        let out = b.run(&["run", "--rm", IMAGE, "sh", "-c", "mknod /dev/f c 10 229; (exec 3</dev/f) 2>/dev/null || echo refused"]).ok();
+        let out = b
+            .run(&[
+                "run",
+                "--rm",
+                IMAGE,
+                "sh",
+                "-c",
+                "mknod /dev/f c 10 229; (exec 3</dev/f) 2>/dev/null || echo refused",
+            ])
+            .ok();
         assert_eq!(out, "refused\n");
     }
     let r = b.run(&["run", "--rm", "--device", "/etc/passwd", IMAGE, "true"]);
@@ -347,7 +646,11 @@ fn mount_flag_devices_and_privileged() {
 
     // --privileged: every capability berth has, no seccomp, the host's devices.
     let own = std::fs::read_to_string("/proc/self/status").unwrap();
-    let own_bnd = own.lines().find(|l| l.starts_with("CapBnd:")).unwrap().to_string();
+    let own_bnd = own
+        .lines()
+        .find(|l| l.starts_with("CapBnd:"))
+        .unwrap()
+        .to_string();
     let out = b
         .run(&["run", "--rm", "--privileged", IMAGE, "sh", "-c", "grep -E 'CapBnd|Seccomp:' /proc/self/status; mount -t tmpfs x /tmp && echo mounted; ls /dev/null /dev/fuse 2>/dev/null | wc -l"])
         .ok();
@@ -356,5 +659,12 @@ fn mount_flag_devices_and_privileged() {
     assert_eq!(lines[1], "Seccomp:\t0");
     assert_eq!(lines[2], "mounted");
     let devs: usize = lines[3].parse().unwrap();
-    assert_eq!(devs, if std::path::Path::new("/dev/fuse").exists() { 2 } else { 1 });
+    assert_eq!(
+        devs,
+        if std::path::Path::new("/dev/fuse").exists() {
+            2
+        } else {
+            1
+        }
+    );
 }

@@ -23,7 +23,9 @@ pub struct Berth {
 impl Berth {
     /// A fresh root for test `name`, with busybox imported as [`IMAGE`].
     pub fn new(name: &str) -> Berth {
-        let b = Berth { dir: TestDir::new(name) };
+        let b = Berth {
+            dir: TestDir::new(name),
+        };
         let rootfs = b.path("rootfs");
         busybox_rootfs(&rootfs);
         let tar_path = b.path("rootfs.tar");
@@ -32,8 +34,16 @@ impl Berth {
         t.append_dir_all(".", &rootfs).unwrap();
         t.finish().unwrap();
         drop(t);
-        b.run(&["import", "-c", r#"CMD ["/bin/sh"]"#, "-c", "ENV PATH=/bin:/usr/bin", tar_path.to_str().unwrap(), IMAGE])
-            .ok();
+        b.run(&[
+            "import",
+            "-c",
+            r#"CMD ["/bin/sh"]"#,
+            "-c",
+            "ENV PATH=/bin:/usr/bin",
+            tar_path.to_str().unwrap(),
+            IMAGE,
+        ])
+        .ok();
         b
     }
 
@@ -52,7 +62,16 @@ impl Berth {
         t.append_dir_all(".", &base).unwrap();
         t.finish().unwrap();
         drop(t);
-        self.run(&["import", "-c", "VOLUME /seed", "-c", "ENV PATH=/bin", tar_path.to_str().unwrap(), name]).ok();
+        self.run(&[
+            "import",
+            "-c",
+            "VOLUME /seed",
+            "-c",
+            "ENV PATH=/bin",
+            tar_path.to_str().unwrap(),
+            name,
+        ])
+        .ok();
     }
 
     /// Loads a two-layer image `name` through `berth load`: busybox with `/etc/gone`
@@ -75,7 +94,11 @@ impl Berth {
             let mut h = tar::Header::new_gnu();
             h.set_size(data.len() as u64);
             h.set_mode(if dir { 0o755 } else { 0o644 });
-            h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
             h.set_cksum();
             l2.append_data(&mut h, path, data).unwrap();
         };
@@ -142,11 +165,17 @@ impl Berth {
 
     /// `ps -a --no-trunc --format '{{.ID}} {{.Names}} {{.State}}|{{.Status}}'` rows.
     pub fn ps(&self) -> Vec<String> {
-        self.run(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}|{{.Status}}"])
-            .ok()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.run(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Names}} {{.State}}|{{.Status}}",
+        ])
+        .ok()
+        .lines()
+        .map(str::to_string)
+        .collect()
     }
 
     /// The `inspect` document of a container.
@@ -196,7 +225,11 @@ impl Drop for Berth {
             .map(str::to_string)
             .collect::<Vec<_>>();
         for id in ids {
-            let _ = self.cmd(&["rm", "-f", &id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = self
+                .cmd(&["rm", "-f", &id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }

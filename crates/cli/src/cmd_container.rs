@@ -307,14 +307,18 @@ impl CreateArgs {
         };
         let memory = match &self.memory {
             Some(m) => parse_memory(m).map_err(|e| match e {
-                berth_engine::Error::InvalidArgument(ref t) if t.starts_with("Minimum") => run_fail(e),
+                berth_engine::Error::InvalidArgument(ref t) if t.starts_with("Minimum") => {
+                    run_fail(e)
+                }
                 e => bad(e),
             })?,
             None => 0,
         };
         let nano_cpus = match &self.cpus {
             Some(c) => parse_cpus(c).map_err(|e| match e {
-                berth_engine::Error::InvalidArgument(ref t) if t.starts_with("range") => run_fail(e),
+                berth_engine::Error::InvalidArgument(ref t) if t.starts_with("range") => {
+                    run_fail(e)
+                }
                 e => bad(e),
             })?,
             None => 0,
@@ -370,11 +374,13 @@ impl CreateArgs {
                 message: format!("invalid argument \"{v}\" for \"--memory-swap\" flag: invalid size: '{v}'\nSee 'berth run --help'."),
             })?,
         };
-        let restart = berth_engine::record::RestartPolicy::parse(&self.restart).map_err(run_fail)?;
+        let restart =
+            berth_engine::record::RestartPolicy::parse(&self.restart).map_err(run_fail)?;
         let mut log_max_size = berth_engine::options::DEFAULT_LOG_MAX_SIZE;
         let mut log_max_file = berth_engine::options::DEFAULT_LOG_MAX_FILE;
         for o in &self.log_opt {
-            berth_engine::options::parse_log_opt(o, &mut log_max_size, &mut log_max_file).map_err(run_fail)?;
+            berth_engine::options::parse_log_opt(o, &mut log_max_size, &mut log_max_file)
+                .map_err(run_fail)?;
         }
         let mut no_new_privileges = false;
         let mut seccomp = String::new();
@@ -393,7 +399,9 @@ impl CreateArgs {
                 _ => {
                     return Err(Fail {
                         code: 125,
-                        message: format!("berth: Error response from daemon: invalid --security-opt: {o:?}"),
+                        message: format!(
+                            "berth: Error response from daemon: invalid --security-opt: {o:?}"
+                        ),
                     });
                 }
             }
@@ -457,12 +465,22 @@ impl CreateArgs {
         };
         if self.no_healthcheck {
             if self.health_cmd.is_some() {
-                return Err(Fail { code: 125, message: "berth: --no-healthcheck conflicts with --health-* options".into() });
+                return Err(Fail {
+                    code: 125,
+                    message: "berth: --no-healthcheck conflicts with --health-* options".into(),
+                });
             }
-            return Ok(Some(berth_engine::health::Healthcheck { test: vec!["NONE".into()], ..Default::default() }));
+            return Ok(Some(berth_engine::health::Healthcheck {
+                test: vec!["NONE".into()],
+                ..Default::default()
+            }));
         }
         let h = berth_engine::health::Healthcheck {
-            test: self.health_cmd.iter().flat_map(|c| ["CMD-SHELL".to_string(), c.clone()]).collect(),
+            test: self
+                .health_cmd
+                .iter()
+                .flat_map(|c| ["CMD-SHELL".to_string(), c.clone()])
+                .collect(),
             interval: dur(&self.health_interval, "health-interval")?,
             timeout: dur(&self.health_timeout, "health-timeout")?,
             retries: self.health_retries.unwrap_or(0),
@@ -756,54 +774,113 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
     let eng = Engine::open(root, state, &exe)?;
     match cmd {
         ContainerCmds::Volume { cmd } => crate::cmd_volume::dispatch(&eng, cmd),
-        ContainerCmds::Run(a) | ContainerCmds::Container { cmd: ContainerSub::Run(a) } => run(&eng, a),
-        ContainerCmds::Create(a) | ContainerCmds::Container { cmd: ContainerSub::Create(a) } => create(&eng, a),
-        ContainerCmds::Start(a) | ContainerCmds::Container { cmd: ContainerSub::Start(a) } => start(&eng, a),
-        ContainerCmds::Stop(a) | ContainerCmds::Container { cmd: ContainerSub::Stop(a) } => stop(&eng, a),
-        ContainerCmds::Kill(a) | ContainerCmds::Container { cmd: ContainerSub::Kill(a) } => kill(&eng, a),
-        ContainerCmds::Rm(a) | ContainerCmds::Container { cmd: ContainerSub::Rm(a) } => rm(&eng, a),
-        ContainerCmds::Ps(a) | ContainerCmds::Container { cmd: ContainerSub::Ls(a) } => ps(&eng, a),
-        ContainerCmds::Logs(a) | ContainerCmds::Container { cmd: ContainerSub::Logs(a) } => logs_cmd(&eng, a),
-        ContainerCmds::Exec(a) | ContainerCmds::Container { cmd: ContainerSub::Exec(a) } => exec(&eng, a),
-        ContainerCmds::Wait(a) | ContainerCmds::Container { cmd: ContainerSub::Wait(a) } => wait(&eng, a),
-        ContainerCmds::Inspect(a) | ContainerCmds::Container { cmd: ContainerSub::Inspect(a) } => inspect(&eng, a),
-        ContainerCmds::Pause(a) | ContainerCmds::Container { cmd: ContainerSub::Pause(a) } => {
-            each(&a.containers, |n| {
-                eng.pause(n)?;
-                println!("{n}");
-                Ok(())
-            })
-        }
-        ContainerCmds::Unpause(a) | ContainerCmds::Container { cmd: ContainerSub::Unpause(a) } => {
-            each(&a.containers, |n| {
-                eng.unpause(n)?;
-                println!("{n}");
-                Ok(())
-            })
-        }
-        ContainerCmds::Rename(a) | ContainerCmds::Container { cmd: ContainerSub::Rename(a) } => {
+        ContainerCmds::Run(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Run(a),
+        } => run(&eng, a),
+        ContainerCmds::Create(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Create(a),
+        } => create(&eng, a),
+        ContainerCmds::Start(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Start(a),
+        } => start(&eng, a),
+        ContainerCmds::Stop(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Stop(a),
+        } => stop(&eng, a),
+        ContainerCmds::Kill(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Kill(a),
+        } => kill(&eng, a),
+        ContainerCmds::Rm(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Rm(a),
+        } => rm(&eng, a),
+        ContainerCmds::Ps(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Ls(a),
+        } => ps(&eng, a),
+        ContainerCmds::Logs(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Logs(a),
+        } => logs_cmd(&eng, a),
+        ContainerCmds::Exec(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Exec(a),
+        } => exec(&eng, a),
+        ContainerCmds::Wait(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Wait(a),
+        } => wait(&eng, a),
+        ContainerCmds::Inspect(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Inspect(a),
+        } => inspect(&eng, a),
+        ContainerCmds::Pause(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Pause(a),
+        } => each(&a.containers, |n| {
+            eng.pause(n)?;
+            println!("{n}");
+            Ok(())
+        }),
+        ContainerCmds::Unpause(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Unpause(a),
+        } => each(&a.containers, |n| {
+            eng.unpause(n)?;
+            println!("{n}");
+            Ok(())
+        }),
+        ContainerCmds::Rename(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Rename(a),
+        } => {
             eng.rename(&a.container, &a.new_name)?;
             Ok(())
         }
-        ContainerCmds::Restart(a) | ContainerCmds::Container { cmd: ContainerSub::Restart(a) } => {
-            each(&a.containers, |n| {
-                eng.restart(n, a.time)?;
-                println!("{n}");
-                Ok(())
-            })
-        }
-        ContainerCmds::Top(a) | ContainerCmds::Container { cmd: ContainerSub::Top(a) } => top(&eng, a),
-        ContainerCmds::Stats(a) | ContainerCmds::Container { cmd: ContainerSub::Stats(a) } => stats(&eng, a),
-        ContainerCmds::Container { cmd: ContainerSub::Prune(a) } => prune(&eng, a),
-        ContainerCmds::Diff(a) | ContainerCmds::Container { cmd: ContainerSub::Diff(a) } => {
+        ContainerCmds::Restart(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Restart(a),
+        } => each(&a.containers, |n| {
+            eng.restart(n, a.time)?;
+            println!("{n}");
+            Ok(())
+        }),
+        ContainerCmds::Top(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Top(a),
+        } => top(&eng, a),
+        ContainerCmds::Stats(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Stats(a),
+        } => stats(&eng, a),
+        ContainerCmds::Container {
+            cmd: ContainerSub::Prune(a),
+        } => prune(&eng, a),
+        ContainerCmds::Diff(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Diff(a),
+        } => {
             for ch in eng.changes(&a.container)? {
                 println!("{} {}", ch.kind, ch.path);
             }
             Ok(())
         }
-        ContainerCmds::Export(a) | ContainerCmds::Container { cmd: ContainerSub::Export(a) } => export(&eng, a),
-        ContainerCmds::Update(a) | ContainerCmds::Container { cmd: ContainerSub::Update(a) } => update(&eng, a),
-        ContainerCmds::Cp(a) | ContainerCmds::Container { cmd: ContainerSub::Cp(a) } => {
+        ContainerCmds::Export(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Export(a),
+        } => export(&eng, a),
+        ContainerCmds::Update(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Update(a),
+        } => update(&eng, a),
+        ContainerCmds::Cp(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Cp(a),
+        } => {
             // A container path is NAME:PATH; a host path with a colon needs a / or . first.
             let split = |s: &str| -> Option<(String, String)> {
                 if s.starts_with('/') || s.starts_with('.') {
@@ -815,7 +892,9 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
             match (split(&a.src), split(&a.dst)) {
                 (Some((c, p)), None) => Ok(eng.copy_out(&c, &p, std::path::Path::new(&a.dst))?),
                 (None, Some((c, p))) => Ok(eng.copy_in(&c, std::path::Path::new(&a.src), &p)?),
-                (Some(_), Some(_)) => Err(Fail::usage("copying between containers is not supported")),
+                (Some(_), Some(_)) => {
+                    Err(Fail::usage("copying between containers is not supported"))
+                }
                 (None, None) => Err(Fail::usage("must specify at least one container source")),
             }
         }
@@ -842,7 +921,10 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Fail>) -> CmdRes
         }
     }
     if failed {
-        Err(Fail { code: 1, message: String::new() })
+        Err(Fail {
+            code: 1,
+            message: String::new(),
+        })
     } else {
         Ok(())
     }
@@ -891,14 +973,21 @@ impl RawMode {
 impl Drop for RawMode {
     fn drop(&mut self) {
         if let Some(t) = &self.saved {
-            let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, t);
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
         }
     }
 }
 
 fn run(eng: &Engine, a: RunArgs) -> CmdResult {
     if a.create.tty && a.create.interactive && !a.detach && !crate::is_tty(0) {
-        return Err(Fail { code: 1, message: "the input device is not a TTY".into() });
+        return Err(Fail {
+            code: 1,
+            message: "the input device is not a TTY".into(),
+        });
     }
     let c = create_container(eng, &a.create)?;
     let cleanup = |e: berth_engine::Error| {
@@ -938,14 +1027,19 @@ fn run(eng: &Engine, a: RunArgs) -> CmdResult {
     if code == 0 {
         Ok(())
     } else {
-        Err(Fail { code: code as u8, message: String::new() })
+        Err(Fail {
+            code: code as u8,
+            message: String::new(),
+        })
     }
 }
 
 fn start(eng: &Engine, a: StartArgs) -> CmdResult {
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
-            return Err(Fail::usage("you cannot start and attach multiple containers at once"));
+            return Err(Fail::usage(
+                "you cannot start and attach multiple containers at once",
+            ));
         }
         return attach_start(eng, &a.containers[0], a.interactive);
     }
@@ -984,22 +1078,38 @@ fn attach_start(eng: &Engine, name: &str, interactive: bool) -> CmdResult {
         Ok(v) => v,
         Err(e) => {
             drop(raw);
-            return Err(Fail { code: 1, message: format!("Error response from daemon: {e}") });
+            return Err(Fail {
+                code: 1,
+                message: format!("Error response from daemon: {e}"),
+            });
         }
     };
     eng.proxy_signals(&c.id);
     let code = wait_reported(eng, &c.id, handle)?;
     drop(raw);
-    if code == 0 { Ok(()) } else { Err(Fail { code: code as u8, message: String::new() }) }
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Fail {
+            code: code as u8,
+            message: String::new(),
+        })
+    }
 }
 
 /// The exit code a monitor reports, or the record's when the monitor vanished.
-fn wait_reported(eng: &Engine, id: &str, handle: Option<berth_engine::monitor::Handle>) -> Result<i32, Fail> {
-    let reported = handle.and_then(|mut h| loop {
-        match h.next_report() {
-            Some(berth_engine::monitor::Report::Exited { code }) => break Some(code),
-            Some(_) => continue,
-            None => break None,
+fn wait_reported(
+    eng: &Engine,
+    id: &str,
+    handle: Option<berth_engine::monitor::Handle>,
+) -> Result<i32, Fail> {
+    let reported = handle.and_then(|mut h| {
+        loop {
+            match h.next_report() {
+                Some(berth_engine::monitor::Report::Exited { code }) => break Some(code),
+                Some(_) => continue,
+                None => break None,
+            }
         }
     });
     match reported {
@@ -1007,7 +1117,9 @@ fn wait_reported(eng: &Engine, id: &str, handle: Option<berth_engine::monitor::H
         // The monitor went away without a word (killed): the record tells.
         None => eng.wait(id).map_err(|e| Fail {
             code: 125,
-            message: format!("berth: the monitor of container {id} ended without reporting its exit: {e}"),
+            message: format!(
+                "berth: the monitor of container {id} ended without reporting its exit: {e}"
+            ),
         }),
     }
 }
@@ -1060,10 +1172,16 @@ fn secs(t: &str) -> i64 {
 pub fn status_text(c: &Container) -> String {
     match c.state.status {
         Status::Running if c.state.paused => {
-            format!("Up {} (Paused)", human_duration(now_secs() - secs(&c.state.started_at)))
+            format!(
+                "Up {} (Paused)",
+                human_duration(now_secs() - secs(&c.state.started_at))
+            )
         }
         Status::Running => {
-            let up = format!("Up {}", human_duration(now_secs() - secs(&c.state.started_at)));
+            let up = format!(
+                "Up {}",
+                human_duration(now_secs() - secs(&c.state.started_at))
+            );
             match c.state.health.as_ref().map(|h| h.status.as_str()) {
                 Some("starting") => format!("{up} (health: starting)"),
                 Some(h) => format!("{up} ({h})"),
@@ -1134,7 +1252,12 @@ fn ps_row(c: &Container, no_trunc: bool) -> Value {
     } else {
         c.image.clone()
     };
-    let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let labels: Vec<String> = c
+        .config
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     json!({
         "ID": id,
         "Image": image,
@@ -1157,12 +1280,23 @@ fn ps_row(c: &Container, no_trunc: bool) -> Value {
 fn ps_filters(given: &[String]) -> Result<Vec<(String, Vec<String>)>, Fail> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for f in given {
-        let (k, v) = f.split_once('=').ok_or_else(|| Fail::usage("bad format of filter (expected name=value)"))?;
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| Fail::usage("bad format of filter (expected name=value)"))?;
         if !["id", "name", "label", "status", "ancestor", "exited"].contains(&k) {
             return Err(Fail::user(format!("invalid filter '{k}'")));
         }
         if k == "status"
-            && !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&v)
+            && ![
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ]
+            .contains(&v)
         {
             return Err(Fail::user(format!(
                 "invalid filter 'status={v}': Invalid filter 'status={v}'"
@@ -1186,13 +1320,22 @@ fn ps_matches(eng: &Engine, c: &Container, filters: &[(String, Vec<String>)]) ->
                 None => c.config.labels.contains_key(v.as_str()),
             },
             "status" => {
-                let st = if c.state.paused { "paused" } else { c.state.status.as_str() };
+                let st = if c.state.paused {
+                    "paused"
+                } else {
+                    c.state.status.as_str()
+                };
                 st == v
             }
-            "exited" => c.state.status == Status::Exited && v.parse::<i32>() == Ok(c.state.exit_code),
+            "exited" => {
+                c.state.status == Status::Exited && v.parse::<i32>() == Ok(c.state.exit_code)
+            }
             "ancestor" => {
                 c.image == *v
-                    || eng.store().resolve(v).is_ok_and(|id| id.to_string() == c.image_id)
+                    || eng
+                        .store()
+                        .resolve(v)
+                        .is_ok_and(|id| id.to_string() == c.image_id)
             }
             _ => false,
         })
@@ -1258,7 +1401,10 @@ fn ps(eng: &Engine, a: PsArgs) -> CmdResult {
 
 /// Docker's fixed-width RFC3339Nano for `logs -t`: always nine fractional digits.
 fn fixed_nano(t: &str) -> String {
-    let (head, frac) = t.trim_end_matches('Z').split_once('.').unwrap_or((t.trim_end_matches('Z'), ""));
+    let (head, frac) = t
+        .trim_end_matches('Z')
+        .split_once('.')
+        .unwrap_or((t.trim_end_matches('Z'), ""));
     format!("{head}.{:0<9}Z", frac)
 }
 
@@ -1306,7 +1452,11 @@ fn logs_cmd(eng: &Engine, a: LogsArgs) -> CmdResult {
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
         for e in entries {
-            let w: &mut dyn Write = if e.stream == "stderr" { &mut err } else { &mut out };
+            let w: &mut dyn Write = if e.stream == "stderr" {
+                &mut err
+            } else {
+                &mut out
+            };
             if a.timestamps {
                 let _ = write!(w, "{} ", fixed_nano(&e.time));
             }
@@ -1355,7 +1505,10 @@ fn exec(eng: &Engine, a: ExecArgs) -> CmdResult {
             Ok(())
         }
         Ok(0) => Ok(()),
-        Ok(code) => Err(Fail { code: code as u8, message: String::new() }),
+        Ok(code) => Err(Fail {
+            code: code as u8,
+            message: String::new(),
+        }),
         Err(e @ berth_engine::Error::Start { .. }) => Err(Fail {
             code: e.run_exit_code() as u8,
             message: e.to_string(),
@@ -1377,7 +1530,13 @@ fn log_config(c: &Container) -> Value {
 pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
     let dir = eng.dir(&c.id);
     let s = &c.state;
-    let zero_or = |t: &str| if t.is_empty() { ZERO_TIME.to_string() } else { t.to_string() };
+    let zero_or = |t: &str| {
+        if t.is_empty() {
+            ZERO_TIME.to_string()
+        } else {
+            t.to_string()
+        }
+    };
     let host_config = json!({
         "Binds": if c.host.binds.is_empty() { Value::Null } else { json!(c.host.binds) },
         "NetworkMode": c.host.network_mode,
@@ -1498,7 +1657,10 @@ fn inspect(eng: &Engine, a: InspectArgs) -> CmdResult {
         }
     }
     match tmpl {
-        None => println!("{}", serde_json::to_string_pretty(&docs).unwrap_or_default()),
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&docs).unwrap_or_default()
+        ),
         Some(t) => {
             for d in &docs {
                 println!("{}", t.render(d).map_err(Fail::usage)?);
@@ -1506,7 +1668,10 @@ fn inspect(eng: &Engine, a: InspectArgs) -> CmdResult {
         }
     }
     if failed {
-        Err(Fail { code: 1, message: String::new() })
+        Err(Fail {
+            code: 1,
+            message: String::new(),
+        })
     } else {
         Ok(())
     }
@@ -1515,11 +1680,18 @@ fn inspect(eng: &Engine, a: InspectArgs) -> CmdResult {
 /// `top`: the host's `ps` (docker runs it too), rows limited to the container's pids.
 fn top(eng: &Engine, a: TopArgs) -> CmdResult {
     let pids = eng.pids(&a.container)?;
-    let opts = if a.ps_options.is_empty() { vec!["-ef".to_string()] } else { a.ps_options };
-    let out = std::process::Command::new("ps").args(&opts).output().map_err(|e| Fail {
-        code: 1,
-        message: format!("Error response from daemon: error running top: {e}"),
-    })?;
+    let opts = if a.ps_options.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        a.ps_options
+    };
+    let out = std::process::Command::new("ps")
+        .args(&opts)
+        .output()
+        .map_err(|e| Fail {
+            code: 1,
+            message: format!("Error response from daemon: error running top: {e}"),
+        })?;
     if !out.status.success() {
         return Err(Fail::user(format!(
             "ps: {}",
@@ -1537,10 +1709,19 @@ fn top(eng: &Engine, a: TopArgs) -> CmdResult {
     let ncols = header.split_whitespace().count();
     for l in lines {
         let f: Vec<&str> = l.split_whitespace().collect();
-        if f.get(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+        if f.get(col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
             // The last column (the command) may hold spaces.
             let mut cells: Vec<String> = f.iter().take(ncols - 1).map(|s| s.to_string()).collect();
-            cells.push(f.iter().skip(ncols - 1).copied().collect::<Vec<_>>().join(" "));
+            cells.push(
+                f.iter()
+                    .skip(ncols - 1)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
             rows.push(cells.join("\t"));
         }
     }
@@ -1557,7 +1738,11 @@ fn bytes_size(v: u64) -> String {
         x /= 1024.0;
         i += 1;
     }
-    format!("{}{}", crate::units::go_g((x * 100.0).round() / 100.0, 4), units[i])
+    format!(
+        "{}{}",
+        crate::units::go_g((x * 100.0).round() / 100.0, 4),
+        units[i]
+    )
 }
 
 /// go-units' HumanSizeWithPrecision(v, 3): decimal units (`1.23MB`).
@@ -1582,17 +1767,30 @@ fn stats_rows(eng: &Engine, a: &StatsArgs) -> Result<String, Fail> {
     } else {
         a.containers.clone()
     };
-    let mut text = String::from("CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS\n");
+    let mut text = String::from(
+        "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS\n",
+    );
     for n in &names {
         let c = eng.find(n)?;
-        let id = if a.no_trunc { c.id.clone() } else { c.id[..12].to_string() };
+        let id = if a.no_trunc {
+            c.id.clone()
+        } else {
+            c.id[..12].to_string()
+        };
         if c.state.status != Status::Running {
-            text.push_str(&format!("{id}\t{}\t0.00%\t0B / 0B\t0.00%\t0B / 0B\t0B / 0B\t0\n", c.name));
+            text.push_str(&format!(
+                "{id}\t{}\t0.00%\t0B / 0B\t0.00%\t0B / 0B\t0B / 0B\t0\n",
+                c.name
+            ));
             continue;
         }
         let (c, u) = eng.usage(&c.id, std::time::Duration::from_millis(500))?;
         let s = &u.sample;
-        let mem_pct = if s.mem_limit > 0 { s.mem_usage as f64 / s.mem_limit as f64 * 100.0 } else { 0.0 };
+        let mem_pct = if s.mem_limit > 0 {
+            s.mem_usage as f64 / s.mem_limit as f64 * 100.0
+        } else {
+            0.0
+        };
         text.push_str(&format!(
             "{id}\t{}\t{:.2}%\t{} / {}\t{:.2}%\t{} / {}\t{} / {}\t{}\n",
             c.name,
@@ -1627,7 +1825,9 @@ fn stats(eng: &Engine, a: StatsArgs) -> CmdResult {
 /// `container prune`: removes every container that does not run.
 fn prune(eng: &Engine, a: PruneArgs) -> CmdResult {
     if !a.force {
-        eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        eprint!(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
+        );
         let mut answer = String::new();
         let _ = std::io::stdin().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -1636,8 +1836,10 @@ fn prune(eng: &Engine, a: PruneArgs) -> CmdResult {
     }
     let mut deleted = Vec::new();
     for c in eng.list()? {
-        if matches!(c.state.status, Status::Created | Status::Exited | Status::Dead)
-            && eng.remove(&c.id, false, false).is_ok()
+        if matches!(
+            c.state.status,
+            Status::Created | Status::Exited | Status::Dead
+        ) && eng.remove(&c.id, false, false).is_ok()
         {
             deleted.push(c.id);
         }
@@ -1657,17 +1859,21 @@ fn export(eng: &Engine, a: ExportArgs) -> CmdResult {
     match &a.output {
         Some(p) => {
             let tmp = p.with_extension("berth-export-tmp");
-            let mut f = std::fs::File::create(&tmp).map_err(|e| Fail::usage(format!("failed to export container: {e}")))?;
+            let mut f = std::fs::File::create(&tmp)
+                .map_err(|e| Fail::usage(format!("failed to export container: {e}")))?;
             let r = eng.export(&a.container, &mut f);
             if let Err(e) = r {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e.into());
             }
-            std::fs::rename(&tmp, p).map_err(|e| Fail::usage(format!("failed to export container: {e}")))
+            std::fs::rename(&tmp, p)
+                .map_err(|e| Fail::usage(format!("failed to export container: {e}")))
         }
         None => {
             if crate::is_tty(1) {
-                return Err(Fail::usage("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+                return Err(Fail::usage(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
             }
             let out = std::io::stdout();
             let mut lock = out.lock();
@@ -1684,16 +1890,21 @@ fn update(eng: &Engine, a: UpdateArgs) -> CmdResult {
         memory_swap: match a.memory_swap.as_deref() {
             None => None,
             Some("-1") => Some(-1),
-            Some(v) => Some(
-                berth_engine::options::parse_ram(v)
-                    .ok_or_else(|| Fail::usage(format!("invalid argument \"{v}\" for \"--memory-swap\" flag: invalid size: '{v}'")))?,
-            ),
+            Some(v) => Some(berth_engine::options::parse_ram(v).ok_or_else(|| {
+                Fail::usage(format!(
+                    "invalid argument \"{v}\" for \"--memory-swap\" flag: invalid size: '{v}'"
+                ))
+            })?),
         },
         nano_cpus: a.cpus.as_deref().map(parse_cpus).transpose()?,
         cpu_shares: a.cpu_shares,
         cpuset_cpus: a.cpuset_cpus,
         pids_limit: a.pids_limit,
-        restart: a.restart.as_deref().map(berth_engine::record::RestartPolicy::parse).transpose()?,
+        restart: a
+            .restart
+            .as_deref()
+            .map(berth_engine::record::RestartPolicy::parse)
+            .transpose()?,
     };
     each(&a.containers, |n| {
         eng.update(n, &o)?;

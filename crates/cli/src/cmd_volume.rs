@@ -142,18 +142,30 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
                 }
             }
             match tmpl {
-                None => println!("{}", serde_json::to_string_pretty(&docs).unwrap_or_default()),
+                None => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&docs).unwrap_or_default()
+                ),
                 Some(t) => {
                     for d in &docs {
                         println!("{}", t.render(d).map_err(Fail::usage)?);
                     }
                 }
             }
-            if failed { Err(Fail { code: 1, message: String::new() }) } else { Ok(()) }
+            if failed {
+                Err(Fail {
+                    code: 1,
+                    message: String::new(),
+                })
+            } else {
+                Ok(())
+            }
         }
         VolumeCmd::Prune(a) => {
             if !a.force {
-                eprint!("WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+                eprint!(
+                    "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
+                );
                 let mut answer = String::new();
                 let _ = std::io::stdin().read_line(&mut answer);
                 if !matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -182,7 +194,14 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
                     }
                 }
             }
-            if failed { Err(Fail { code: 1, message: String::new() }) } else { Ok(()) }
+            if failed {
+                Err(Fail {
+                    code: 1,
+                    message: String::new(),
+                })
+            } else {
+                Ok(())
+            }
         }
     }
 }

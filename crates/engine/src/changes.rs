@@ -46,20 +46,32 @@ fn is_whiteout(md: &std::fs::Metadata) -> bool {
 }
 
 fn walk(upper: &Path, rel: &Path, lowers: &[PathBuf], opaque_parent: bool, out: &mut Vec<Change>) {
-    let Ok(rd) = std::fs::read_dir(upper.join(rel)) else { return };
+    let Ok(rd) = std::fs::read_dir(upper.join(rel)) else {
+        return;
+    };
     for e in rd.flatten() {
         let r = rel.join(e.file_name());
-        let Ok(md) = e.path().symlink_metadata() else { continue };
+        let Ok(md) = e.path().symlink_metadata() else {
+            continue;
+        };
         let shown = format!("/{}", r.display());
         if is_whiteout(&md) {
-            out.push(Change { path: shown, kind: 'D' });
+            out.push(Change {
+                path: shown,
+                kind: 'D',
+            });
             continue;
         }
-        let in_lower = !opaque_parent && lowers.iter().any(|l| l.join(&r).symlink_metadata().is_ok());
-        out.push(Change { path: shown, kind: if in_lower { 'C' } else { 'A' } });
+        let in_lower =
+            !opaque_parent && lowers.iter().any(|l| l.join(&r).symlink_metadata().is_ok());
+        out.push(Change {
+            path: shown,
+            kind: if in_lower { 'C' } else { 'A' },
+        });
         if md.is_dir() {
             let opaque = !in_lower
-                || rustix::fs::lgetxattr(e.path(), "trusted.overlay.opaque", &mut [0u8; 4]).is_ok_and(|n| n > 0);
+                || rustix::fs::lgetxattr(e.path(), "trusted.overlay.opaque", &mut [0u8; 4])
+                    .is_ok_and(|n| n > 0);
             walk(upper, &r, lowers, opaque, out);
         }
     }
@@ -70,20 +82,33 @@ impl Engine {
     pub fn changes(&self, key: &str) -> Result<Vec<Change>> {
         let c = self.find(key)?;
         let (upper, lowers) = layers_of(&self.snapshots().mounts(&c.id)?);
-        let Some(upper) = upper else { return Ok(Vec::new()) };
+        let Some(upper) = upper else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         walk(&upper, Path::new(""), &lowers, false, &mut out);
         // What berth itself puts in the root (mount points of the files it manages
         // and of the pseudo-filesystems), as Docker keeps them in its init layer.
-        const OWN: [&str; 6] = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/sys", "/dev"];
+        const OWN: [&str; 6] = [
+            "/etc/hostname",
+            "/etc/hosts",
+            "/etc/resolv.conf",
+            "/proc",
+            "/sys",
+            "/dev",
+        ];
         out.retain(|c| !(c.kind == 'A' && OWN.contains(&c.path.as_str())));
         // A directory only counts as changed if something in it still does.
         let all = out.clone();
         out.retain(|c| {
             c.kind != 'C'
                 || !upper.join(c.path.trim_start_matches('/')).is_dir()
-                || lowers.iter().all(|l| !l.join(c.path.trim_start_matches('/')).is_dir())
-                || all.iter().any(|o| o.path.starts_with(&format!("{}/", c.path)))
+                || lowers
+                    .iter()
+                    .all(|l| !l.join(c.path.trim_start_matches('/')).is_dir())
+                || all
+                    .iter()
+                    .any(|o| o.path.starts_with(&format!("{}/", c.path)))
         });
         out.sort();
         Ok(out)
@@ -110,7 +135,8 @@ impl Engine {
             let mut t = tar::Builder::new(w);
             t.follow_symlinks(false);
             t.mode(tar::HeaderMode::Complete);
-            t.append_dir_all(".", &root).map_err(io(format!("export the root of container {}", c.id)))?;
+            t.append_dir_all(".", &root)
+                .map_err(io(format!("export the root of container {}", c.id)))?;
             t.finish().map_err(io("finish the export"))
         })();
         if mounted_here {
@@ -118,7 +144,10 @@ impl Engine {
         }
         r.map_err(|e| match e {
             Error::Io { what, source } if source.kind() == std::io::ErrorKind::BrokenPipe => {
-                Error::Io { what: format!("{what}: the reader went away"), source }
+                Error::Io {
+                    what: format!("{what}: the reader went away"),
+                    source,
+                }
             }
             e => e,
         })

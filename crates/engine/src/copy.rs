@@ -16,7 +16,10 @@ use crate::record::Status;
 use crate::{Engine, rootfs};
 
 fn err(what: String) -> impl FnOnce(rustix::io::Errno) -> Error {
-    move |e| Error::Io { what, source: e.into() }
+    move |e| Error::Io {
+        what,
+        source: e.into(),
+    }
 }
 
 fn ioerr(what: String) -> impl FnOnce(std::io::Error) -> Error {
@@ -48,10 +51,16 @@ fn copy_out_at(dir: BorrowedFd, name: &Path, dst: &Path) -> Result<()> {
     let mode = st.st_mode & 0o7777;
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => {
-            let sub = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                .map_err(err(format!("open {} in the container", name.display())))?;
+            let sub = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(err(format!("open {} in the container", name.display())))?;
             std::fs::create_dir_all(dst).map_err(ioerr(format!("create {}", dst.display())))?;
-            let entries = rustix::fs::Dir::read_from(&sub).map_err(err(format!("list {}", name.display())))?;
+            let entries = rustix::fs::Dir::read_from(&sub)
+                .map_err(err(format!("list {}", name.display())))?;
             for e in entries {
                 let e = e.map_err(err(format!("list {}", name.display())))?;
                 let n = e.file_name().to_bytes();
@@ -65,19 +74,30 @@ fn copy_out_at(dir: BorrowedFd, name: &Path, dst: &Path) -> Result<()> {
                 .map_err(ioerr(format!("chmod {}", dst.display())))
         }
         FileType::RegularFile => {
-            let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                .map_err(err(format!("open {} in the container", name.display())))?;
+            let fd = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(err(format!("open {} in the container", name.display())))?;
             let mut src = std::fs::File::from(fd);
-            let mut out = std::fs::File::create(dst).map_err(ioerr(format!("create {}", dst.display())))?;
-            std::io::copy(&mut src, &mut out).map_err(ioerr(format!("copy to {}", dst.display())))?;
+            let mut out =
+                std::fs::File::create(dst).map_err(ioerr(format!("create {}", dst.display())))?;
+            std::io::copy(&mut src, &mut out)
+                .map_err(ioerr(format!("copy to {}", dst.display())))?;
             std::fs::set_permissions(dst, std::os::unix::fs::PermissionsExt::from_mode(mode))
                 .map_err(ioerr(format!("chmod {}", dst.display())))
         }
         FileType::Symlink => {
-            let target = rustix::fs::readlinkat(dir, name, Vec::new()).map_err(err(format!("read link {}", name.display())))?;
+            let target = rustix::fs::readlinkat(dir, name, Vec::new())
+                .map_err(err(format!("read link {}", name.display())))?;
             let _ = std::fs::remove_file(dst);
-            std::os::unix::fs::symlink(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(target.to_bytes()), dst)
-                .map_err(ioerr(format!("create link {}", dst.display())))
+            std::os::unix::fs::symlink(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(target.to_bytes()),
+                dst,
+            )
+            .map_err(ioerr(format!("create link {}", dst.display())))
         }
         _ => Ok(()), // devices, fifos and sockets are not copied
     }
@@ -85,15 +105,25 @@ fn copy_out_at(dir: BorrowedFd, name: &Path, dst: &Path) -> Result<()> {
 
 fn copy_in_at(src: &Path, dir: BorrowedFd, name: &Path) -> Result<()> {
     let md = std::fs::symlink_metadata(src).map_err(ioerr(format!("stat {}", src.display())))?;
-    let mode = Mode::from_raw_mode(std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o7777);
+    let mode =
+        Mode::from_raw_mode(std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o7777);
     let ft = md.file_type();
     if ft.is_dir() {
         match rustix::fs::mkdirat(dir, name, mode) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(err(format!("create {} in the container", name.display()))(e)),
+            Err(e) => {
+                return Err(err(format!("create {} in the container", name.display()))(
+                    e,
+                ));
+            }
         }
-        let sub = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-            .map_err(err(format!("open {} in the container", name.display())))?;
+        let sub = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(err(format!("open {} in the container", name.display())))?;
         for e in std::fs::read_dir(src).map_err(ioerr(format!("list {}", src.display())))? {
             let e = e.map_err(ioerr(format!("list {}", src.display())))?;
             copy_in_at(&e.path(), sub.as_fd(), Path::new(&e.file_name()))?;
@@ -108,24 +138,36 @@ fn copy_in_at(src: &Path, dir: BorrowedFd, name: &Path) -> Result<()> {
             mode,
         )
         .map_err(err(format!("create {} in the container", name.display())))?;
-        rustix::fs::fchown(&fd, Some(rustix::fs::Uid::ROOT), Some(rustix::fs::Gid::ROOT))
-            .map_err(err(format!("chown {}", name.display())))?;
+        rustix::fs::fchown(
+            &fd,
+            Some(rustix::fs::Uid::ROOT),
+            Some(rustix::fs::Gid::ROOT),
+        )
+        .map_err(err(format!("chown {}", name.display())))?;
         rustix::fs::fchmod(&fd, mode).map_err(err(format!("chmod {}", name.display())))?;
         let mut out = std::fs::File::from(fd);
-        let mut input = std::fs::File::open(src).map_err(ioerr(format!("open {}", src.display())))?;
+        let mut input =
+            std::fs::File::open(src).map_err(ioerr(format!("open {}", src.display())))?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = input.read(&mut buf).map_err(ioerr(format!("read {}", src.display())))?;
+            let n = input
+                .read(&mut buf)
+                .map_err(ioerr(format!("read {}", src.display())))?;
             if n == 0 {
                 break;
             }
-            out.write_all(&buf[..n]).map_err(ioerr(format!("write {} in the container", name.display())))?;
+            out.write_all(&buf[..n])
+                .map_err(ioerr(format!("write {} in the container", name.display())))?;
         }
         Ok(())
     } else if ft.is_symlink() {
-        let target = std::fs::read_link(src).map_err(ioerr(format!("read link {}", src.display())))?;
+        let target =
+            std::fs::read_link(src).map_err(ioerr(format!("read link {}", src.display())))?;
         let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
-        rustix::fs::symlinkat(&target, dir, name).map_err(err(format!("create link {} in the container", name.display())))
+        rustix::fs::symlinkat(&target, dir, name).map_err(err(format!(
+            "create link {} in the container",
+            name.display()
+        )))
     } else {
         Ok(())
     }
@@ -134,10 +176,13 @@ fn copy_in_at(src: &Path, dir: BorrowedFd, name: &Path) -> Result<()> {
 /// Splits a container path into its parent directory and last component.
 fn split(path: &str) -> Result<(String, PathBuf)> {
     let p = Path::new(path);
-    let name = p
-        .file_name()
-        .ok_or_else(|| Error::InvalidArgument(format!("invalid path in the container: {path:?}")))?;
-    let parent = p.parent().map(|x| x.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into());
+    let name = p.file_name().ok_or_else(|| {
+        Error::InvalidArgument(format!("invalid path in the container: {path:?}"))
+    })?;
+    let parent = p
+        .parent()
+        .map(|x| x.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/".into());
     Ok((parent, PathBuf::from(name)))
 }
 
@@ -160,17 +205,33 @@ impl Engine {
     /// existing directory).
     pub fn copy_out(&self, key: &str, src: &str, dst: &Path) -> Result<()> {
         self.with_root(key, |root| {
-            let rootfd = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(err(format!("open {}", root.display())))?;
-            let (parent, name) = split(if src.trim_matches('/').is_empty() { "/." } else { src })?;
+            let rootfd = rustix::fs::open(
+                root,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(err(format!("open {}", root.display())))?;
+            let (parent, name) = split(if src.trim_matches('/').is_empty() {
+                "/."
+            } else {
+                src
+            })?;
             let dir = open_in_root(rootfd.as_fd(), &parent).map_err(|e| match e {
-                rustix::io::Errno::NOENT => Error::InvalidArgument(format!("Could not find the file {src} in container {key}")),
+                rustix::io::Errno::NOENT => Error::InvalidArgument(format!(
+                    "Could not find the file {src} in container {key}"
+                )),
                 e => err(format!("open {parent} in the container"))(e),
             })?;
             if rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).is_err() {
-                return Err(Error::InvalidArgument(format!("Could not find the file {src} in container {key}")));
+                return Err(Error::InvalidArgument(format!(
+                    "Could not find the file {src} in container {key}"
+                )));
             }
-            let target = if dst.is_dir() { dst.join(&name) } else { dst.to_path_buf() };
+            let target = if dst.is_dir() {
+                dst.join(&name)
+            } else {
+                dst.to_path_buf()
+            };
             copy_out_at(dir.as_fd(), &name, &target)
         })
     }
@@ -179,11 +240,18 @@ impl Engine {
     /// existing directory there).
     pub fn copy_in(&self, key: &str, src: &Path, dst: &str) -> Result<()> {
         if std::fs::symlink_metadata(src).is_err() {
-            return Err(Error::InvalidArgument(format!("could not find the file {} on the host", src.display())));
+            return Err(Error::InvalidArgument(format!(
+                "could not find the file {} on the host",
+                src.display()
+            )));
         }
         self.with_root(key, |root| {
-            let rootfd = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(err(format!("open {}", root.display())))?;
+            let rootfd = rustix::fs::open(
+                root,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(err(format!("open {}", root.display())))?;
             let src_name = PathBuf::from(src.file_name().unwrap_or(std::ffi::OsStr::new(".")));
             // An existing directory receives the source under its own name.
             let into = rustix::fs::openat2(
@@ -204,7 +272,11 @@ impl Engine {
                         Mode::empty(),
                         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
                     )
-                    .map_err(|_| Error::InvalidArgument(format!("Could not find the file {parent} in container {key}")))?;
+                    .map_err(|_| {
+                        Error::InvalidArgument(format!(
+                            "Could not find the file {parent} in container {key}"
+                        ))
+                    })?;
                     (d, name)
                 }
             };

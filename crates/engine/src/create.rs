@@ -36,7 +36,11 @@ impl Engine {
         if let Some(n) = &o.name {
             names::validate(n)?;
         }
-        let network = if o.network.is_empty() { "none" } else { o.network.as_str() };
+        let network = if o.network.is_empty() {
+            "none"
+        } else {
+            o.network.as_str()
+        };
         if network != "none" && network != "host" {
             return Err(Error::InvalidArgument(format!(
                 "network {network} not found: berth supports --network none and host"
@@ -49,7 +53,11 @@ impl Engine {
             Some(e) => (vec![e.clone()], o.cmd.clone()),
             None => (
                 icfg.entrypoint.clone().unwrap_or_default(),
-                if o.cmd.is_empty() { icfg.cmd.clone().unwrap_or_default() } else { o.cmd.clone() },
+                if o.cmd.is_empty() {
+                    icfg.cmd.clone().unwrap_or_default()
+                } else {
+                    o.cmd.clone()
+                },
             ),
         };
         let mut argv = entrypoint.clone();
@@ -66,7 +74,9 @@ impl Engine {
         }
 
         if o.auto_remove && !matches!(o.restart.name.as_str(), "" | "no") {
-            return Err(Error::InvalidArgument("Conflicting options: --restart and --rm".into()));
+            return Err(Error::InvalidArgument(
+                "Conflicting options: --restart and --rm".into(),
+            ));
         }
         for t in &o.tmpfs {
             crate::options::parse_tmpfs(t)?;
@@ -82,7 +92,8 @@ impl Engine {
         }
         if o.memory_swap > 0 && o.memory == 0 {
             return Err(Error::InvalidArgument(
-                "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+                "You should always set the Memory limit when using Memoryswap limit, see usage"
+                    .into(),
             ));
         }
         let shared_mode = |mode: &str, what: &str| -> Result<String> {
@@ -101,7 +112,10 @@ impl Engine {
             m => shared_mode(m, "IPC")?,
         };
         if !matches!(o.uts_mode.as_str(), "" | "host") {
-            return Err(Error::InvalidArgument(format!("invalid UTS mode: {}", o.uts_mode)));
+            return Err(Error::InvalidArgument(format!(
+                "invalid UTS mode: {}",
+                o.uts_mode
+            )));
         }
         if !matches!(o.cgroupns_mode.as_str(), "" | "host" | "private") {
             return Err(Error::InvalidArgument(format!(
@@ -132,25 +146,58 @@ impl Engine {
         let mut mounts = Vec::new();
         for v in specs {
             mounts.push(match v {
-                VolumeSpec::Bind { source, target, ro, mode } => {
+                VolumeSpec::Bind {
+                    source,
+                    target,
+                    ro,
+                    mode,
+                } => {
                     // Docker creates a missing host directory of a -v bind.
                     std::fs::create_dir_all(&source)
                         .map_err(io(format!("create bind source {source}")))?;
-                    MountPoint { kind: "bind".into(), name: String::new(), source: source.into(), destination: target, rw: !ro, mode, anonymous: false }
+                    MountPoint {
+                        kind: "bind".into(),
+                        name: String::new(),
+                        source: source.into(),
+                        destination: target,
+                        rw: !ro,
+                        mode,
+                        anonymous: false,
+                    }
                 }
-                VolumeSpec::Named { name, target, ro, mode } => {
+                VolumeSpec::Named {
+                    name,
+                    target,
+                    ro,
+                    mode,
+                } => {
                     // `--mount type=volume` without a source: an anonymous volume.
                     let anonymous = name.is_empty();
                     let name = if anonymous { names::new_id()? } else { name };
-                    let vol = if anonymous { self.volume_ensure_anonymous(&name)? } else { self.volume_ensure(&name)? };
-                    MountPoint { kind: "volume".into(), name, source: vol, destination: target, rw: !ro, mode, anonymous }
+                    let vol = if anonymous {
+                        self.volume_ensure_anonymous(&name)?
+                    } else {
+                        self.volume_ensure(&name)?
+                    };
+                    MountPoint {
+                        kind: "volume".into(),
+                        name,
+                        source: vol,
+                        destination: target,
+                        rw: !ro,
+                        mode,
+                        anonymous,
+                    }
                 }
             });
         }
         // The image's VOLUMEs not mounted otherwise get anonymous volumes.
         for path in icfg.volumes.iter().flat_map(|v| v.keys()) {
             let clean = path.trim_end_matches('/');
-            if mounts.iter().any(|m: &MountPoint| m.destination.trim_end_matches('/') == clean) {
+            if mounts
+                .iter()
+                .any(|m: &MountPoint| m.destination.trim_end_matches('/') == clean)
+            {
                 continue;
             }
             let name = names::new_id()?;
@@ -170,8 +217,12 @@ impl Engine {
         let dir = self.dir(&id);
         self.sweep_trash();
         let names_lock = self.containers().lock_names()?;
-        let taken: Vec<(String, String)> =
-            self.containers().all()?.into_iter().map(|c| (c.name, c.id)).collect();
+        let taken: Vec<(String, String)> = self
+            .containers()
+            .all()?
+            .into_iter()
+            .map(|c| (c.name, c.id))
+            .collect();
         let name = match &o.name {
             Some(n) => {
                 if let Some((_, other)) = taken.iter().find(|(t, _)| t == n) {
@@ -210,9 +261,17 @@ impl Engine {
                 env,
                 cmd,
                 entrypoint,
-                working_dir: o.workdir.clone().or(icfg.working_dir.clone()).unwrap_or_default(),
+                working_dir: o
+                    .workdir
+                    .clone()
+                    .or(icfg.working_dir.clone())
+                    .unwrap_or_default(),
                 labels,
-                stop_signal: o.stop_signal.clone().or(icfg.stop_signal.clone()).unwrap_or_default(),
+                stop_signal: o
+                    .stop_signal
+                    .clone()
+                    .or(icfg.stop_signal.clone())
+                    .unwrap_or_default(),
                 stop_timeout: o.stop_timeout,
                 open_stdin: o.interactive,
                 tty: o.tty,
@@ -293,7 +352,8 @@ fn healthcheck(
     image: Option<&serde_json::Value>,
     given: Option<&crate::health::Healthcheck>,
 ) -> Option<crate::health::Healthcheck> {
-    let mut h: Option<crate::health::Healthcheck> = image.and_then(|v| serde_json::from_value(v.clone()).ok());
+    let mut h: Option<crate::health::Healthcheck> =
+        image.and_then(|v| serde_json::from_value(v.clone()).ok());
     if let Some(g) = given {
         let base = h.get_or_insert_with(Default::default);
         if !g.test.is_empty() {

@@ -28,7 +28,10 @@ pub struct HostDevice {
 /// The device node at `path` (symlinks followed, as Docker does), or Docker's error.
 pub fn host_device(path: &Path) -> Result<HostDevice> {
     let md = std::fs::metadata(path).map_err(|e| {
-        Error::InvalidArgument(format!("error gathering device information while adding custom device \"{}\": {e}", path.display()))
+        Error::InvalidArgument(format!(
+            "error gathering device information while adding custom device \"{}\": {e}",
+            path.display()
+        ))
     })?;
     let ft = md.file_type();
     let kind = if ft.is_char_device() {
@@ -69,7 +72,9 @@ pub fn allow_rule(d: &HostDevice, access: &str) -> Value {
 /// those the container gets its own of (pts, shm, mqueue, the console).
 pub fn all_host_devices() -> Vec<(String, HostDevice)> {
     fn walk(dir: &Path, out: &mut Vec<(String, HostDevice)>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let Ok(ft) = e.file_type() else { continue };

@@ -37,7 +37,10 @@ pub fn filter_resolv_conf(host: &str) -> String {
 /// Writes hostname, hosts and resolv.conf for `c` into `dir`.
 pub fn write(c: &Container, dir: &Path) -> Result<()> {
     let host_mode = c.host.network_mode == "host";
-    write_replace(&dir.join("hostname"), format!("{}\n", c.config.hostname).as_bytes())?;
+    write_replace(
+        &dir.join("hostname"),
+        format!("{}\n", c.config.hostname).as_bytes(),
+    )?;
     let mut hosts = if host_mode {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_BASE.to_string())
     } else {
@@ -49,7 +52,11 @@ pub fn write(c: &Container, dir: &Path) -> Result<()> {
     }
     write_replace(&dir.join("hosts"), hosts.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv = if host_mode { host_resolv } else { filter_resolv_conf(&host_resolv) };
+    let resolv = if host_mode {
+        host_resolv
+    } else {
+        filter_resolv_conf(&host_resolv)
+    };
     write_replace(&dir.join("resolv.conf"), resolv.as_bytes())
 }
 

@@ -28,7 +28,10 @@ impl Engine {
     pub fn exec(&self, key: &str, o: &ExecOptions) -> Result<i32> {
         let c = self.find(key)?;
         if c.state.status != Status::Running {
-            return Err(Error::Conflict(format!("container {} is not running", c.id)));
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
         }
         let rt = self.runtime()?;
         let mut p = rt.config_process(&c.id)?;
@@ -60,7 +63,10 @@ impl Engine {
         let r = rt.exec(
             &c.id,
             &p,
-            &berth_runtime::ExecOptions { detach: o.detach, ..Default::default() },
+            &berth_runtime::ExecOptions {
+                detach: o.detach,
+                ..Default::default()
+            },
         );
         match r {
             Ok(v) => Ok(v),

@@ -44,23 +44,37 @@ impl Healthcheck {
     pub fn argv(&self) -> Option<Vec<String>> {
         match self.test.first().map(String::as_str) {
             Some("CMD") if self.test.len() > 1 => Some(self.test[1..].to_vec()),
-            Some("CMD-SHELL") if self.test.len() > 1 => {
-                Some(vec!["/bin/sh".into(), "-c".into(), self.test[1..].join(" ")])
-            }
+            Some("CMD-SHELL") if self.test.len() > 1 => Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                self.test[1..].join(" "),
+            ]),
             _ => None,
         }
     }
 
     fn interval(&self) -> Duration {
-        if self.interval == 0 { DEFAULT_INTERVAL } else { Duration::from_nanos(self.interval) }
+        if self.interval == 0 {
+            DEFAULT_INTERVAL
+        } else {
+            Duration::from_nanos(self.interval)
+        }
     }
 
     fn timeout(&self) -> Duration {
-        if self.timeout == 0 { DEFAULT_TIMEOUT } else { Duration::from_nanos(self.timeout) }
+        if self.timeout == 0 {
+            DEFAULT_TIMEOUT
+        } else {
+            Duration::from_nanos(self.timeout)
+        }
     }
 
     fn retries(&self) -> u32 {
-        if self.retries == 0 { DEFAULT_RETRIES } else { self.retries }
+        if self.retries == 0 {
+            DEFAULT_RETRIES
+        } else {
+            self.retries
+        }
     }
 }
 
@@ -122,7 +136,13 @@ impl Checker {
     pub fn new(check: &Healthcheck) -> Option<Checker> {
         let argv = check.argv()?;
         let now = Instant::now();
-        Some(Checker { check: check.clone(), argv, began: now, next: now + check.interval(), running: None })
+        Some(Checker {
+            check: check.clone(),
+            argv,
+            began: now,
+            next: now + check.interval(),
+            running: None,
+        })
     }
 
     /// How long the monitor may sleep before [`Checker::tick`] has work.
@@ -144,7 +164,10 @@ impl Checker {
         let now = Instant::now();
         if let Some(r) = &self.running {
             if now >= r.started + self.check.timeout() {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(r.pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(r.pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 let r = self.running.take().expect("checked above");
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(r.pid), None);
                 let msg = format!("Health check exceeded timeout ({:?})", self.check.timeout());
@@ -158,7 +181,15 @@ impl Checker {
         self.next = now + self.check.interval();
         let start = now_string();
         match self.spawn(engine, id) {
-            Ok((pid, pidfd, output)) => self.running = Some(Running { pid, pidfd, output, started: now, start }),
+            Ok((pid, pidfd, output)) => {
+                self.running = Some(Running {
+                    pid,
+                    pidfd,
+                    output,
+                    started: now,
+                    start,
+                })
+            }
             Err(e) => self.record(engine, id, start, -1, e.to_string()),
         }
     }
@@ -180,7 +211,13 @@ impl Checker {
             }
         }
         out.truncate(MAX_OUTPUT);
-        self.record(engine, id, r.start, code, String::from_utf8_lossy(&out).into_owned());
+        self.record(
+            engine,
+            id,
+            r.start,
+            code,
+            String::from_utf8_lossy(&out).into_owned(),
+        );
     }
 
     fn spawn(&self, engine: &Engine, id: &str) -> Result<(i32, OwnedFd, OwnedFd)> {
@@ -189,20 +226,36 @@ impl Checker {
         p.set_args(Some(self.argv.clone()));
         p.set_terminal(Some(false));
         p.set_oom_score_adj(None);
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-            .map_err(|e| Error::Io { what: "create a health check's output pipe".into(), source: e.into() })?;
-        let null = std::fs::File::options().read(true).write(true).open("/dev/null")
+        let (r, w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|e| Error::Io {
+                    what: "create a health check's output pipe".into(),
+                    source: e.into(),
+                })?;
+        let null = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
             .map_err(crate::error::io("open /dev/null"))?;
         // The runtime gives the process the caller's stdio.
         let _ = nix::unistd::dup2_stdout(&w);
         let _ = nix::unistd::dup2_stderr(&w);
-        let pid = rt.exec(id, &p, &berth_runtime::ExecOptions { detach: true, ..Default::default() });
+        let pid = rt.exec(
+            id,
+            &p,
+            &berth_runtime::ExecOptions {
+                detach: true,
+                ..Default::default()
+            },
+        );
         let _ = nix::unistd::dup2_stdout(&null);
         let _ = nix::unistd::dup2_stderr(&null);
         drop(w);
         let pid = pid?;
-        let pidfd = berth_runtime::sys::pidfd_open(pid)
-            .map_err(|e| Error::Io { what: format!("open a pidfd for health check {pid}"), source: e.into() })?;
+        let pidfd = berth_runtime::sys::pidfd_open(pid).map_err(|e| Error::Io {
+            what: format!("open a pidfd for health check {pid}"),
+            source: e.into(),
+        })?;
         let _ = r.as_raw_fd();
         Ok((pid, pidfd, r))
     }
@@ -225,7 +278,12 @@ impl Checker {
                     h.status = "unhealthy".into();
                 }
             }
-            h.log.push(Probe { start, end: now_string(), exit_code: code, output });
+            h.log.push(Probe {
+                start,
+                end: now_string(),
+                exit_code: code,
+                output,
+            });
             let extra = h.log.len().saturating_sub(5);
             h.log.drain(..extra);
         });
@@ -242,11 +300,24 @@ mod tests {
 
     #[test]
     fn commands_and_durations() {
-        let h = Healthcheck { test: vec!["CMD-SHELL".into(), "exit 1".into()], ..Default::default() };
+        let h = Healthcheck {
+            test: vec!["CMD-SHELL".into(), "exit 1".into()],
+            ..Default::default()
+        };
         assert_eq!(h.argv().unwrap(), ["/bin/sh", "-c", "exit 1"]);
-        let h = Healthcheck { test: vec!["CMD".into(), "true".into()], ..Default::default() };
+        let h = Healthcheck {
+            test: vec!["CMD".into(), "true".into()],
+            ..Default::default()
+        };
         assert_eq!(h.argv().unwrap(), ["true"]);
-        assert!(Healthcheck { test: vec!["NONE".into()], ..Default::default() }.argv().is_none());
+        assert!(
+            Healthcheck {
+                test: vec!["NONE".into()],
+                ..Default::default()
+            }
+            .argv()
+            .is_none()
+        );
         assert_eq!(parse_duration("1m30s"), Some(90_000_000_000));
         assert_eq!(parse_duration("500ms"), Some(500_000_000));
         assert_eq!(parse_duration("10"), None);

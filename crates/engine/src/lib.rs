@@ -15,8 +15,8 @@ pub mod create;
 pub mod devices;
 pub mod error;
 pub mod etc_files;
-pub mod health;
 pub mod exec;
+pub mod health;
 pub mod logs;
 pub mod manage;
 pub mod monitor;
@@ -89,7 +89,10 @@ impl Engine {
 
     /// The OCI runtime, its state under `<state>/runtime`.
     pub fn runtime(&self) -> Result<berth_runtime::Runtime> {
-        Ok(berth_runtime::Runtime::new(&self.state.join("runtime"), false)?)
+        Ok(berth_runtime::Runtime::new(
+            &self.state.join("runtime"),
+            false,
+        )?)
     }
 
     /// The snapshotter holding container root filesystems.

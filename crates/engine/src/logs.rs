@@ -112,7 +112,11 @@ impl Writer {
             }
             std::fs::rename(&self.path, rotated(&self.path, 1))?;
         }
-        self.file = File::options().create(true).write(true).truncate(true).open(&self.path)?;
+        self.file = File::options()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&self.path)?;
         self.size = 0;
         Ok(())
     }
@@ -191,7 +195,9 @@ pub fn parse_since(s: &str, now: f64) -> Option<f64> {
         let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let n: f64 = rest[..n_end].parse().ok()?;
         rest = &rest[n_end..];
-        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..u_end] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -216,14 +222,17 @@ pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Entry>, u64)> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
         Err(e) => return Err(io(format!("open log {}", path.display()))(e)),
     };
-    f.seek(std::io::SeekFrom::Start(offset)).map_err(io("seek log"))?;
+    f.seek(std::io::SeekFrom::Start(offset))
+        .map_err(io("seek log"))?;
     let mut r = std::io::BufReader::new(f);
     let mut out = Vec::new();
     let mut pos = offset;
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = r.read_until(b'\n', &mut line).map_err(io(format!("read log {}", path.display())))?;
+        let n = r
+            .read_until(b'\n', &mut line)
+            .map_err(io(format!("read log {}", path.display())))?;
         if n == 0 || line.last() != Some(&b'\n') {
             break;
         }
@@ -251,8 +260,18 @@ mod tests {
         w.write(0, b"ld").unwrap();
         w.flush().unwrap();
         let (e, off) = read_from(&p, 0).unwrap();
-        let got: Vec<(&str, &str)> = e.iter().map(|e| (e.stream.as_str(), e.log.as_str())).collect();
-        assert_eq!(got, [("stderr", "oops\n"), ("stdout", "hello\n"), ("stdout", "world")]);
+        let got: Vec<(&str, &str)> = e
+            .iter()
+            .map(|e| (e.stream.as_str(), e.log.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("stderr", "oops\n"),
+                ("stdout", "hello\n"),
+                ("stdout", "world")
+            ]
+        );
         assert_eq!(off, std::fs::metadata(&p).unwrap().len());
         assert!(e[0].time.ends_with('Z') && e[0].time.len() > 20);
         let (more, _) = read_from(&p, off).unwrap();
@@ -278,7 +297,10 @@ mod tests {
         }
         // The newest lines survive, in order.
         assert_eq!(all.last().unwrap().log, "line 19\n");
-        let n: Vec<usize> = all.iter().map(|e| e.log[5..].trim().parse().unwrap()).collect();
+        let n: Vec<usize> = all
+            .iter()
+            .map(|e| e.log[5..].trim().parse().unwrap())
+            .collect();
         assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "{n:?}");
         std::fs::remove_dir_all(&d).unwrap();
     }
@@ -289,13 +311,23 @@ mod tests {
         assert_eq!(parse_since("1h30m", 10_000.0), Some(10_000.0 - 5400.0));
         assert_eq!(parse_since("1.5s", 10.0), Some(8.5));
         let t = parse_since("2026-01-01T00:00:00.5Z", 0.0).unwrap();
-        assert!((t - (berth_image::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap() as f64 + 0.5)).abs() < 1e-6);
+        assert!(
+            (t - (berth_image::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap() as f64 + 0.5))
+                .abs()
+                < 1e-6
+        );
         assert_eq!(parse_since("yesterday", 0.0), None);
     }
 
     #[test]
     fn go_nano_trims_zeros() {
-        assert_eq!(go_nano("2026-01-01T00:00:00.120000000Z"), "2026-01-01T00:00:00.12Z");
-        assert_eq!(go_nano("2026-01-01T00:00:00.000000000Z"), "2026-01-01T00:00:00Z");
+        assert_eq!(
+            go_nano("2026-01-01T00:00:00.120000000Z"),
+            "2026-01-01T00:00:00.12Z"
+        );
+        assert_eq!(
+            go_nano("2026-01-01T00:00:00.000000000Z"),
+            "2026-01-01T00:00:00Z"
+        );
     }
 }

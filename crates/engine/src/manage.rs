@@ -11,7 +11,10 @@ impl Engine {
     fn running(&self, key: &str) -> Result<Container> {
         let c = self.find(key)?;
         if c.state.status != Status::Running {
-            return Err(Error::Conflict(format!("Container {} is not running", c.id)));
+            return Err(Error::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
         Ok(c)
     }
@@ -20,10 +23,16 @@ impl Engine {
     pub fn pause(&self, key: &str) -> Result<Container> {
         let c = self.running(key)?;
         if c.state.paused {
-            return Err(Error::Conflict(format!("Container {} is already paused", c.id)));
+            return Err(Error::Conflict(format!(
+                "Container {} is already paused",
+                c.id
+            )));
         }
         self.runtime()?.pause(&c.id)?;
-        Ok(self.containers().update(&c.id, |c| c.state.paused = true)?.0)
+        Ok(self
+            .containers()
+            .update(&c.id, |c| c.state.paused = true)?
+            .0)
     }
 
     /// Thaws a paused container.
@@ -33,7 +42,10 @@ impl Engine {
             return Err(Error::Conflict(format!("Container {} is not paused", c.id)));
         }
         self.runtime()?.resume(&c.id)?;
-        Ok(self.containers().update(&c.id, |c| c.state.paused = false)?.0)
+        Ok(self
+            .containers()
+            .update(&c.id, |c| c.state.paused = false)?
+            .0)
     }
 
     /// Gives container `key` the name `new`, which must be free.
@@ -53,7 +65,10 @@ impl Engine {
                 other.id
             )));
         }
-        Ok(self.containers().update(&c.id, |c| c.name = new.to_string())?.0)
+        Ok(self
+            .containers()
+            .update(&c.id, |c| c.name = new.to_string())?
+            .0)
     }
 
     /// Stops (waiting `timeout` seconds before SIGKILL) and starts container `key`.
@@ -95,8 +110,15 @@ impl Engine {
     /// runs) and restart policy.
     pub fn update(&self, key: &str, o: &UpdateOptions) -> Result<Container> {
         let c = self.find(key)?;
-        if c.host.auto_remove && o.restart.as_ref().is_some_and(|r| !matches!(r.name.as_str(), "" | "no")) {
-            return Err(Error::InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container".into()));
+        if c.host.auto_remove
+            && o.restart
+                .as_ref()
+                .is_some_and(|r| !matches!(r.name.as_str(), "" | "no"))
+        {
+            return Err(Error::InvalidArgument(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container"
+                    .into(),
+            ));
         }
         let (c, ()) = self.containers().update(&c.id, |c| {
             if let Some(m) = o.memory {
@@ -132,7 +154,11 @@ impl Engine {
                 r["memory"] = serde_json::json!({"limit": if c.host.memory > 0 { c.host.memory } else { -1 }, "swap": swap});
             }
             if o.nano_cpus.is_some() {
-                let quota = if c.host.nano_cpus > 0 { c.host.nano_cpus * 100_000 / 1_000_000_000 } else { -1 };
+                let quota = if c.host.nano_cpus > 0 {
+                    c.host.nano_cpus * 100_000 / 1_000_000_000
+                } else {
+                    -1
+                };
                 r["cpu"]["quota"] = serde_json::json!(quota);
                 r["cpu"]["period"] = serde_json::json!(100_000);
             }

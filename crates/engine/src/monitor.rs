@@ -83,11 +83,16 @@ pub struct Attach<'a> {
 /// Starts the monitor of container `id`: `berth --root R --state S __monitor <id>`,
 /// with a report pipe and, for an attached `run`, the caller's descriptors.
 pub fn spawn(engine: &Engine, id: &str, attach: Option<Attach>) -> Result<Handle> {
-    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-        .map_err(|e| Error::Io { what: "create the monitor's report pipe".into(), source: e.into() })?;
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Io {
+        what: "create the monitor's report pipe".into(),
+        source: e.into(),
+    })?;
     // Descriptors the monitor inherits: duplicates without close-on-exec.
     let inherit = |fd: BorrowedFd| -> Result<OwnedFd> {
-        rustix::io::dup(fd).map_err(|e| Error::Io { what: "duplicate a descriptor for the monitor".into(), source: e.into() })
+        rustix::io::dup(fd).map_err(|e| Error::Io {
+            what: "duplicate a descriptor for the monitor".into(),
+            source: e.into(),
+        })
     };
     let w_child = inherit(w.as_fd())?;
     let mut cmd = Command::new(&engine.exe);
@@ -104,19 +109,26 @@ pub fn spawn(engine: &Engine, id: &str, attach: Option<Attach>) -> Result<Handle
         .stderr(Stdio::null());
     let mut attached = Vec::new();
     if let Some(a) = attach {
-        for fd in [Some(a.stdout), Some(a.stderr), a.stdin].into_iter().flatten() {
+        for fd in [Some(a.stdout), Some(a.stderr), a.stdin]
+            .into_iter()
+            .flatten()
+        {
             attached.push(inherit(fd)?);
         }
         let nums: Vec<String> = attached.iter().map(|f| f.as_raw_fd().to_string()).collect();
         cmd.arg("--attach").arg(nums.join(","));
     }
-    let mut child = cmd.spawn().map_err(io(format!("start the monitor {}", engine.exe.display())))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(io(format!("start the monitor {}", engine.exe.display())))?;
     drop(w_child);
     drop(attached);
     drop(w);
     // The first process forks the real monitor and exits at once.
     let _ = child.wait();
-    Ok(Handle { reader: BufReader::new(File::from(r)) })
+    Ok(Handle {
+        reader: BufReader::new(File::from(r)),
+    })
 }
 
 /// Docker's exit code for a runtime error that kept the process from starting.
@@ -152,7 +164,11 @@ pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: &[RawFd]) {
     let _ = berth_runtime::sys::set_child_subreaper();
     let mut sync = sys::take_fd(sync_fd).map(File::from);
     let mut fds = attach.iter().map(|fd| sys::take_fd(*fd));
-    let (out, err, input) = (fds.next().flatten(), fds.next().flatten(), fds.next().flatten());
+    let (out, err, input) = (
+        fds.next().flatten(),
+        fds.next().flatten(),
+        fds.next().flatten(),
+    );
     let attach = match (out, err) {
         (Some(o), Some(e)) => Some((File::from(o), File::from(e))),
         _ => None,
@@ -161,7 +177,13 @@ pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: &[RawFd]) {
         Ok(code) => code,
         Err(e) => {
             let code = e.run_exit_code();
-            send(&mut sync, &Report::Failed { message: e.to_string(), code });
+            send(
+                &mut sync,
+                &Report::Failed {
+                    message: e.to_string(),
+                    code,
+                },
+            );
             code
         }
     };
@@ -186,16 +208,25 @@ fn monitor(
     let mut held_stdin = None;
     let input = match input {
         Some(fd) => Some(fd),
-        None if !tty && engine.containers().load(id).is_ok_and(|c| c.config.open_stdin) => {
-            let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-                .map_err(|e| Error::Io { what: "create the container's stdin pipe".into(), source: e.into() })?;
+        None if !tty
+            && engine
+                .containers()
+                .load(id)
+                .is_ok_and(|c| c.config.open_stdin) =>
+        {
+            let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Io {
+                what: "create the container's stdin pipe".into(),
+                source: e.into(),
+            })?;
             held_stdin = Some(w);
             Some(r)
         }
         None => None,
     };
     // The pty takes the size of the caller's terminal.
-    let size = forward_in.as_ref().and_then(|i| berth_runtime::sys::window_size(i.as_raw_fd()));
+    let size = forward_in
+        .as_ref()
+        .and_then(|i| berth_runtime::sys::window_size(i.as_raw_fd()));
     let started = create_and_start(engine, &rt, id, input, tty.then_some(size));
     let (_, init) = match started {
         Ok(v) => v,
@@ -205,7 +236,9 @@ fn monitor(
                     let t = re.to_string();
                     let code = start_error_code(&t);
                     (
-                        format!("failed to create task for container: OCI runtime create failed: unable to start container process: {t}: unknown"),
+                        format!(
+                            "failed to create task for container: OCI runtime create failed: unable to start container process: {t}: unknown"
+                        ),
                         code,
                     )
                 }
@@ -233,14 +266,22 @@ fn monitor(
     sys::release_unused_stack();
 
     let c = engine.containers().load(id)?;
-    let mut log = logs::Writer::open(&logs::path(&dir, id), c.host.log_max_size, c.host.log_max_file)?;
+    let mut log = logs::Writer::open(
+        &logs::path(&dir, id),
+        c.host.log_max_size,
+        c.host.log_max_file,
+    )?;
     let policy = c.host.restart_policy.clone();
     let mut buf = vec![0u8; 16 * 1024];
     let mut init = init;
     let mut delay = Duration::from_millis(100);
     let (code, oom) = loop {
         let began = std::time::Instant::now();
-        let mut health = c.config.healthcheck.as_ref().and_then(crate::health::Checker::new);
+        let mut health = c
+            .config
+            .healthcheck
+            .as_ref()
+            .and_then(crate::health::Checker::new);
         if health.is_some() {
             let _ = engine.containers().update(id, |c| {
                 c.state.health = Some(crate::health::Health {
@@ -250,7 +291,16 @@ fn monitor(
                 })
             });
         }
-        let code = pump(&init, &mut log, &mut attach, sync, &mut buf, &mut forward_in, &mut health, (engine, id));
+        let code = pump(
+            &init,
+            &mut log,
+            &mut attach,
+            sync,
+            &mut buf,
+            &mut forward_in,
+            &mut health,
+            (engine, id),
+        );
         let _ = log.flush();
         let oom = oom_killed(id);
         let _ = rt.delete(id, true);
@@ -282,7 +332,11 @@ fn monitor(
         let mut stopped = false;
         while std::time::Instant::now() < until {
             std::thread::sleep(POLL.min(until - std::time::Instant::now()));
-            if engine.containers().load(id).map_or(true, |c| c.state.manual_stop) {
+            if engine
+                .containers()
+                .load(id)
+                .map_or(true, |c| c.state.manual_stop)
+            {
                 stopped = true;
                 break;
             }
@@ -301,7 +355,9 @@ fn monitor(
         match create_and_start(engine, &rt, id, input, tty.then_some(None)) {
             Ok((_, next)) => init = next,
             Err(e) => {
-                let _ = engine.containers().update(id, |c| c.state.error = e.to_string());
+                let _ = engine
+                    .containers()
+                    .update(id, |c| c.state.error = e.to_string());
                 break (code, oom);
             }
         }
@@ -309,7 +365,11 @@ fn monitor(
     drop(attach);
     drop(held_stdin);
     let _ = rootfs::unmount(&dir.join("rootfs"));
-    let auto_remove = engine.containers().load(id).map(|c| c.host.auto_remove).unwrap_or(false);
+    let auto_remove = engine
+        .containers()
+        .load(id)
+        .map(|c| c.host.auto_remove)
+        .unwrap_or(false);
     if auto_remove {
         // Out of sight first, then the reply; the deletion follows.
         let rec = engine.containers().load(id);
@@ -351,7 +411,10 @@ fn pump(
     health: &mut Option<crate::health::Checker>,
     (engine, id): (&Engine, &str),
 ) -> i32 {
-    let mut open = [Some(init.stdout.as_fd()), init.stderr.as_ref().map(|f| f.as_fd())];
+    let mut open = [
+        Some(init.stdout.as_fd()),
+        init.stderr.as_ref().map(|f| f.as_fd()),
+    ];
     let mut status: Option<i32> = None;
     loop {
         if status.is_some() && open.iter().all(Option::is_none) {
@@ -389,7 +452,11 @@ fn pump(
         {
             h.tick(engine, id);
         }
-        let health_fd = if status.is_none() { health.as_ref().and_then(|h| h.wait_fd()) } else { None };
+        let health_fd = if status.is_none() {
+            health.as_ref().and_then(|h| h.wait_fd())
+        } else {
+            None
+        };
         if let Some(fd) = health_fd {
             fds.push(PollFd::new(fd, PollFlags::POLLIN));
             which.push(5);
@@ -493,8 +560,10 @@ fn create_and_start(
     let size = tty.flatten();
     let tty = tty.is_some();
     let pipe = || {
-        nix::unistd::pipe2(OFlag::O_CLOEXEC)
-            .map_err(|e| Error::Io { what: "create the container's output pipes".into(), source: e.into() })
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Io {
+            what: "create the container's output pipes".into(),
+            source: e.into(),
+        })
     };
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
@@ -515,7 +584,11 @@ fn create_and_start(
         bundle: dir.clone(),
         ..Default::default()
     };
-    let mut console = if tty { Some(berth_runtime::container::Console::new()?) } else { None };
+    let mut console = if tty {
+        Some(berth_runtime::container::Console::new()?)
+    } else {
+        None
+    };
     if tty {
         redirect(null.as_fd(), null.as_fd(), null.as_fd());
     } else {
@@ -543,15 +616,18 @@ fn create_and_start(
             if let Some((rows, cols)) = size {
                 let _ = berth_runtime::sys::set_window_size(m.as_raw_fd(), rows, cols);
             }
-            let reader = m
-                .try_clone()
-                .map_err(|e| Error::Io { what: "duplicate the pty master".into(), source: e })?;
+            let reader = m.try_clone().map_err(|e| Error::Io {
+                what: "duplicate the pty master".into(),
+                source: e,
+            })?;
             (reader, None, Some(m))
         }
         None => (out_r, Some(err_r), None),
     };
-    let pidfd = berth_runtime::sys::pidfd_open(pid)
-        .map_err(|e| Error::Io { what: format!("open a pidfd for pid {pid}"), source: e.into() });
+    let pidfd = berth_runtime::sys::pidfd_open(pid).map_err(|e| Error::Io {
+        what: format!("open a pidfd for pid {pid}"),
+        source: e.into(),
+    });
     let pidfd = match pidfd {
         Ok(p) => p,
         Err(e) => {
@@ -564,7 +640,9 @@ fn create_and_start(
         return Err(e.into());
     }
     let me = std::process::id() as i32;
-    let my_start = berth_runtime::state::proc_stat(me).map(|(s, _)| s).unwrap_or(0);
+    let my_start = berth_runtime::state::proc_stat(me)
+        .map(|(s, _)| s)
+        .unwrap_or(0);
     let (c, ()) = engine.containers().update(id, |c| {
         c.state.status = Status::Running;
         c.state.paused = false;
@@ -577,7 +655,16 @@ fn create_and_start(
         c.state.monitor_pid = me;
         c.state.monitor_start = my_start;
     })?;
-    Ok((c, Init { pid, pidfd, stdout, stderr, master }))
+    Ok((
+        c,
+        Init {
+            pid,
+            pidfd,
+            stdout,
+            stderr,
+            master,
+        },
+    ))
 }
 
 /// Waits for `pid` (our child as subreaper) and returns a shell's exit code; reaps
@@ -600,12 +687,16 @@ fn oom_killed(id: &str) -> bool {
         std::fs::read_to_string(path)
             .ok()
             .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("oom_kill ").and_then(|v| v.trim().parse().ok()))
+                s.lines().find_map(|l| {
+                    l.strip_prefix("oom_kill ")
+                        .and_then(|v| v.trim().parse().ok())
+                })
             })
             .unwrap_or(0)
     };
-    count(format!("/sys/fs/cgroup/memory/berth/{id}/memory.oom_control")) > 0
+    count(format!(
+        "/sys/fs/cgroup/memory/berth/{id}/memory.oom_control"
+    )) > 0
         || count(format!("/sys/fs/cgroup/berth/{id}/memory.events")) > 0
 }
 

@@ -6,23 +6,69 @@ use std::io::Read;
 use crate::error::{Result, io};
 
 const ADJECTIVES: &[&str] = &[
-    "agile", "amber", "ancient", "bold", "brave", "breezy", "bright", "busy", "calm",
-    "clever", "cosy", "crisp", "daring", "deep", "eager", "early", "fair", "fast",
-    "fearless", "gentle", "glad", "golden", "grand", "happy", "hardy", "honest", "jolly",
-    "keen", "kind", "lively", "loyal", "lucky", "merry", "mighty", "misty", "modest",
-    "nimble", "noble", "patient", "placid", "proud", "quick", "quiet", "rapid", "salty",
-    "serene", "sharp", "silent", "sleepy", "smooth", "steady", "stoic", "sturdy", "sunny",
-    "swift", "tidy", "trusty", "vivid", "warm", "wise",
+    "agile", "amber", "ancient", "bold", "brave", "breezy", "bright", "busy", "calm", "clever",
+    "cosy", "crisp", "daring", "deep", "eager", "early", "fair", "fast", "fearless", "gentle",
+    "glad", "golden", "grand", "happy", "hardy", "honest", "jolly", "keen", "kind", "lively",
+    "loyal", "lucky", "merry", "mighty", "misty", "modest", "nimble", "noble", "patient", "placid",
+    "proud", "quick", "quiet", "rapid", "salty", "serene", "sharp", "silent", "sleepy", "smooth",
+    "steady", "stoic", "sturdy", "sunny", "swift", "tidy", "trusty", "vivid", "warm", "wise",
 ];
 
 const NOUNS: &[&str] = &[
-    "anchor", "barge", "beacon", "bollard", "buoy", "cabin", "canal", "capstan",
-    "cargo", "channel", "clipper", "compass", "coracle", "crane", "cutter", "dinghy",
-    "dock", "dory", "ferry", "galley", "harbour", "hawser", "helm", "hull", "jetty",
-    "keel", "ketch", "lantern", "lighthouse", "lock", "mast", "mooring", "oar", "pier",
-    "pilot", "pontoon", "port", "quay", "raft", "rudder", "sail", "schooner", "skiff",
-    "sloop", "spar", "tide", "tiller", "towpath", "trawler", "tug", "wake", "wharf",
-    "winch", "yawl",
+    "anchor",
+    "barge",
+    "beacon",
+    "bollard",
+    "buoy",
+    "cabin",
+    "canal",
+    "capstan",
+    "cargo",
+    "channel",
+    "clipper",
+    "compass",
+    "coracle",
+    "crane",
+    "cutter",
+    "dinghy",
+    "dock",
+    "dory",
+    "ferry",
+    "galley",
+    "harbour",
+    "hawser",
+    "helm",
+    "hull",
+    "jetty",
+    "keel",
+    "ketch",
+    "lantern",
+    "lighthouse",
+    "lock",
+    "mast",
+    "mooring",
+    "oar",
+    "pier",
+    "pilot",
+    "pontoon",
+    "port",
+    "quay",
+    "raft",
+    "rudder",
+    "sail",
+    "schooner",
+    "skiff",
+    "sloop",
+    "spar",
+    "tide",
+    "tiller",
+    "towpath",
+    "trawler",
+    "tug",
+    "wake",
+    "wharf",
+    "winch",
+    "yawl",
 ];
 
 /// A new container ID: 32 random bytes from the kernel, as 64 lowercase hex digits.
@@ -75,7 +121,10 @@ mod tests {
         let a = new_id().unwrap();
         let b = new_id().unwrap();
         assert_eq!(a.len(), 64);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(a, b);
     }
 

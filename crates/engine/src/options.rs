@@ -106,7 +106,11 @@ pub enum MountSpec {
 
 /// Parses `--mount type=...,source=...,target=...` with Docker's keys.
 pub fn parse_mount(spec: &str) -> Result<MountSpec> {
-    let bad = |why: String| Error::InvalidArgument(format!("invalid argument \"{spec}\" for \"--mount\" flag: {why}"));
+    let bad = |why: String| {
+        Error::InvalidArgument(format!(
+            "invalid argument \"{spec}\" for \"--mount\" flag: {why}"
+        ))
+    };
     let mut kind = "volume".to_string();
     let (mut source, mut target) = (String::new(), String::new());
     let mut ro = false;
@@ -120,7 +124,10 @@ pub fn parse_mount(spec: &str) -> Result<MountSpec> {
             "target" | "destination" | "dst" => target = v.to_string(),
             "readonly" | "ro" => ro = matches!(v, "" | "true" | "1"),
             "volume-nocopy" => nocopy = matches!(v, "" | "true" | "1"),
-            "tmpfs-size" => tmpfs_opts.push(format!("size={}", parse_ram(v).ok_or_else(|| bad(format!("invalid tmpfs-size: {v}")))?)),
+            "tmpfs-size" => tmpfs_opts.push(format!(
+                "size={}",
+                parse_ram(v).ok_or_else(|| bad(format!("invalid tmpfs-size: {v}")))?
+            )),
             "tmpfs-mode" => tmpfs_opts.push(format!("mode={v}")),
             "bind-propagation" | "consistency" => {}
             _ => return Err(bad(format!("unexpected key '{k}' in '{field}'"))),
@@ -130,20 +137,29 @@ pub fn parse_mount(spec: &str) -> Result<MountSpec> {
         return Err(bad("target is required".into()));
     }
     if !target.starts_with('/') {
-        return Err(bad(format!("invalid mount path: '{target}' mount path must be absolute")));
+        return Err(bad(format!(
+            "invalid mount path: '{target}' mount path must be absolute"
+        )));
     }
     let mode = if ro { "ro".to_string() } else { String::new() };
     match kind.as_str() {
         "bind" => {
             if !source.starts_with('/') {
-                return Err(bad(format!("invalid mount config for type \"bind\": invalid mount path: '{source}' mount path must be absolute")));
+                return Err(bad(format!(
+                    "invalid mount config for type \"bind\": invalid mount path: '{source}' mount path must be absolute"
+                )));
             }
             if !std::path::Path::new(&source).exists() {
                 return Err(Error::InvalidArgument(format!(
                     "invalid mount config for type \"bind\": bind source path does not exist: {source}"
                 )));
             }
-            Ok(MountSpec::Volume(VolumeSpec::Bind { source, target, ro, mode }))
+            Ok(MountSpec::Volume(VolumeSpec::Bind {
+                source,
+                target,
+                ro,
+                mode,
+            }))
         }
         "volume" => {
             let mode = match (ro, nocopy) {
@@ -151,7 +167,12 @@ pub fn parse_mount(spec: &str) -> Result<MountSpec> {
                 (false, true) => "nocopy".to_string(),
                 _ => mode,
             };
-            Ok(MountSpec::Volume(VolumeSpec::Named { name: source, target, ro, mode }))
+            Ok(MountSpec::Volume(VolumeSpec::Named {
+                name: source,
+                target,
+                ro,
+                mode,
+            }))
         }
         "tmpfs" => {
             let mut t = target;
@@ -172,10 +193,20 @@ pub fn parse_device(spec: &str) -> Result<(String, String, String)> {
         [h, c] if c.chars().all(|x| "rwm".contains(x)) && !c.starts_with('/') => (*h, *h, *c),
         [h, c] => (*h, *c, "rwm"),
         [h, c, p] => (*h, *c, *p),
-        _ => return Err(Error::InvalidArgument(format!("invalid device specification: {spec}"))),
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "invalid device specification: {spec}"
+            )));
+        }
     };
-    if !host.starts_with('/') || !ctr.starts_with('/') || perms.is_empty() || !perms.chars().all(|x| "rwm".contains(x)) {
-        return Err(Error::InvalidArgument(format!("invalid device specification: {spec}")));
+    if !host.starts_with('/')
+        || !ctr.starts_with('/')
+        || perms.is_empty()
+        || !perms.chars().all(|x| "rwm".contains(x))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "invalid device specification: {spec}"
+        )));
     }
     Ok((host.into(), ctr.into(), perms.into()))
 }
@@ -183,20 +214,37 @@ pub fn parse_device(spec: &str) -> Result<(String, String, String)> {
 /// Checks a `--sysctl` as Docker does: only sysctls the container's own namespaces
 /// isolate (IPC ones unless `--ipc host`, network ones unless `--network host`).
 pub fn check_sysctl(kv: &str, ipc_host: bool, net_host: bool) -> Result<(String, String)> {
-    let (k, v) = kv
-        .split_once('=')
-        .ok_or_else(|| Error::InvalidArgument(format!("invalid argument \"{kv}\" for \"--sysctl\" flag: sysctl '{kv}' is not allowed")))?;
-    let ipc = matches!(k, "kernel.msgmax" | "kernel.msgmnb" | "kernel.msgmni" | "kernel.sem" | "kernel.shmall" | "kernel.shmmax" | "kernel.shmmni" | "kernel.shm_rmid_forced")
-        || k.starts_with("fs.mqueue.");
+    let (k, v) = kv.split_once('=').ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "invalid argument \"{kv}\" for \"--sysctl\" flag: sysctl '{kv}' is not allowed"
+        ))
+    })?;
+    let ipc = matches!(
+        k,
+        "kernel.msgmax"
+            | "kernel.msgmnb"
+            | "kernel.msgmni"
+            | "kernel.sem"
+            | "kernel.shmall"
+            | "kernel.shmmax"
+            | "kernel.shmmni"
+            | "kernel.shm_rmid_forced"
+    ) || k.starts_with("fs.mqueue.");
     let net = k.starts_with("net.");
     if ipc && ipc_host {
-        return Err(Error::InvalidArgument(format!("sysctl {k:?} not allowed in host IPC namespace")));
+        return Err(Error::InvalidArgument(format!(
+            "sysctl {k:?} not allowed in host IPC namespace"
+        )));
     }
     if net && net_host {
-        return Err(Error::InvalidArgument(format!("sysctl {k:?} not allowed in host network namespace")));
+        return Err(Error::InvalidArgument(format!(
+            "sysctl {k:?} not allowed in host network namespace"
+        )));
     }
     if !ipc && !net {
-        return Err(Error::InvalidArgument(format!("sysctl {k:?} is not in a separate kernel namespace")));
+        return Err(Error::InvalidArgument(format!(
+            "sysctl {k:?} is not in a separate kernel namespace"
+        )));
     }
     Ok((k.to_string(), v.to_string()))
 }
@@ -214,15 +262,25 @@ pub fn parse_log_opt(s: &str, size: &mut u64, files: &mut u32) -> Result<()> {
         Some(("max-size", v)) => {
             *size = match v {
                 "-1" => 0,
-                _ => parse_ram(v).filter(|n| *n > 0).ok_or_else(|| bad(format!("failed to parse max-size: invalid size: '{v}'")))? as u64,
+                _ => parse_ram(v)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad(format!("failed to parse max-size: invalid size: '{v}'")))?
+                    as u64,
             };
             Ok(())
         }
         Some(("max-file", v)) => {
-            *files = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| bad(format!("max-file must be a positive integer: {v}")))?;
+            *files = v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad(format!("max-file must be a positive integer: {v}")))?;
             Ok(())
         }
-        _ => Err(bad(format!("unknown log opt '{}' for json-file log driver", s.split('=').next().unwrap_or(s)))),
+        _ => Err(bad(format!(
+            "unknown log opt '{}' for json-file log driver",
+            s.split('=').next().unwrap_or(s)
+        ))),
     }
 }
 
@@ -253,8 +311,14 @@ pub fn rlimit_type(name: &str) -> Option<&'static str> {
 
 /// Parses `--ulimit NAME=SOFT[:HARD]` (-1 for unlimited) with Docker's messages.
 pub fn parse_ulimit(s: &str) -> Result<crate::record::Ulimit> {
-    let bad = |why: &str| Error::InvalidArgument(format!("invalid argument \"{s}\" for \"--ulimit\" flag: {why}"));
-    let (name, vals) = s.split_once('=').ok_or_else(|| bad(&format!("invalid ulimit argument: {s}")))?;
+    let bad = |why: &str| {
+        Error::InvalidArgument(format!(
+            "invalid argument \"{s}\" for \"--ulimit\" flag: {why}"
+        ))
+    };
+    let (name, vals) = s
+        .split_once('=')
+        .ok_or_else(|| bad(&format!("invalid ulimit argument: {s}")))?;
     if rlimit_type(name).is_none() {
         return Err(bad(&format!("invalid ulimit type: {name}")));
     }
@@ -270,14 +334,25 @@ pub fn parse_ulimit(s: &str) -> Result<crate::record::Ulimit> {
         None => (num(vals)?, num(vals)?),
     };
     if soft > hard {
-        return Err(bad(&format!("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")));
+        return Err(bad(&format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
     }
-    Ok(crate::record::Ulimit { name: name.to_string(), soft, hard })
+    Ok(crate::record::Ulimit {
+        name: name.to_string(),
+        soft,
+        hard,
+    })
 }
 
 /// Checks `--add-host NAME:IP` as Docker does.
 pub fn parse_extra_host(s: &str) -> Result<(String, String)> {
-    let bad = || Error::InvalidArgument(format!("invalid argument \"{s}\" for \"--add-host\" flag: invalid IP address in add-host: \"{}\"", s.split_once(':').map_or("", |x| x.1)));
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "invalid argument \"{s}\" for \"--add-host\" flag: invalid IP address in add-host: \"{}\"",
+            s.split_once(':').map_or("", |x| x.1)
+        ))
+    };
     let (name, ip) = s.split_once(':').ok_or_else(bad)?;
     let ip = ip.trim_start_matches('[').trim_end_matches(']');
     if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
@@ -290,9 +365,15 @@ pub fn parse_extra_host(s: &str) -> Result<(String, String)> {
 pub fn parse_tmpfs(s: &str) -> Result<(String, Vec<String>)> {
     let (path, opts) = s.split_once(':').unwrap_or((s, ""));
     if !path.starts_with('/') {
-        return Err(Error::InvalidArgument(format!("invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute")));
+        return Err(Error::InvalidArgument(format!(
+            "invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute"
+        )));
     }
-    let mut o = vec!["noexec".to_string(), "nosuid".to_string(), "nodev".to_string()];
+    let mut o = vec![
+        "noexec".to_string(),
+        "nosuid".to_string(),
+        "nodev".to_string(),
+    ];
     for x in opts.split(',').filter(|x| !x.is_empty()) {
         let key = x.split('=').next().unwrap_or(x);
         let opposite = match key {
@@ -365,7 +446,9 @@ pub fn parse_cpus(s: &str) -> Result<i64> {
         return Err(bad());
     }
     let n = (v * 1e9).round() as i64;
-    let max = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
+    let max = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as i64;
     if n > max * 1_000_000_000 {
         return Err(Error::InvalidArgument(format!(
             "range of CPUs is from 0.01 to {max}.00, as there are only {max} CPUs available"
@@ -434,7 +517,12 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec> {
     }
     let mode = mode.to_string();
     if src.starts_with('/') {
-        Ok(VolumeSpec::Bind { source: src.into(), target: dst.into(), ro, mode })
+        Ok(VolumeSpec::Bind {
+            source: src.into(),
+            target: dst.into(),
+            ro,
+            mode,
+        })
     } else if src.starts_with('.') || src.contains('/') {
         Err(Error::InvalidArgument(format!(
             "invalid volume specification: '{spec}': {src} includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
@@ -445,7 +533,12 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec> {
                 "create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
             ))
         })?;
-        Ok(VolumeSpec::Named { name: src.into(), target: dst.into(), ro, mode })
+        Ok(VolumeSpec::Named {
+            name: src.into(),
+            target: dst.into(),
+            ro,
+            mode,
+        })
     }
 }
 
@@ -491,7 +584,12 @@ mod tests {
             "Minimum memory limit allowed is 6MB"
         );
         assert_eq!(parse_cpus("0.5").unwrap(), 500_000_000);
-        assert!(parse_cpus("abc").unwrap_err().to_string().contains("rational number"));
+        assert!(
+            parse_cpus("abc")
+                .unwrap_err()
+                .to_string()
+                .contains("rational number")
+        );
         assert!(parse_cpus("100000").is_err());
     }
 
@@ -499,9 +597,16 @@ mod tests {
     fn volumes_binds_and_names() {
         assert_eq!(
             parse_volume("/h:/c:ro").unwrap(),
-            VolumeSpec::Bind { source: "/h".into(), target: "/c".into(), ro: true, mode: "ro".into() }
+            VolumeSpec::Bind {
+                source: "/h".into(),
+                target: "/c".into(),
+                ro: true,
+                mode: "ro".into()
+            }
         );
-        assert!(matches!(parse_volume("data:/d").unwrap(), VolumeSpec::Named { ref name, .. } if name == "data"));
+        assert!(
+            matches!(parse_volume("data:/d").unwrap(), VolumeSpec::Named { ref name, .. } if name == "data")
+        );
         assert!(parse_volume("/h").is_err());
         assert!(parse_volume("/h:rel").is_err());
         assert!(parse_volume("/h:/c:bogus").is_err());
@@ -515,7 +620,10 @@ mod tests {
         assert_eq!(parse_ulimit("core=-1").unwrap().hard, u64::MAX);
         assert!(parse_ulimit("bogus=1").is_err());
         assert!(parse_ulimit("nofile=10:5").is_err());
-        assert_eq!(parse_extra_host("db:10.0.0.2").unwrap(), ("db".into(), "10.0.0.2".into()));
+        assert_eq!(
+            parse_extra_host("db:10.0.0.2").unwrap(),
+            ("db".into(), "10.0.0.2".into())
+        );
         assert_eq!(parse_extra_host("v6:[::1]").unwrap().1, "::1");
         assert!(parse_extra_host("db:nope").is_err());
         let (p, o) = parse_tmpfs("/run:exec,size=1m").unwrap();
@@ -528,14 +636,35 @@ mod tests {
     fn mounts_and_devices() {
         assert_eq!(
             parse_mount("type=bind,source=/tmp,target=/t,readonly").unwrap(),
-            MountSpec::Volume(VolumeSpec::Bind { source: "/tmp".into(), target: "/t".into(), ro: true, mode: "ro".into() })
+            MountSpec::Volume(VolumeSpec::Bind {
+                source: "/tmp".into(),
+                target: "/t".into(),
+                ro: true,
+                mode: "ro".into()
+            })
         );
-        assert!(parse_mount("type=bind,source=/no/such/dir,target=/t").unwrap_err().to_string().contains("bind source path does not exist"));
-        assert!(matches!(parse_mount("source=data,target=/d,volume-nocopy").unwrap(), MountSpec::Volume(VolumeSpec::Named { ref mode, .. }) if mode == "nocopy"));
-        assert_eq!(parse_mount("type=tmpfs,target=/t,tmpfs-size=1m").unwrap(), MountSpec::Tmpfs("/t:size=1048576".into()));
+        assert!(
+            parse_mount("type=bind,source=/no/such/dir,target=/t")
+                .unwrap_err()
+                .to_string()
+                .contains("bind source path does not exist")
+        );
+        assert!(
+            matches!(parse_mount("source=data,target=/d,volume-nocopy").unwrap(), MountSpec::Volume(VolumeSpec::Named { ref mode, .. }) if mode == "nocopy")
+        );
+        assert_eq!(
+            parse_mount("type=tmpfs,target=/t,tmpfs-size=1m").unwrap(),
+            MountSpec::Tmpfs("/t:size=1048576".into())
+        );
         assert!(parse_mount("type=bind,source=/tmp").is_err());
-        assert_eq!(parse_device("/dev/null").unwrap(), ("/dev/null".into(), "/dev/null".into(), "rwm".into()));
-        assert_eq!(parse_device("/dev/null:/dev/x:r").unwrap(), ("/dev/null".into(), "/dev/x".into(), "r".into()));
+        assert_eq!(
+            parse_device("/dev/null").unwrap(),
+            ("/dev/null".into(), "/dev/null".into(), "rwm".into())
+        );
+        assert_eq!(
+            parse_device("/dev/null:/dev/x:r").unwrap(),
+            ("/dev/null".into(), "/dev/x".into(), "r".into())
+        );
         assert_eq!(parse_device("/dev/null:rw").unwrap().2, "rw");
         assert!(parse_device("null").is_err());
     }

@@ -276,17 +276,33 @@ impl RestartPolicy {
         let (name, count) = s.split_once(':').unwrap_or((s, ""));
         let bad = || Error::InvalidArgument(format!("invalid restart policy: {s}"));
         match (name, count) {
-            ("no" | "always" | "unless-stopped", "") => Ok(RestartPolicy { name: name.into(), maximum_retry_count: 0 }),
+            ("no" | "always" | "unless-stopped", "") => Ok(RestartPolicy {
+                name: name.into(),
+                maximum_retry_count: 0,
+            }),
             ("no" | "always" | "unless-stopped", _) => Err(Error::InvalidArgument(
-                "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    .into(),
             )),
-            ("on-failure", "") => Ok(RestartPolicy { name: name.into(), maximum_retry_count: 0 }),
+            ("on-failure", "") => Ok(RestartPolicy {
+                name: name.into(),
+                maximum_retry_count: 0,
+            }),
             ("on-failure", n) => {
-                let n: i64 = n.parse().map_err(|_| Error::InvalidArgument(format!("invalid restart policy: maximum retry count must be an integer: {n}")))?;
+                let n: i64 = n.parse().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "invalid restart policy: maximum retry count must be an integer: {n}"
+                    ))
+                })?;
                 if n < 0 {
-                    return Err(Error::InvalidArgument("invalid restart policy: maximum retry count cannot be negative".into()));
+                    return Err(Error::InvalidArgument(
+                        "invalid restart policy: maximum retry count cannot be negative".into(),
+                    ));
                 }
-                Ok(RestartPolicy { name: name.into(), maximum_retry_count: n as u32 })
+                Ok(RestartPolicy {
+                    name: name.into(),
+                    maximum_retry_count: n as u32,
+                })
             }
             _ => Err(bad()),
         }
@@ -300,7 +316,9 @@ impl RestartPolicy {
         }
         match self.name.as_str() {
             "always" | "unless-stopped" => true,
-            "on-failure" => code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count),
+            "on-failure" => {
+                code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
+            }
             _ => false,
         }
     }
@@ -395,7 +413,11 @@ impl Containers {
     }
 
     /// Loads, changes with `f` and saves container `id`'s record under its lock.
-    pub fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<(Container, T)> {
+    pub fn update<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container) -> T,
+    ) -> Result<(Container, T)> {
         let lock = self.lock(id)?;
         let mut c = self.load(id)?;
         let r = f(&mut c);
@@ -407,7 +429,8 @@ impl Containers {
     /// skipped.
     pub fn all(&self) -> Result<Vec<Container>> {
         let mut v = Vec::new();
-        let rd = std::fs::read_dir(&self.dir).map_err(io(format!("list {}", self.dir.display())))?;
+        let rd =
+            std::fs::read_dir(&self.dir).map_err(io(format!("list {}", self.dir.display())))?;
         for e in rd.flatten() {
             let name = e.file_name();
             let Some(id) = name.to_str() else { continue };
@@ -523,10 +546,17 @@ mod tests {
         let p = RestartPolicy::parse("on-failure:2").unwrap();
         assert!(p.restarts(1, 0, false) && p.restarts(1, 1, false) && !p.restarts(1, 2, false));
         assert!(!p.restarts(0, 0, false));
-        assert!(RestartPolicy::parse("always").unwrap().restarts(0, 99, false));
+        assert!(
+            RestartPolicy::parse("always")
+                .unwrap()
+                .restarts(0, 99, false)
+        );
         assert!(!RestartPolicy::parse("always").unwrap().restarts(0, 0, true));
         assert!(!RestartPolicy::parse("no").unwrap().restarts(1, 0, false));
-        assert_eq!(RestartPolicy::parse("sometimes").unwrap_err().to_string(), "invalid restart policy: sometimes");
+        assert_eq!(
+            RestartPolicy::parse("sometimes").unwrap_err().to_string(),
+            "invalid restart policy: sometimes"
+        );
         assert!(RestartPolicy::parse("always:3").is_err());
         assert!(RestartPolicy::parse("on-failure:x").is_err());
     }

@@ -24,7 +24,8 @@ impl Engine {
                     c.name
                 )));
             }
-            self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
+            self.containers()
+                .update(&c.id, |c| c.state.manual_stop = true)?;
             if let Ok(rt) = self.runtime() {
                 self.thaw_if_paused(&rt, &c);
                 let _ = rt.kill(&c.id, libc::SIGKILL, true);
@@ -93,8 +94,12 @@ impl Engine {
     /// and drops creations a crash cut short (a directory without a record), both
     /// once older than a minute.
     pub fn sweep_trash(&self) {
-        let Some(base) = self.dir("x").parent().map(Path::to_path_buf) else { return };
-        let Ok(rd) = std::fs::read_dir(&base) else { return };
+        let Some(base) = self.dir("x").parent().map(Path::to_path_buf) else {
+            return;
+        };
+        let Ok(rd) = std::fs::read_dir(&base) else {
+            return;
+        };
         for e in rd.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };

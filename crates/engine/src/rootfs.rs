@@ -50,8 +50,15 @@ pub fn unmount(target: &Path) -> Result<()> {
 }
 
 fn open_root(root: &Path) -> Result<OwnedFd> {
-    rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::Io { what: format!("open {}", root.display()), source: e.into() })
+    rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::Io {
+        what: format!("open {}", root.display()),
+        source: e.into(),
+    })
 }
 
 /// Reads file `rel` inside `root` (symlinks resolved within the root); an absent
@@ -67,7 +74,12 @@ pub fn read_in_root(root: &Path, rel: &str) -> Result<String> {
     ) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => return Ok(String::new()),
-        Err(e) => return Err(Error::Io { what: format!("open {rel} in the container"), source: e.into() }),
+        Err(e) => {
+            return Err(Error::Io {
+                what: format!("open {rel} in the container"),
+                source: e.into(),
+            });
+        }
     };
     let mut s = String::new();
     // Cap what an image can make us read.
@@ -92,12 +104,18 @@ pub fn resolve_dir_in_root(root: &Path, rel: &str) -> Result<Option<std::path::P
     ) {
         Ok(fd) => {
             // Resolve the descriptor back to a real path, so that it can be walked.
-            let p = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)))
-                .map_err(io(format!("resolve {rel} in the container")))?;
+            let p = std::fs::read_link(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            ))
+            .map_err(io(format!("resolve {rel} in the container")))?;
             Ok(Some(p))
         }
         Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => Ok(None),
-        Err(e) => Err(Error::Io { what: format!("open {rel} in the container"), source: e.into() }),
+        Err(e) => Err(Error::Io {
+            what: format!("open {rel} in the container"),
+            source: e.into(),
+        }),
     }
 }
 
@@ -109,7 +127,12 @@ pub fn mkdir_in_root(root: &Path, rel: &str) -> Result<()> {
         let Component::Normal(name) = c else { continue };
         match rustix::fs::mkdirat(cur.as_fd(), name, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(Error::Io { what: format!("create working directory {rel}"), source: e.into() }),
+            Err(e) => {
+                return Err(Error::Io {
+                    what: format!("create working directory {rel}"),
+                    source: e.into(),
+                });
+            }
         }
         cur = rustix::fs::openat2(
             cur.as_fd(),
@@ -118,7 +141,10 @@ pub fn mkdir_in_root(root: &Path, rel: &str) -> Result<()> {
             Mode::empty(),
             ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         )
-        .map_err(|e| Error::Io { what: format!("create working directory {rel}"), source: e.into() })?;
+        .map_err(|e| Error::Io {
+            what: format!("create working directory {rel}"),
+            source: e.into(),
+        })?;
     }
     Ok(())
 }

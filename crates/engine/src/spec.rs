@@ -82,17 +82,25 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
         _ if privileged => None,
         "unconfined" => None,
         "" => Some(berth_runtime::seccomp::docker_default_profile(&target)),
-        json => Some(berth_runtime::seccomp::docker_default::resolve(json, &target)),
+        json => Some(berth_runtime::seccomp::docker_default::resolve(
+            json, &target,
+        )),
     };
     let seccomp = match seccomp {
         None => Value::Null,
-        Some(r) => serde_json::to_value(r.map_err(|e| Error::InvalidArgument(format!("invalid seccomp profile: {e}")))?)
-            .expect("seccomp profile serialises"),
+        Some(r) => serde_json::to_value(
+            r.map_err(|e| Error::InvalidArgument(format!("invalid seccomp profile: {e}")))?,
+        )
+        .expect("seccomp profile serialises"),
     };
 
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
-    let cwd = if c.config.working_dir.is_empty() { "/".to_string() } else { c.config.working_dir.clone() };
+    let cwd = if c.config.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        c.config.working_dir.clone()
+    };
 
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
@@ -110,7 +118,9 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
     ];
     for t in &c.host.tmpfs {
         let (path, options) = crate::options::parse_tmpfs(t)?;
-        mounts.push(json!({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": options}));
+        mounts.push(
+            json!({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": options}),
+        );
     }
     for f in ["resolv.conf", "hostname", "hosts"] {
         mounts.push(json!({
@@ -134,7 +144,11 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
     }
 
     let mut namespaces = vec![json!({"type": "mount"})];
-    for (typ, mode) in [("pid", &c.host.pid_mode), ("ipc", &c.host.ipc_mode), ("uts", &c.host.uts_mode)] {
+    for (typ, mode) in [
+        ("pid", &c.host.pid_mode),
+        ("ipc", &c.host.ipc_mode),
+        ("uts", &c.host.uts_mode),
+    ] {
         match mode.as_str() {
             "host" => {}
             m => match m.strip_prefix("container:") {
@@ -230,7 +244,10 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
         },
     });
     if seccomp.is_null() {
-        v["linux"].as_object_mut().expect("linux is an object").remove("seccomp");
+        v["linux"]
+            .as_object_mut()
+            .expect("linux is an object")
+            .remove("seccomp");
     }
     Ok(v)
 }
@@ -292,23 +309,67 @@ mod tests {
     #[test]
     fn config_carries_dockers_defaults_and_the_options() {
         let c = container();
-        let u = ExecUser { uid: 1000, gid: 1000, additional_gids: vec![5] };
-        let v = generate(&c, &u, &Paths { rootfs: Path::new("/r"), dir: Path::new("/d"), shared_pid: Default::default() }).unwrap();
+        let u = ExecUser {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![5],
+        };
+        let v = generate(
+            &c,
+            &u,
+            &Paths {
+                rootfs: Path::new("/r"),
+                dir: Path::new("/d"),
+                shared_pid: Default::default(),
+            },
+        )
+        .unwrap();
         assert_eq!(v["process"]["args"], json!(["sh", "-c", "exit 7"]));
-        assert_eq!(v["process"]["env"], json!(["PATH=/bin", "HOSTNAME=ffffffffffff", "A=1"]));
+        assert_eq!(
+            v["process"]["env"],
+            json!(["PATH=/bin", "HOSTNAME=ffffffffffff", "A=1"])
+        );
         assert_eq!(v["process"]["cwd"], "/srv");
         assert_eq!(v["process"]["user"]["uid"], 1000);
-        assert_eq!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            14
+        );
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
         assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 150_000);
         assert_eq!(v["linux"]["resources"]["pids"]["limit"], 20);
         assert!(v["linux"]["seccomp"]["syscalls"].as_array().unwrap().len() > 10);
-        assert!(v["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
-        let dests: Vec<&str> = v["mounts"].as_array().unwrap().iter().map(|m| m["destination"].as_str().unwrap()).collect();
-        for d in ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/c", "/proc", "/dev/shm"] {
+        assert!(
+            v["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"type": "network"}))
+        );
+        let dests: Vec<&str> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        for d in [
+            "/etc/hosts",
+            "/etc/hostname",
+            "/etc/resolv.conf",
+            "/c",
+            "/proc",
+            "/dev/shm",
+        ] {
             assert!(dests.contains(&d), "{d} in {dests:?}");
         }
-        let bind = v["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/c").unwrap();
+        let bind = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/c")
+            .unwrap();
         assert!(bind["options"].as_array().unwrap().contains(&json!("ro")));
         // It parses as an OCI spec.
         let _: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
@@ -319,7 +380,21 @@ mod tests {
         let mut c = container();
         c.host.network_mode = "host".into();
         let u = ExecUser::default();
-        let v = generate(&c, &u, &Paths { rootfs: Path::new("/r"), dir: Path::new("/d"), shared_pid: Default::default() }).unwrap();
-        assert!(!v["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "network"})));
+        let v = generate(
+            &c,
+            &u,
+            &Paths {
+                rootfs: Path::new("/r"),
+                dir: Path::new("/d"),
+                shared_pid: Default::default(),
+            },
+        )
+        .unwrap();
+        assert!(
+            !v["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"type": "network"}))
+        );
     }
 }

@@ -37,7 +37,15 @@ impl Engine {
                 shared_pid.insert(o.id.clone(), o.state.pid);
             }
         }
-        let config = spec::generate(c, &u, &spec::Paths { rootfs: &root, dir: &dir, shared_pid })?;
+        let config = spec::generate(
+            c,
+            &u,
+            &spec::Paths {
+                rootfs: &root,
+                dir: &dir,
+                shared_pid,
+            },
+        )?;
         write_replace(
             &dir.join("config.json"),
             &serde_json::to_vec_pretty(&config).expect("config serialises"),

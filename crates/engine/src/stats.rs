@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::Engine;
 use crate::error::{Error, Result};
 use crate::record::{Container, Status};
-use crate::Engine;
 
 /// One sample of a container's resource use.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -52,11 +52,16 @@ fn net_bytes(pid: i32) -> (u64, u64) {
     let mut rx = 0;
     let mut tx = 0;
     for l in text.lines().skip(2) {
-        let Some((name, rest)) = l.split_once(':') else { continue };
+        let Some((name, rest)) = l.split_once(':') else {
+            continue;
+        };
         if name.trim() == "lo" {
             continue;
         }
-        let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         rx += f.first().copied().unwrap_or(0);
         tx += f.get(8).copied().unwrap_or(0);
     }
@@ -78,7 +83,11 @@ impl Engine {
         let limit = num(&d["memory"]["usage"]["limit"]);
         let host = host_memory();
         let mut block = (0, 0);
-        for e in d["blkio"]["ioServiceBytesRecursive"].as_array().into_iter().flatten() {
+        for e in d["blkio"]["ioServiceBytesRecursive"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             match e["op"].as_str().map(str::to_ascii_lowercase).as_deref() {
                 Some("read") => block.0 += num(&e["value"]),
                 Some("write") => block.1 += num(&e["value"]),
@@ -88,7 +97,11 @@ impl Engine {
         Ok(Sample {
             cpu_ns: num(&d["cpu"]["usage"]["total"]),
             mem_usage: usage,
-            mem_limit: if limit == 0 || limit > host { host } else { limit },
+            mem_limit: if limit == 0 || limit > host {
+                host
+            } else {
+                limit
+            },
             net: net_bytes(c.state.pid),
             block,
             pids: num(&d["pids"]["current"]),
@@ -99,7 +112,10 @@ impl Engine {
     pub fn usage(&self, key: &str, interval: Duration) -> Result<(Container, Usage)> {
         let c = self.find(key)?;
         if c.state.status != Status::Running {
-            return Err(Error::Conflict(format!("container {} is not running", c.id)));
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
         }
         let t0 = Instant::now();
         let a = self.sample(&c)?;
@@ -107,6 +123,12 @@ impl Engine {
         let b = self.sample(&c)?;
         let wall = t0.elapsed().as_nanos().max(1) as f64;
         let cpu_percent = (b.cpu_ns.saturating_sub(a.cpu_ns)) as f64 / wall * 100.0;
-        Ok((c, Usage { cpu_percent, sample: b }))
+        Ok((
+            c,
+            Usage {
+                cpu_percent,
+                sample: b,
+            },
+        ))
     }
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+use crate::Engine;
 use crate::error::{Error, Result};
 use crate::monitor;
 use crate::record::{Container, Status};
-use crate::Engine;
 
 /// Seconds `stop` waits after the stop signal when neither `-t` nor
 /// `--stop-timeout` says otherwise (Docker's default).
@@ -73,9 +73,14 @@ impl Engine {
                 c.id
             )));
         }
-        let stop_sig = if c.config.stop_signal.is_empty() { libc::SIGTERM } else { parse_signal(&c.config.stop_signal)? };
+        let stop_sig = if c.config.stop_signal.is_empty() {
+            libc::SIGTERM
+        } else {
+            parse_signal(&c.config.stop_signal)?
+        };
         if signal == libc::SIGKILL || signal == stop_sig {
-            self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
+            self.containers()
+                .update(&c.id, |c| c.state.manual_stop = true)?;
         }
         let rt = self.runtime()?;
         self.thaw_if_paused(&rt, &c);
@@ -89,20 +94,24 @@ impl Engine {
     pub fn stop(&self, key: &str, timeout: Option<u32>) -> Result<Container> {
         let c = self.find(key)?;
         if c.state.status == Status::Restarting {
-            self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
+            self.containers()
+                .update(&c.id, |c| c.state.manual_stop = true)?;
             return self.wait_monitor(&c, Some(Duration::from_secs(10)));
         }
         if c.state.status != Status::Running {
             return Ok(c);
         }
-        self.containers().update(&c.id, |c| c.state.manual_stop = true)?;
+        self.containers()
+            .update(&c.id, |c| c.state.manual_stop = true)?;
         let rt = self.runtime()?;
         let sig = if c.config.stop_signal.is_empty() {
             libc::SIGTERM
         } else {
             parse_signal(&c.config.stop_signal)?
         };
-        let t = timeout.or(c.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let t = timeout
+            .or(c.config.stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
         self.thaw_if_paused(&rt, &c);
         let _ = rt.kill(&c.id, sig, false);
         if !wait_pid(c.state.pid, Some(Duration::from_secs(t as u64))) {
@@ -152,7 +161,14 @@ impl Engine {
     /// foreground `run`: they are blocked in the caller and relayed by a thread.
     /// Call after any process was spawned (children inherit the blocked mask).
     pub fn proxy_signals(&self, id: &str) {
-        let sigs = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+        let sigs = [
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+        ];
         let Ok(rt) = self.runtime() else { return };
         if berth_runtime::sys::block_signals(&sigs).is_err() {
             return;

@@ -30,7 +30,9 @@ pub fn trim_heap() {
 pub fn release_unused_stack() {
     let marker = 0u8;
     let sp = std::hint::black_box(&marker) as *const u8 as usize;
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
     let Some(start) = maps
         .lines()
         .find(|l| l.ends_with("[stack]"))

@@ -45,7 +45,10 @@ fn group_entries(text: &str) -> Vec<Entry<'_>> {
                 name: f.first()?,
                 id,
                 gid: id,
-                members: f.get(3).map(|m| m.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default(),
+                members: f
+                    .get(3)
+                    .map(|m| m.split(',').filter(|s| !s.is_empty()).collect())
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -68,19 +71,26 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
             None => (n, None, 0),
         }
     } else {
-        let e = users.iter().find(|e| e.name == u).ok_or_else(|| Error::Start {
-            message: format!("unable to find user {u}: no matching entries in passwd file"),
-            code: 126,
-        })?;
+        let e = users
+            .iter()
+            .find(|e| e.name == u)
+            .ok_or_else(|| Error::Start {
+                message: format!("unable to find user {u}: no matching entries in passwd file"),
+                code: 126,
+            })?;
         (e.id, Some(e.name), e.gid)
     };
     if let Some(g) = g {
         gid = match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => groups.iter().find(|e| e.name == g).map(|e| e.id).ok_or_else(|| Error::Start {
-                message: format!("unable to find group {g}: no matching entries in group file"),
-                code: 126,
-            })?,
+            Err(_) => groups
+                .iter()
+                .find(|e| e.name == g)
+                .map(|e| e.id)
+                .ok_or_else(|| Error::Start {
+                    message: format!("unable to find group {g}: no matching entries in group file"),
+                    code: 126,
+                })?,
         };
     }
     let mut additional_gids = Vec::new();
@@ -93,7 +103,11 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
             }
         }
     }
-    Ok(ExecUser { uid, gid, additional_gids })
+    Ok(ExecUser {
+        uid,
+        gid,
+        additional_gids,
+    })
 }
 
 #[cfg(test)]
@@ -106,12 +120,36 @@ mod tests {
     #[test]
     fn names_ids_and_groups() {
         assert_eq!(resolve("", PASSWD, GROUP).unwrap(), ExecUser::default());
-        assert_eq!(resolve("www", PASSWD, GROUP).unwrap(), ExecUser { uid: 33, gid: 33, additional_gids: vec![4] });
-        assert_eq!(resolve("1000", PASSWD, GROUP).unwrap(), ExecUser { uid: 1000, gid: 0, additional_gids: vec![] });
-        assert_eq!(resolve("33:50", PASSWD, GROUP).unwrap(), ExecUser { uid: 33, gid: 50, additional_gids: vec![] });
+        assert_eq!(
+            resolve("www", PASSWD, GROUP).unwrap(),
+            ExecUser {
+                uid: 33,
+                gid: 33,
+                additional_gids: vec![4]
+            }
+        );
+        assert_eq!(
+            resolve("1000", PASSWD, GROUP).unwrap(),
+            ExecUser {
+                uid: 1000,
+                gid: 0,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            resolve("33:50", PASSWD, GROUP).unwrap(),
+            ExecUser {
+                uid: 33,
+                gid: 50,
+                additional_gids: vec![]
+            }
+        );
         assert_eq!(resolve("www:staff", PASSWD, GROUP).unwrap().gid, 50);
         let e = resolve("nobody", PASSWD, GROUP).unwrap_err().to_string();
-        assert_eq!(e, "unable to find user nobody: no matching entries in passwd file");
+        assert_eq!(
+            e,
+            "unable to find user nobody: no matching entries in passwd file"
+        );
         assert!(resolve("www:nogroup", PASSWD, GROUP).is_err());
     }
 }

@@ -63,19 +63,27 @@ impl Engine {
         if mode.split(',').any(|m| m == "nocopy") {
             return Ok(());
         }
-        let empty = std::fs::read_dir(volume).map(|mut d| d.next().is_none()).unwrap_or(false);
+        let empty = std::fs::read_dir(volume)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
         if !empty {
             return Ok(());
         }
         let Some(src) = crate::rootfs::resolve_dir_in_root(rootfs, dest)? else {
             return Ok(());
         };
-        copy_tree(&src, volume).map_err(io(format!("copy the image's {dest} into volume {}", volume.display())))?;
+        copy_tree(&src, volume).map_err(io(format!(
+            "copy the image's {dest} into volume {}",
+            volume.display()
+        )))?;
         // The volume's root takes the mode and owner of the image's directory.
         if let Ok(md) = std::fs::metadata(&src) {
             use std::os::unix::fs::{MetadataExt, PermissionsExt};
             let _ = std::os::unix::fs::lchown(volume, Some(md.uid()), Some(md.gid()));
-            let _ = std::fs::set_permissions(volume, std::fs::Permissions::from_mode(md.mode() & 0o7777));
+            let _ = std::fs::set_permissions(
+                volume,
+                std::fs::Permissions::from_mode(md.mode() & 0o7777),
+            );
         }
         Ok(())
     }
@@ -120,7 +128,10 @@ impl Engine {
             created_at: now(),
             anonymous,
         };
-        write_atomic(&meta, &serde_json::to_vec_pretty(&v).expect("volume serialises"))?;
+        write_atomic(
+            &meta,
+            &serde_json::to_vec_pretty(&v).expect("volume serialises"),
+        )?;
         Ok(v)
     }
 
@@ -158,7 +169,11 @@ impl Engine {
             .containers()
             .all()?
             .into_iter()
-            .filter(|c| c.mounts.iter().any(|m| m.kind == "volume" && m.name == name))
+            .filter(|c| {
+                c.mounts
+                    .iter()
+                    .any(|m| m.kind == "volume" && m.name == name)
+            })
             .map(|c| c.id)
             .collect();
         if !users.is_empty() && !force {
@@ -174,10 +189,14 @@ impl Engine {
 
 /// Bytes of file content under `dir` (links not followed).
 pub fn disk_usage(dir: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     let mut total = 0;
     for e in rd.flatten() {
-        let Ok(md) = e.path().symlink_metadata() else { continue };
+        let Ok(md) = e.path().symlink_metadata() else {
+            continue;
+        };
         if md.is_dir() {
             total += disk_usage(&e.path());
         } else if md.is_file() {
@@ -195,7 +214,12 @@ impl Engine {
             .containers()
             .all()?
             .into_iter()
-            .flat_map(|c| c.mounts.into_iter().filter(|m| m.kind == "volume").map(|m| m.name))
+            .flat_map(|c| {
+                c.mounts
+                    .into_iter()
+                    .filter(|m| m.kind == "volume")
+                    .map(|m| m.name)
+            })
             .collect();
         let mut removed = Vec::new();
         let mut bytes = 0;
