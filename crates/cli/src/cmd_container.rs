@@ -611,6 +611,9 @@ pub struct ExecArgs {
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
     /// Set environment variables
     #[arg(short, long = "env")]
     env: Vec<String>,
@@ -1486,6 +1489,12 @@ fn logs_cmd(eng: &Engine, a: LogsArgs) -> CmdResult {
 }
 
 fn exec(eng: &Engine, a: ExecArgs) -> CmdResult {
+    if a.tty && a.interactive && !a.detach && !crate::is_tty(0) {
+        return Err(Fail {
+            code: 1,
+            message: "the input device is not a TTY".into(),
+        });
+    }
     if !a.interactive && !a.detach {
         // Without -i the process gets no input, as with docker.
         if let Ok(null) = std::fs::File::open("/dev/null") {
@@ -1498,6 +1507,7 @@ fn exec(eng: &Engine, a: ExecArgs) -> CmdResult {
         user: a.user,
         workdir: a.workdir,
         detach: a.detach,
+        tty: a.tty,
     };
     match eng.exec(&a.container, &o) {
         Ok(code) if a.detach => {
