@@ -168,23 +168,7 @@ impl Firewall for Nftables {
         let Some(objects) = self.list()? else {
             return Ok(());
         };
-        let owner = format!("berth:net:{}", network.name);
-        let containers = format!("berth:ctr:{}:", network.name);
-        let mut commands = delete_rules(&objects, |c| c == owner || c.starts_with(&containers));
-        if set_has(&objects, "bridges", &network.bridge) {
-            commands.push(json!({ "delete": { "element": {
-                "family": FAMILY, "table": TABLE, "name": "bridges", "elem": [network.bridge] } } }));
-        }
-        let remaining = rules(&objects).filter(|(_, c)| *c != BASE).count();
-        if remaining
-            == commands
-                .iter()
-                .filter(|c| c["delete"]["rule"].is_object())
-                .count()
-        {
-            // The last network is going: take the whole table with it.
-            commands = vec![json!({ "delete": { "table": { "family": FAMILY, "name": TABLE } } })];
-        }
+        let commands = teardown_commands(&objects, network);
         self.apply(commands)
     }
 
@@ -239,6 +223,24 @@ fn delete_rules(objects: &[Value], owned: impl Fn(&str) -> bool) -> Vec<Value> {
                 "family": FAMILY, "table": TABLE, "chain": rule["chain"], "handle": rule["handle"] } } })
         })
         .collect()
+}
+
+/// What removing `network` takes from the table listed as `objects`: its rules, its
+/// containers' rules and its bridge's set element, or, when no other network has rules
+/// left, the whole table.
+fn teardown_commands(objects: &[Value], network: &NetworkConfig) -> Vec<Value> {
+    let owner = format!("berth:net:{}", network.name);
+    let containers = format!("berth:ctr:{}:", network.name);
+    let mut commands = delete_rules(objects, |c| c == owner || c.starts_with(&containers));
+    let remaining = rules(objects).filter(|(_, c)| *c != BASE).count();
+    if remaining == commands.len() {
+        return vec![json!({ "delete": { "table": { "family": FAMILY, "name": TABLE } } })];
+    }
+    if set_has(objects, "bridges", &network.bridge) {
+        commands.push(json!({ "delete": { "element": {
+            "family": FAMILY, "table": TABLE, "name": "bridges", "elem": [network.bridge] } } }));
+    }
+    commands
 }
 
 fn set_has(objects: &[Value], set: &str, elem: &str) -> bool {
@@ -511,6 +513,34 @@ mod tests {
         let r1 = &cmds[1]["add"]["rule"]["expr"];
         assert_eq!(r1[0]["match"]["left"]["payload"]["protocol"], "udp");
         assert_eq!(r1[0]["match"]["right"], 5353);
+    }
+
+    #[test]
+    fn the_last_network_takes_the_table_with_it() {
+        let front = net(false);
+        let mut listing: Vec<Value> = vec![
+            json!({ "set": { "name": "bridges", "elem": ["br-front", "br-back"] } }),
+            json!({ "rule": { "chain": "prerouting", "handle": 2, "comment": "berth:base" } }),
+            json!({ "rule": { "chain": "postrouting", "handle": 9, "comment": "berth:net:front" } }),
+            json!({ "rule": { "chain": "published", "handle": 10, "comment": "berth:ctr:front:c1" } }),
+        ];
+        let last = teardown_commands(&listing, &front);
+        assert_eq!(
+            last,
+            vec![json!({ "delete": { "table": { "family": "ip", "name": "berth" } } })]
+        );
+        listing.push(json!({ "rule": { "chain": "postrouting", "handle": 11, "comment": "berth:net:back" } }));
+        let one_of_two = teardown_commands(&listing, &front);
+        let handles: Vec<&Value> = one_of_two
+            .iter()
+            .map(|c| &c["delete"]["rule"]["handle"])
+            .collect();
+        assert_eq!(handles[..2], [&json!(9), &json!(10)]);
+        assert_eq!(
+            one_of_two[2]["delete"]["element"]["elem"],
+            json!(["br-front"])
+        );
+        assert_eq!(one_of_two.len(), 3, "the other network's rules stay");
     }
 
     #[test]
