@@ -88,6 +88,19 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>> {
         Some((_, other)) => return Err(Error::Invalid(format!("invalid proto: {other}"))),
         None => (spec, Protocol::Tcp),
     };
+    // An IPv6 host address comes in brackets: `[::1]:8080:80`.
+    if let Some(v6) = rest
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .map(|(ip, _)| ip)
+    {
+        return Err(match v6.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => Error::Invalid(format!(
+                "cannot publish on IPv6 address {v6}: berth's networks are IPv4 only"
+            )),
+            Err(_) => Error::Invalid(format!("invalid IP address: {v6}")),
+        });
+    }
     let parts: Vec<&str> = rest.split(':').collect();
     let (ip, host, container) = match parts.as_slice() {
         [c] => ("", "", *c),
@@ -187,5 +200,10 @@ mod tests {
             "invalid ranges specified for container and host Ports: 80-81 and 8080-8082"
         );
         assert_eq!(err("1:2:3:4"), "invalid port format: 1:2:3:4");
+        assert_eq!(
+            err("[::1]:8080:80"),
+            "cannot publish on IPv6 address ::1: berth's networks are IPv4 only"
+        );
+        assert_eq!(err("[zz]:8080:80"), "invalid IP address: zz");
     }
 }
