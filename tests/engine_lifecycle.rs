@@ -1080,3 +1080,63 @@ fn ps_size_counts_the_containers_own_files() {
         "{table}"
     );
 }
+
+#[test]
+fn commit_makes_an_image_of_the_changes() {
+    let b = Berth::new("eng-commit");
+    b.run(&[
+        "run",
+        "--name",
+        "maker",
+        "-e",
+        "STAGE=built",
+        "-w",
+        "/srv",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo committed > /srv/f; rm /bin/rm",
+    ])
+    .ok();
+    let id = b
+        .run(&["commit", "-m", "my change", "-a", "me", "maker", "made:v1"])
+        .ok();
+    assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id}");
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "made:v1",
+            "sh",
+            "-c",
+            "cat f; pwd; echo $STAGE; test -e /bin/rm || echo no-rm",
+        ])
+        .ok();
+    assert_eq!(out, "committed\n/srv\nbuilt\nno-rm\n");
+    let doc: serde_json::Value =
+        serde_json::from_str(&b.run(&["image", "inspect", "made:v1"]).ok()).unwrap();
+    assert_eq!(doc[0]["Author"], "me");
+    assert_eq!(doc[0]["Comment"], "my change");
+    assert_eq!(doc[0]["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+    // A running container is paused for the commit and resumes after it.
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo live > /state; sleep 100",
+    ])
+    .ok();
+    b.eventually(10, "the file", || {
+        b.run(&["exec", "live", "cat", "/state"]).code() == 0
+    });
+    b.run(&["commit", "live", "made:live"]).ok();
+    assert_eq!(b.inspect("live")["State"]["Status"], "running");
+    assert_eq!(
+        b.run(&["run", "--rm", "made:live", "cat", "/state"]).ok(),
+        "live\n"
+    );
+}

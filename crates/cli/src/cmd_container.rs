@@ -82,6 +82,8 @@ pub enum ContainerCmds {
     Cp(CpArgs),
     /// Update configuration of one or more containers
     Update(UpdateArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Return low-level information on containers
     Inspect(InspectArgs),
     /// Manage containers
@@ -148,6 +150,8 @@ pub enum ContainerSub {
     Cp(CpArgs),
     /// Update configuration of one or more containers
     Update(UpdateArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
 }
 
 /// Flags shared by `create` and `run` (`-h` is the hostname, as in docker).
@@ -718,6 +722,24 @@ pub struct UpdateArgs {
     containers: Vec<String>,
 }
 
+/// `commit`'s flags.
+#[derive(Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Commit message
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pause: bool,
+    /// The container
+    container: String,
+    /// REPOSITORY[:TAG]
+    reference: Option<String>,
+}
+
 /// `export`'s flags.
 #[derive(Args)]
 pub struct ExportArgs {
@@ -880,6 +902,22 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
         | ContainerCmds::Container {
             cmd: ContainerSub::Update(a),
         } => update(&eng, a),
+        ContainerCmds::Commit(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Commit(a),
+        } => {
+            let id = eng.commit(
+                &a.container,
+                &berth_engine::commit::CommitOptions {
+                    reference: a.reference,
+                    message: a.message,
+                    author: a.author,
+                    pause: a.pause,
+                },
+            )?;
+            println!("{id}");
+            Ok(())
+        }
         ContainerCmds::Cp(a)
         | ContainerCmds::Container {
             cmd: ContainerSub::Cp(a),

@@ -77,6 +77,13 @@ fn walk(upper: &Path, rel: &Path, lowers: &[PathBuf], opaque_parent: bool, out: 
     }
 }
 
+/// The upper directory of container `id`'s snapshot.
+pub(crate) fn upper_dir(engine: &Engine, id: &str) -> Result<PathBuf> {
+    layers_of(&engine.snapshots().mounts(id)?)
+        .0
+        .ok_or_else(|| Error::WrongState(format!("container {id} has no writable layer")))
+}
+
 impl Engine {
     /// The changes container `key` made to its image's files, sorted by path.
     pub fn changes(&self, key: &str) -> Result<Vec<Change>> {

@@ -10,6 +10,7 @@
 
 pub mod capabilities;
 pub mod changes;
+pub mod commit;
 pub mod copy;
 pub mod create;
 pub mod devices;
