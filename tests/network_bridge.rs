@@ -291,6 +291,16 @@ fn bad_input_gets_dockers_messages_and_leaves_nothing() {
 #[test]
 fn attaching_to_the_bridge_costs_a_few_milliseconds() {
     let net = Net::new();
+    // A network's own setup and teardown (bridge, address, rules), once.
+    let t = Instant::now();
+    let scratch = net.create(NetworkOptions {
+        subnet: Some(subnet()),
+        ..Default::default()
+    });
+    let created = t.elapsed();
+    let t = Instant::now();
+    net.manager.remove_network(&scratch.name).unwrap();
+    eprintln!("network create {created:?}, remove {:?}", t.elapsed());
     let cfg = net.create(NetworkOptions {
         subnet: Some(subnet()),
         ..Default::default()
