@@ -45,7 +45,8 @@ pub trait Resolve: Send + Sync {
     fn resolve(&self, name: &str) -> Option<Vec<Ipv4Addr>>;
 }
 
-/// A running DNS server for one container; dropping it stops the server.
+/// A running DNS server for one container; dropping it stops the server. Its sockets
+/// keep the container's network namespace alive: stop it when the container stops.
 pub struct DnsServer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
