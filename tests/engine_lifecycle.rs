@@ -1140,3 +1140,77 @@ fn commit_makes_an_image_of_the_changes() {
         "live\n"
     );
 }
+
+#[test]
+fn attach_streams_input_output_and_detaches() {
+    let b = Berth::new("eng-attach2");
+    let echo =
+        "while read l; do echo \"out:$l\"; echo \"err:$l\" >&2; [ \"$l\" = quit ] && exit 3; done";
+    b.run(&[
+        "run", "-d", "-i", "--name", "echoer", IMAGE, "sh", "-c", echo,
+    ])
+    .ok();
+    let mut child = b
+        .cmd(&["attach", "echoer"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(b"one\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = input.write_all(b"quit\n");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the container's exit code: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out:one\nout:quit\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err:one\nerr:quit\n");
+    drop(input);
+    assert!(b.ps()[0].contains("Exited (3)"), "{:?}", b.ps());
+    let r = b.run(&["attach", "echoer"]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr()
+            .contains("You cannot attach to a stopped container"),
+        "{}",
+        r.stderr()
+    );
+
+    // On a terminal: the detach keys leave it running.
+    b.run(&["run", "-dit", "--name", "term", IMAGE, "sh"]).ok();
+    let cmd = format!(
+        "{} --root {} --state {} attach term",
+        berth_tests::bin("berth").display(),
+        b.root().display(),
+        b.path("state").display()
+    );
+    let mut script = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tin = script.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    tin.write_all(b"echo hi-$((6*7))\n").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    tin.write_all(b"\x10\x11").unwrap();
+    let out = script.wait_with_output().unwrap();
+    drop(tin);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hi-42"),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        b.ps().iter().any(|r| r.contains("term running|Up")),
+        "{:?}",
+        b.ps()
+    );
+}

@@ -84,6 +84,8 @@ pub enum ContainerCmds {
     Update(UpdateArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Return low-level information on containers
     Inspect(InspectArgs),
     /// Manage containers
@@ -152,6 +154,8 @@ pub enum ContainerSub {
     Update(UpdateArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
 }
 
 /// Flags shared by `create` and `run` (`-h` is the hostname, as in docker).
@@ -722,6 +726,19 @@ pub struct UpdateArgs {
     containers: Vec<String>,
 }
 
+/// `attach`'s flags.
+#[derive(Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    no_stdin: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = "ctrl-p,ctrl-q")]
+    detach_keys: String,
+    /// The container
+    container: String,
+}
+
 /// `commit`'s flags.
 #[derive(Args)]
 pub struct CommitArgs {
@@ -902,6 +919,10 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
         | ContainerCmds::Container {
             cmd: ContainerSub::Update(a),
         } => update(&eng, a),
+        ContainerCmds::Attach(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Attach(a),
+        } => attach(&eng, a),
         ContainerCmds::Commit(a)
         | ContainerCmds::Container {
             cmd: ContainerSub::Commit(a),
@@ -1959,4 +1980,120 @@ fn update(eng: &Engine, a: UpdateArgs) -> CmdResult {
         println!("{n}");
         Ok(())
     })
+}
+
+/// Parses Docker's `--detach-keys` (`ctrl-p,ctrl-q`, `a`, `ctrl-@`...) into bytes.
+fn detach_keys(spec: &str) -> Result<Vec<u8>, Fail> {
+    let mut out = Vec::new();
+    for k in spec.split(',') {
+        let b = match k.strip_prefix("ctrl-") {
+            Some(c) if c.len() == 1 => {
+                let ch = c.as_bytes()[0].to_ascii_lowercase();
+                match ch {
+                    b'a'..=b'z' => ch - b'a' + 1,
+                    b'@' => 0,
+                    b'[' => 27,
+                    b'\\' => 28,
+                    b']' => 29,
+                    b'^' => 30,
+                    b'_' => 31,
+                    _ => return Err(Fail::usage(format!("Unknown character: '{c}'"))),
+                }
+            }
+            None if k.len() == 1 => k.as_bytes()[0],
+            _ => return Err(Fail::usage(format!("Unknown character: '{k}'"))),
+        };
+        out.push(b);
+    }
+    Ok(out)
+}
+
+/// `attach`: the container's output here, this input there, through its
+/// monitor's socket; the detach keys leave it running.
+fn attach(eng: &Engine, a: AttachArgs) -> CmdResult {
+    use std::io::Read;
+    let keys = detach_keys(&a.detach_keys)?;
+    let c = eng.find(&a.container)?;
+    if c.state.status != Status::Running {
+        return Err(Fail::user(
+            "You cannot attach to a stopped container, start it first",
+        ));
+    }
+    let path = berth_engine::monitor::attach_socket(eng, &c.id)
+        .ok_or_else(|| Fail::user(format!("container {} cannot be attached to", c.id)))?;
+    let sock = std::os::unix::net::UnixStream::connect(&path)
+        .map_err(|e| Fail::user(format!("cannot attach to container {}: {e}", c.id)))?;
+    let raw = (c.config.tty && !a.no_stdin && crate::is_tty(0)).then(RawMode::enter);
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if !a.no_stdin && (c.config.open_stdin || c.config.tty) {
+        let mut to = sock
+            .try_clone()
+            .map_err(|e| Fail::user(format!("attach: {e}")))?;
+        let flag = detached.clone();
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = [0u8; 1024];
+            let mut matched = 0;
+            while let Ok(n) = stdin.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                for &b in &buf[..n] {
+                    matched = if b == keys[matched] {
+                        matched + 1
+                    } else if b == keys[0] {
+                        1
+                    } else {
+                        0
+                    };
+                    if matched == keys.len() {
+                        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                }
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut from = sock;
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let mut buf = vec![0u8; 32 * 1024];
+    if c.config.tty {
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || out.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            let _ = out.flush();
+        }
+    } else {
+        let mut header = [0u8; 8];
+        while from.read_exact(&mut header).is_ok() {
+            let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            if from.read_exact(&mut buf[..len]).is_err() {
+                break;
+            }
+            let w: &mut dyn Write = if header[0] == 2 { &mut err } else { &mut out };
+            let _ = w.write_all(&buf[..len]);
+            let _ = w.flush();
+        }
+    }
+    drop(raw);
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    let code = eng.wait(&c.id).unwrap_or(0);
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Fail {
+            code: code as u8,
+            message: String::new(),
+        })
+    }
 }

@@ -261,6 +261,9 @@ fn monitor(
             return Ok(code);
         }
     };
+    // Listening before the start is reported, so that an attach right after it
+    // finds the socket.
+    let mut att = Attachments::open(engine, id, !tty);
     send(sync, &Report::Started { pid: init.pid });
     sys::trim_heap();
     sys::release_unused_stack();
@@ -291,6 +294,11 @@ fn monitor(
                 })
             });
         }
+        att.input = match (&init.master, &held_stdin) {
+            (Some(m), _) => m.try_clone().ok(),
+            (None, Some(w)) => w.try_clone().ok(),
+            _ => None,
+        };
         let code = pump(
             &init,
             &mut log,
@@ -300,11 +308,13 @@ fn monitor(
             &mut forward_in,
             &mut health,
             (engine, id),
+            &mut att,
         );
         let _ = log.flush();
         let oom = oom_killed(id);
         let _ = rt.delete(id, true);
         let Ok(c) = engine.containers().load(id) else {
+            att.close(engine, id);
             return Ok(code);
         };
         if !policy.restarts(code, c.state.restart_count, c.state.manual_stop) {
@@ -364,6 +374,7 @@ fn monitor(
     };
     drop(attach);
     drop(held_stdin);
+    att.close(engine, id);
     let _ = rootfs::unmount(&dir.join("rootfs"));
     let auto_remove = engine
         .containers()
@@ -410,6 +421,7 @@ fn pump(
     forward_in: &mut Option<OwnedFd>,
     health: &mut Option<crate::health::Checker>,
     (engine, id): (&Engine, &str),
+    att: &mut Attachments,
 ) -> i32 {
     let mut open = [
         Some(init.stdout.as_fd()),
@@ -461,6 +473,18 @@ fn pump(
             fds.push(PollFd::new(fd, PollFlags::POLLIN));
             which.push(5);
         }
+        if status.is_none()
+            && let Some(l) = att.listener.as_ref()
+        {
+            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            which.push(6);
+        }
+        if status.is_none() {
+            for (k, c) in att.clients.iter().enumerate() {
+                fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+                which.push(100 + k);
+            }
+        }
         // Once init is gone the pipes close with the pid namespace; do not wait
         // forever on a writer that escaped it.
         let timeout = match (status, health.as_ref()) {
@@ -497,6 +521,36 @@ fn pump(
                 *forward_in = None;
                 continue;
             }
+            if w == 6 {
+                if let Some(Ok((c, _))) = att.listener.as_ref().map(|l| l.accept()) {
+                    let _ = c.set_nonblocking(true);
+                    att.clients.push(c);
+                }
+                continue;
+            }
+            if w >= 100 {
+                let k = w - 100;
+                let mut gone = false;
+                if let Some(c) = att.clients.get_mut(k) {
+                    use std::io::Read;
+                    match c.read(buf) {
+                        Ok(0) => gone = true,
+                        Ok(n) => {
+                            if let Some(i) = &att.input {
+                                let _ = nix::unistd::write(i, &buf[..n]);
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => gone = true,
+                    }
+                }
+                if gone && k < att.clients.len() {
+                    // Indices above k shift; the next poll round rebuilds them.
+                    att.clients.remove(k);
+                    break;
+                }
+                continue;
+            }
             if w == 5 {
                 if let Some(h) = health.as_mut() {
                     h.finish(engine, id);
@@ -519,6 +573,7 @@ fn pump(
                 Ok(0) => open[w] = None,
                 Ok(k) => {
                     let _ = log.write(w, &buf[..k]);
+                    att.send(w, &buf[..k]);
                     if let Some((o, e)) = attach {
                         let target = if w == 0 { o } else { e };
                         if target.write_all(&buf[..k]).is_err() {
@@ -532,6 +587,76 @@ fn pump(
         }
     }
     status.unwrap_or(255)
+}
+
+/// Where the monitor of container `id` serves `attach`, when the path fits a unix
+/// socket address (108 bytes: the name is the ID's first 16 digits).
+pub fn attach_socket(engine: &Engine, id: &str) -> Option<std::path::PathBuf> {
+    let short = &id[..id.len().min(16)];
+    let p = engine
+        .state_dir()
+        .join("attach")
+        .join(format!("{short}.sock"));
+    (p.as_os_str().len() < 104).then_some(p)
+}
+
+/// The clients `attach`ed to a container, and where their input goes.
+struct Attachments {
+    listener: Option<std::os::unix::net::UnixListener>,
+    clients: Vec<std::os::unix::net::UnixStream>,
+    /// The container's stdin (a held pipe) or its pty master.
+    input: Option<OwnedFd>,
+    /// Docker's stream framing (none on a terminal).
+    framed: bool,
+}
+
+impl Attachments {
+    fn open(engine: &Engine, id: &str, framed: bool) -> Attachments {
+        let listener = attach_socket(engine, id).and_then(|p| {
+            use std::os::unix::fs::DirBuilderExt;
+            let dir = p.parent()?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .ok()?;
+            let _ = std::fs::remove_file(&p);
+            let l = std::os::unix::net::UnixListener::bind(&p).ok()?;
+            l.set_nonblocking(true).ok()?;
+            Some(l)
+        });
+        Attachments {
+            listener,
+            clients: Vec::new(),
+            input: None,
+            framed,
+        }
+    }
+
+    /// Copies output of `stream` (0 stdout, 1 stderr) to every client; a client that
+    /// cannot take it now is dropped rather than stalling the container.
+    fn send(&mut self, stream: usize, data: &[u8]) {
+        if self.clients.is_empty() {
+            return;
+        }
+        let mut msg = Vec::with_capacity(data.len() + 8);
+        if self.framed {
+            msg.push(stream as u8 + 1);
+            msg.extend_from_slice(&[0, 0, 0]);
+            msg.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        }
+        msg.extend_from_slice(data);
+        self.clients.retain_mut(|c| c.write_all(&msg).is_ok());
+    }
+
+    fn close(&mut self, engine: &Engine, id: &str) {
+        self.clients.clear();
+        if self.listener.take().is_some()
+            && let Some(p) = attach_socket(engine, id)
+        {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// The running container's init: its pid, a pidfd to wait on, its output pipes.
