@@ -33,9 +33,18 @@ impl From<berth_engine::Error> for Fail {
 /// A failure of `run`/`create`/`start -a` in docker's words: `berth: Error response
 /// from daemon: ...`, with 125 (or 126/127 when the command cannot run).
 fn run_fail(e: berth_engine::Error) -> Fail {
+    let code = e.run_exit_code();
+    let text = e.to_string();
+    let text = text.trim_end_matches('.');
+    // Docker ends the sentence, and points at the help for its own (125) failures.
+    let help = if code == 125 {
+        "\nSee 'berth run --help'."
+    } else {
+        ""
+    };
     Fail {
-        code: e.run_exit_code() as u8,
-        message: format!("berth: Error response from daemon: {e}"),
+        code: code as u8,
+        message: format!("berth: Error response from daemon: {text}.{help}"),
     }
 }
 
