@@ -26,9 +26,10 @@ fn exit_codes_are_the_containers_and_dockers() {
     let r = b.run(&["run", "--rm", IMAGE, "no-such-command"]);
     assert_eq!(r.code(), 127, "stderr: {}", r.stderr());
     assert!(
-        r.stderr().contains("Error response from daemon")
-            && r.stderr()
-                .contains("exec: \"no-such-command\": executable file not found in $PATH"),
+        r.stderr().starts_with("berth: Error response from daemon: ")
+            && r.stderr().ends_with(
+                "unable to start container process: exec: \"no-such-command\": executable file not found in $PATH: unknown.\n"
+            ),
         "{}",
         r.stderr()
     );
