@@ -2,11 +2,17 @@
 //! into a running container and keeps track of it afterwards.
 //!
 //! Where to find things: [`create`] makes a container (record, snapshot); [`start`]
-//! mounts its root, writes its OCI bundle ([`spec`], [`etc_files`], [`user`]) and
-//! hands it to its [`monitor`], the small per-container process that runs it through
-//! the runtime library, writes its [`logs`] and records its end; [`stop`] has stop,
-//! kill and wait; [`remove`] deletes; [`exec`] runs more processes in it;
-//! [`record`] is the on-disk state; [`volume`] the named volumes.
+//! mounts its root, writes its OCI bundle ([`spec`] with [`capabilities`] and
+//! [`devices`], [`etc_files`], [`user`]) and hands it to its [`monitor`], the small
+//! per-container process that runs it through the runtime library, writes its
+//! [`logs`], runs its [`health`] checks, serves attach, applies the restart policy
+//! and records its end; [`stop`] has stop, kill and wait; [`remove`] deletes;
+//! [`exec`] runs more processes in it; [`manage`] pauses, renames, restarts and
+//! updates; [`stats`], [`changes`] (diff, export), [`copy`] (cp) and [`commit`] look
+//! at it; [`record`] is the on-disk state; [`volume`] the named volumes; [`names`]
+//! the IDs and generated names; [`options`] parses run options with Docker's rules.
+
+#![warn(missing_docs)]
 
 pub mod capabilities;
 pub mod changes;

@@ -241,10 +241,10 @@ pub struct HostConfig {
     /// `--sysctl K=V`.
     #[serde(default)]
     pub sysctls: BTreeMap<String, String>,
-    /// `--pid`: "" (private), "host" or "container:<id>".
+    /// `--pid`: "" (private), "host" or `container:<id>`.
     #[serde(default)]
     pub pid_mode: String,
-    /// `--ipc`: "" (private), "host" or "container:<id>".
+    /// `--ipc`: "" (private), "host" or `container:<id>`.
     #[serde(default)]
     pub ipc_mode: String,
     /// `--uts`: "" (private) or "host".
