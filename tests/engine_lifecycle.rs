@@ -1214,3 +1214,45 @@ fn attach_streams_input_output_and_detaches() {
         b.ps()
     );
 }
+
+#[test]
+fn logs_follow_and_kill_with_a_signal() {
+    let b = Berth::new("eng-follow");
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        IMAGE,
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line $i; sleep 0.3; done",
+    ])
+    .ok();
+    // -f returns once the container has exited, with everything it printed.
+    let r = b.run(&["logs", "-f", "talker"]);
+    assert_eq!(r.ok(), "line 1\nline 2\nline 3\n");
+    assert!(b.ps()[0].contains("Exited (0)"), "{:?}", b.ps());
+
+    // kill -s delivers the signal named; the trap decides the exit code.
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "trapper",
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'echo got-usr1; exit 42' USR1; while true; do sleep 0.1; done",
+    ])
+    .ok();
+    std::thread::sleep(Duration::from_millis(300));
+    b.run(&["kill", "-s", "USR1", "trapper"]).ok();
+    assert_eq!(b.run(&["wait", "trapper"]).ok(), "42\n");
+    assert_eq!(b.run(&["logs", "trapper"]).ok(), "got-usr1\n");
+    let r = b.run(&["kill", "trapper"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("is not running"), "{}", r.stderr());
+    let r = b.run(&["kill", "-s", "NOPE", "talker"]);
+    assert_ne!(r.code(), 0);
+}
