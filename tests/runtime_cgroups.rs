@@ -155,3 +155,27 @@ fn devices_cgroup_denies_unlisted_devices() {
     assert!(out.contains("null-ok"), "{out}");
     assert!(out.contains("blk-denied"), "{out}");
 }
+
+#[test]
+fn a_config_devices_own_rule_narrows_its_access() {
+    need_root();
+    let rt = Runtime::new();
+    let script = "(echo berth-device-test > /dev/kmsg) 2>&1 && echo wrote; true";
+    let device = serde_json::json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 420}]);
+    // Listed without a rule of its own: usable (read, write, mknod).
+    let b = Bundle::new(&["sh", "-c", script]);
+    b.edit(|c| c["linux"]["devices"] = device.clone());
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &rt.id("devrw")]).ok();
+    assert!(out.contains("wrote"), "{out}");
+    // With the config's own read-only rule (docker --device /dev/kmsg:r): no writing.
+    let b = Bundle::new(&["sh", "-c", script]);
+    b.edit(|c| {
+        c["linux"]["devices"] = device;
+        c["linux"]["resources"]["devices"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}));
+    });
+    let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &rt.id("devr")]).ok();
+    assert!(!out.contains("wrote") && out.contains("Operation not permitted"), "{out}");
+}

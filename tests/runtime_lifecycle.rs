@@ -620,3 +620,16 @@ fn tmpcopyup_fills_a_tmpfs_with_what_it_covers() {
     // The image itself is untouched.
     assert!(!b.path().join("rootfs/etc/new").exists());
 }
+
+#[test]
+fn exec_keeps_the_configs_oom_score_adj() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "60"]);
+    b.edit(|c| c["process"]["oomScoreAdj"] = 321.into());
+    let id = rt.id("oomexec");
+    rt.detached(&["run", "-d", "-b", b.path().to_str().unwrap(), &id], "run").0.ok();
+    let out = rt.run(&["exec", &id, "cat", "/proc/self/oom_score_adj"]).ok();
+    assert_eq!(out, "321\n");
+    rt.run(&["delete", "-f", &id]).ok();
+}

@@ -72,7 +72,13 @@ impl Runtime {
         // on that (podman kill or rm -f of a paused container waits for the exit;
         // containerd's kill then delete refuses a task still paused).
         if status == Status::Paused && signal == libc::SIGKILL {
-            self.cgroup(&s)?.set_freezer(FreezerState::Thawed)?;
+            // The container may already be gone, its cgroup removed by whoever
+            // reaped it: then there is nothing left to thaw.
+            if let Err(e) = self.cgroup(&s).and_then(|cg| Ok(cg.set_freezer(FreezerState::Thawed)?))
+                && s.alive()
+            {
+                return Err(e);
+            }
         }
         Ok(())
     }

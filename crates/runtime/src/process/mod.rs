@@ -123,6 +123,15 @@ fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
         // Joining a running container: its processes must not reach our exe.
         crate::exeguard::undumpable()?;
     }
+    // Before joining anything: in a joined mount namespace /proc is the container's,
+    // where this process (outside its pid namespace) has no /proc/self.
+    if let Some(adj) = cfg.process.oom_score_adj() {
+        step(
+            || format!("write {adj} > /proc/self/oom_score_adj"),
+            || std::fs::write("/proc/self/oom_score_adj", adj.to_string()),
+        )
+        .map_err(io(format!("cannot set oom_score_adj to {adj}")))?;
+    }
     for j in &cfg.plan.join {
         namespaces::join(j)?;
     }
@@ -138,13 +147,6 @@ fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
         // runs with its full privileges; an unmapped root is not an error here.
         let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
         let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
-    }
-    if let Some(adj) = cfg.process.oom_score_adj() {
-        step(
-            || format!("write {adj} > /proc/self/oom_score_adj"),
-            || std::fs::write("/proc/self/oom_score_adj", adj.to_string()),
-        )
-        .map_err(io(format!("cannot set oom_score_adj to {adj}")))?;
     }
     // The cgroup namespace is made by init itself once it is in its cgroup (a
     // namespace made earlier would be rooted in the runtime's cgroup).
