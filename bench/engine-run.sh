@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Container start through the engine: `berth run --rm --network none IMG true`
+# against `podman run --rm --network none IMG true` (podman with runc underneath) on
+# the same busybox image, side by side in one run (hyperfine), and the memory of
+# berth's per-container monitor (PSS) against conmon's. Run as root; not part of the
+# tests.
+#
+# Usage: bench/engine-run.sh [RUNS]     (default 30)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+runs=${1:-30}
+
+[[ $(id -u) == 0 ]] || {
+    echo "engine-run.sh: run as root" >&2
+    exit 1
+}
+for tool in hyperfine podman runc python3; do
+    command -v "$tool" >/dev/null || {
+        echo "engine-run.sh: $tool is missing (apt-get install hyperfine podman runc)" >&2
+        exit 1
+    }
+done
+
+cargo build --release --locked -p berth --bin berth -p berth-runtime --bin berth-runtime
+target=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+berth=$target/release/berth
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/berth-engine-bench.XXXXXX")
+cleanup() {
+    local ids
+    mapfile -t ids < <("$berth" --root "$work/berth" --state "$work/berth-state" ps -aq 2>/dev/null || true)
+    if ((${#ids[@]})); then
+        "$berth" --root "$work/berth" --state "$work/berth-state" rm -f "${ids[@]}" >/dev/null 2>&1 || true
+    fi
+    podman "${pod[@]}" rm -af >/dev/null 2>&1 || true
+    podman "${pod[@]}" system reset -f >/dev/null 2>&1 || true
+    grep " $work" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# One busybox root filesystem, imported into both engines.
+bash scripts/busybox-bundle.sh "$work/bundle" runc >/dev/null
+tar -C "$work/bundle/rootfs" -cf "$work/rootfs.tar" .
+"$berth" --root "$work/berth" --state "$work/berth-state" import "$work/rootfs.tar" bench:latest >/dev/null
+# podman in its own storage, cgroupfs, no events or network setup, runc as runtime.
+cat >"$work/containers.conf" <<CONF
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "none"
+runtime = "runc"
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+CONF
+export CONTAINERS_CONF=$work/containers.conf
+pod=(--root "$work/podman" --runroot "$work/podman-run" --storage-driver vfs --tmpdir "$work/podman-tmp")
+podman "${pod[@]}" import "$work/rootfs.tar" localhost/bench:latest >/dev/null
+
+echo "==> run --rm --network none IMG true"
+hyperfine -N --warmup 3 --runs "$runs" \
+    -n berth "$berth --root $work/berth --state $work/berth-state run --rm --network none bench:latest true" \
+    -n podman "podman ${pod[*]} run --rm --network none localhost/bench:latest true" \
+    --export-json "$work/run.json"
+python3 - "$work/run.json" <<'PY'
+import json, sys
+r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
+print(f"berth: {r['berth']*1e3:.1f} ms, podman: {r['podman']*1e3:.1f} ms")
+print(f"ratio berth/podman: {r['berth'] / r['podman']:.3f}")
+PY
+
+echo
+echo "==> monitor memory: 10 running containers each"
+pss() { # PID... -> average PSS in KiB
+    local total=0 n=0 p kib
+    for p in "$@"; do
+        kib=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
+        [[ -n $kib ]] || continue
+        total=$((total + kib))
+        n=$((n + 1))
+    done
+    ((n > 0)) || { echo "none"; return; }
+    echo "$((total / n)) KiB PSS average over $n"
+}
+# Processes named NAME whose command line mentions this run's directory.
+ours() { # NAME
+    local p
+    for p in $(pgrep -f -- "$1" || true); do
+        grep -qF "$work" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
+    done
+}
+for i in $(seq 10); do
+    "$berth" --root "$work/berth" --state "$work/berth-state" run -d --network none --name "m$i" bench:latest sleep 300 >/dev/null
+    podman "${pod[@]}" run -d --network none --name "p$i" localhost/bench:latest sleep 300 >/dev/null
+done
+mapfile -t monitors < <(ours __monitor)
+mapfile -t conmons < <(ours conmon)
+echo "berth monitor: $(pss "${monitors[@]}")"
+echo "conmon:        $(pss "${conmons[@]}")"
