@@ -633,3 +633,42 @@ fn exec_keeps_the_configs_oom_score_adj() {
     assert_eq!(out, "321\n");
     rt.run(&["delete", "-f", &id]).ok();
 }
+
+#[test]
+fn a_create_killed_midway_leaves_a_record_delete_force_cleans() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    // A prestart hook that takes its time gives us the moment to kill create.
+    b.edit(|c| {
+        c["hooks"] = serde_json::json!({"prestart": [{"path": berth_tests::busybox(), "args": ["sh", "-c", "sleep 1"]}]});
+    });
+    let id = rt.id("killed");
+    let mut create = rt
+        .cmd()
+        .args(["create", "-b", b.path().to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the record exists, then kill the runtime in the middle of create.
+    for _ in 0..500 {
+        if rt.root().join(&id).join("state.json").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    create.kill().unwrap();
+    create.wait().unwrap();
+    let st = rt.state(&id);
+    assert_eq!(st["status"], "creating", "{st}");
+    assert_eq!(st["pid"], 0);
+    let err = rt.run(&["delete", &id]).fails();
+    assert!(err.contains("not stopped: creating"), "{err}");
+    assert!(rt.run(&["kill", &id, "KILL"]).fails().contains("being created"));
+    rt.run(&["delete", "--force", &id]).ok();
+    assert!(!rt.root().join(&id).exists());
+    assert!(cgroup_leftovers(&id).is_empty(), "{:?}", cgroup_leftovers(&id));
+}

@@ -213,6 +213,32 @@ impl Runtime {
         .map_err(sys(format!("open {}", dir.display())))?;
 
         let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
+        // Saved at once with no pid ("creating"), so that a runtime killed in the
+        // middle of create leaves a record that `delete --force` can clean up
+        // (cgroup and state) instead of an unknown directory.
+        let mut saved = Saved {
+            id: o.id.clone(),
+            bundle: bundle.clone(),
+            rootfs: rootfs_path.clone(),
+            pid: 0,
+            pid_start: 0,
+            created: state::now_rfc3339(),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            cgroups_path: cgroups_path.clone(),
+            systemd_cgroup: self.systemd_cgroup,
+            namespaces: plan
+                .new
+                .iter()
+                .chain(plan.join.iter().map(|j| &j.typ))
+                .map(|t| crate::namespaces::proc_name(*t).to_string())
+                .collect(),
+            terminal,
+            poststart: hooks::any(&spec, &[Kind::Poststart]),
+            poststop: hooks::any(&spec, &[Kind::Poststop]),
+            no_cgroup: false,
+        };
+        self.root.save(&saved)?;
         let mut no_cgroup = false;
         let cg: Box<dyn Manager> =
             match cgroups::new_manager(cgroups_path.as_deref(), &o.id, self.systemd_cgroup)
@@ -327,28 +353,9 @@ impl Runtime {
 
         let (pid_start, _) = state::proc_stat(init)
             .ok_or_else(|| Error::Init("container init exited during create".into()))?;
-        let saved = Saved {
-            id: o.id.clone(),
-            bundle,
-            rootfs: rootfs_path,
-            pid: init,
-            pid_start,
-            created: state::now_rfc3339(),
-            owner: String::new(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            cgroups_path,
-            systemd_cgroup: self.systemd_cgroup,
-            namespaces: plan
-                .new
-                .iter()
-                .chain(plan.join.iter().map(|j| &j.typ))
-                .map(|t| crate::namespaces::proc_name(*t).to_string())
-                .collect(),
-            terminal,
-            poststart: hooks::any(&spec, &[Kind::Poststart]),
-            poststop: hooks::any(&spec, &[Kind::Poststop]),
-            no_cgroup,
-        };
+        saved.pid = init;
+        saved.pid_start = pid_start;
+        saved.no_cgroup = no_cgroup;
         step(|| format!("write {}/state.json", dir.display()), || self.root.save(&saved))?;
         if let Some(p) = &o.pid_file {
             write_pid_file(p, init)?;

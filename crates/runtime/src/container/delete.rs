@@ -78,7 +78,9 @@ impl Runtime {
     fn kill_and_wait(&self, s: &Saved) -> Result<()> {
         let cg = self.cgroup(s)?;
         let procs = cg.procs().unwrap_or_default();
-        for p in procs.iter().chain(std::iter::once(&s.pid)) {
+        // pid 0 (a create that never finished) must never reach kill(2): it would
+        // mean our own process group.
+        for p in procs.iter().chain(std::iter::once(&s.pid)).filter(|p| **p > 0) {
             let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
         }
         // A frozen cgroup holds SIGKILL until thawed.
@@ -88,7 +90,7 @@ impl Runtime {
         step(
             || format!("wait for pid {} to exit", s.pid),
             || -> Result<()> {
-                if s.alive() && !wait_exit(s.pid, Duration::from_secs(10)) {
+                if s.pid > 0 && s.alive() && !wait_exit(s.pid, Duration::from_secs(10)) {
                     return Err(Error::State(format!(
                         "container {} did not exit within 10s of SIGKILL",
                         s.id

@@ -53,6 +53,11 @@ impl Runtime {
         if status == Status::Stopped && !all {
             return Err(Error::WrongState("container not running".into()));
         }
+        if status == Status::Creating {
+            return Err(Error::WrongState(
+                "container is still being created (or its create was interrupted: delete --force it)".into(),
+            ));
+        }
         let send = |pid: i32| -> Result<()> {
             let r = send_signal(pid, signal);
             match r {

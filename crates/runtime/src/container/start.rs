@@ -22,6 +22,9 @@ impl Runtime {
             Status::Stopped => {
                 return Err(Error::WrongState("cannot start a container that has stopped".into()));
             }
+            Status::Creating => {
+                return Err(Error::WrongState("cannot start a container that is still being created".into()));
+            }
             _ => {
                 return Err(Error::WrongState("cannot start an already running container".into()));
             }

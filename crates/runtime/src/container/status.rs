@@ -40,6 +40,9 @@ impl Runtime {
     /// or recycled pid means stopped, the exec fifo means created, a frozen cgroup
     /// means paused.
     pub fn status(&self, s: &Saved) -> Status {
+        if s.pid == 0 {
+            return Status::Creating;
+        }
         if !s.alive() {
             return Status::Stopped;
         }
@@ -65,7 +68,7 @@ impl Runtime {
             oci_version: crate::spec::OCI_VERSION.into(),
             id: s.id.clone(),
             status,
-            pid: if status == Status::Stopped { 0 } else { s.pid },
+            pid: if status == Status::Stopped || status == Status::Creating { 0 } else { s.pid },
             bundle: s.bundle.clone(),
             rootfs: s.rootfs.clone(),
             created: s.created.clone(),
