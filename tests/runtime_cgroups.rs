@@ -179,3 +179,17 @@ fn a_config_devices_own_rule_narrows_its_access() {
     let out = rt.run(&["run", "-b", b.path().to_str().unwrap(), &rt.id("devr")]).ok();
     assert!(!out.contains("wrote") && out.contains("Operation not permitted"), "{out}");
 }
+
+#[test]
+fn events_stream_until_the_container_stops() {
+    need_root();
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1"]);
+    let id = rt.id("events");
+    rt.detached(&["run", "-d", "-b", b.path().to_str().unwrap(), &id], "run").0.ok();
+    let out = rt.run(&["events", "--interval", "200ms", &id]).ok();
+    let events: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(events.len() >= 2, "{out}");
+    assert!(events.iter().all(|e| e["type"] == "stats" && e["id"] == id.as_str()));
+    rt.run(&["delete", &id]).ok();
+}

@@ -484,11 +484,19 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Events { stats, interval, id } => {
             let every = parse_duration(&interval)?;
+            let mut first = true;
             loop {
-                println!("{}", rt.stats_event(&id)?);
+                match rt.stats_event(&id) {
+                    Ok(ev) => println!("{ev}"),
+                    // The stream ends when the container does (an error only if it
+                    // was not running to begin with).
+                    Err(berth_runtime::Error::WrongState(_)) if !first => return Ok(0),
+                    Err(e) => return Err(e.into()),
+                }
                 if stats {
                     return Ok(0);
                 }
+                first = false;
                 std::thread::sleep(every);
             }
         }
