@@ -69,9 +69,18 @@ impl Engine {
             return Err(Error::NoSuchContainer(id.to_string()));
         }
         if let Ok(rt) = self.runtime() {
-            match rt.delete(id, true) {
-                Ok(()) | Err(berth_runtime::Error::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
+            // A monitor still creating the container (its `run -d` killed midway) races
+            // this delete: its delete after the refused start may get there first, or
+            // its create may fork into the cgroup just after this kill. Try again.
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match rt.delete(id, true) {
+                    Ok(()) | Err(berth_runtime::Error::NotFound(_)) => break,
+                    Err(_) if !self.state_dir().join("runtime").join(id).exists() => break,
+                    Err(_) if tries < 3 => std::thread::sleep(Duration::from_millis(50)),
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         rootfs::unmount(&dir.join("rootfs"))?;
