@@ -87,6 +87,8 @@ pub enum ContainerCmds {
     Diff(OneArg),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Update configuration of one or more containers
@@ -106,6 +108,11 @@ pub enum ContainerCmds {
     Volume {
         #[command(subcommand)]
         cmd: crate::cmd_volume::VolumeCmd,
+    },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        cmd: crate::cmd_network::NetworkCmd,
     },
     /// Runs a container's monitor (internal)
     #[command(name = "__monitor", hide = true)]
@@ -157,6 +164,8 @@ pub enum ContainerSub {
     Diff(OneArg),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Update configuration of one or more containers
@@ -204,9 +213,12 @@ pub struct CreateArgs {
     /// Number of CPUs
     #[arg(long)]
     cpus: Option<String>,
-    /// Connect a container to a network (none or host)
+    /// Connect a container to a network (none, host, bridge or a network's name)
     #[arg(long, alias = "net", default_value = "none")]
     network: String,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish")]
+    publish: Vec<String>,
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long)]
     rm: bool,
@@ -437,6 +449,7 @@ impl CreateArgs {
             pids_limit: self.pids_limit.filter(|p| *p > 0).unwrap_or(0),
             nano_cpus,
             network: self.network.clone(),
+            publish: self.publish.clone(),
             auto_remove: self.rm,
             labels: self.label.clone(),
             stop_signal: self.stop_signal.clone(),
@@ -697,6 +710,48 @@ pub struct OneArg {
     container: String,
 }
 
+/// `port CONTAINER [PRIVATE_PORT[/PROTO]]`.
+#[derive(Args)]
+pub struct PortArgs {
+    /// The container
+    container: String,
+    /// A container port, with /tcp or /udp
+    private_port: Option<String>,
+}
+
+/// `port`: the ports a running container publishes, in Docker's words.
+fn port(eng: &Engine, a: PortArgs) -> CmdResult {
+    let c = eng.find(&a.container)?;
+    let ports = c.state.endpoint.map(|e| e.ports).unwrap_or_default();
+    let Some(want) = a.private_port else {
+        for p in &ports {
+            println!("{p}");
+        }
+        return Ok(());
+    };
+    let (num, proto) = want.split_once('/').unwrap_or((want.as_str(), "tcp"));
+    let bad = || Fail::usage(format!("invalid port ({want}): must be PORT[/PROTO]"));
+    let num: u16 = num.parse().map_err(|_| bad())?;
+    let found: Vec<_> = ports
+        .iter()
+        .filter(|p| p.container_port == num && p.protocol.as_str() == proto)
+        .collect();
+    if found.is_empty() {
+        return Err(Fail {
+            code: 1,
+            message: format!("Error: No public port '{num}/{proto}' published for {}", c.name),
+        });
+    }
+    for p in found {
+        println!(
+            "{}:{}",
+            p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            p.host_port
+        );
+    }
+    Ok(())
+}
+
 /// `cp`'s arguments: `CONTAINER:SRC DEST` or `SRC CONTAINER:DEST`.
 #[derive(Args)]
 pub struct CpArgs {
@@ -825,6 +880,7 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
     let eng = Engine::open(root, state, &exe)?;
     match cmd {
         ContainerCmds::Volume { cmd } => crate::cmd_volume::dispatch(&eng, cmd),
+        ContainerCmds::Network { cmd } => crate::cmd_network::dispatch(&eng, cmd),
         ContainerCmds::Run(a)
         | ContainerCmds::Container {
             cmd: ContainerSub::Run(a),
@@ -920,6 +976,10 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
             }
             Ok(())
         }
+        ContainerCmds::Port(a)
+        | ContainerCmds::Container {
+            cmd: ContainerSub::Port(a),
+        } => port(&eng, a),
         ContainerCmds::Export(a)
         | ContainerCmds::Container {
             cmd: ContainerSub::Export(a),
@@ -1337,7 +1397,13 @@ fn ps_row(c: &Container, no_trunc: bool) -> Value {
         "RunningFor": since(Some(&c.created)),
         "Status": status_text(c),
         "State": if c.state.paused { "paused" } else { c.state.status.as_str() },
-        "Ports": "",
+        "Ports": c.state.endpoint.as_ref().map(|e| e.ports.iter().map(|p| format!(
+            "{}:{}->{}/{}",
+            p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            p.host_port,
+            p.container_port,
+            p.protocol
+        )).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
         "Names": c.name,
         "Labels": labels.join(","),
         "Mounts": c.mounts.iter().map(|m| if m.name.is_empty() { m.source.display().to_string() } else { m.name.clone() }).collect::<Vec<_>>().join(","),
@@ -1709,12 +1775,77 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
             "StopSignal": if c.config.stop_signal.is_empty() { Value::Null } else { json!(c.config.stop_signal) },
             "Healthcheck": c.config.healthcheck,
         },
-        "NetworkSettings": {
+        "NetworkSettings": network_settings(eng, c),
+    })
+}
+
+/// Docker's `NetworkSettings`: the address, gateway and published ports of a running
+/// container on a bridge network (as of its endpoint), empty otherwise.
+fn network_settings(eng: &Engine, c: &Container) -> Value {
+    let mode = c.host.network_mode.clone();
+    let Some(ep) = &c.state.endpoint else {
+        let net = if berth_engine::network::is_bridge(&mode) {
+            eng.networks().ok().and_then(|m| m.network(&mode).ok())
+        } else {
+            None
+        };
+        return json!({
             "Bridge": "",
             "SandboxID": "",
             "Ports": {},
-            "Networks": {c.host.network_mode.clone(): {}},
-        },
+            "Gateway": "",
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "MacAddress": "",
+            "Networks": {mode: {
+                "NetworkID": net.map(|n| n.id).unwrap_or_default(),
+                "EndpointID": "",
+                "Gateway": "",
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "MacAddress": "",
+            }},
+        });
+    };
+    let net = eng.networks().ok().and_then(|m| m.network(&mode).ok());
+    let (id, gateway, prefix) = net
+        .map(|n| (n.id, n.gateway.to_string(), n.subnet.prefix_len()))
+        .unwrap_or_default();
+    let mut ports = serde_json::Map::new();
+    for p in &ep.ports {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        let entry = ports.entry(key).or_insert_with(|| json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(json!({
+                "HostIp": p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED).to_string(),
+                "HostPort": p.host_port.to_string(),
+            }));
+        }
+    }
+    let names = if ep.names.is_empty() { Value::Null } else { json!(ep.names) };
+    json!({
+        "Bridge": "",
+        "SandboxID": "",
+        "Ports": ports,
+        "Gateway": gateway,
+        "IPAddress": ep.ip.to_string(),
+        "IPPrefixLen": prefix,
+        "MacAddress": ep.mac,
+        "Networks": {mode: {
+            "IPAMConfig": null,
+            "Links": null,
+            "Aliases": null,
+            "MacAddress": ep.mac,
+            "NetworkID": id,
+            "EndpointID": "",
+            "Gateway": gateway,
+            "IPAddress": ep.ip.to_string(),
+            "IPPrefixLen": prefix,
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "DNSNames": names,
+        }},
     })
 }
 

@@ -8,6 +8,7 @@
 mod change;
 mod cmd_archive;
 mod cmd_container;
+mod cmd_network;
 mod cmd_volume;
 mod cmd_images;
 mod cmd_inspect;

@@ -36,15 +36,24 @@ impl Engine {
         if let Some(n) = &o.name {
             names::validate(n)?;
         }
-        let network = if o.network.is_empty() {
-            "none"
-        } else {
-            o.network.as_str()
+        let network = match o.network.as_str() {
+            "" => "none".to_string(),
+            m if m.starts_with("container:") => {
+                return Err(Error::InvalidArgument(format!(
+                    "network mode {m} is not supported by berth yet: use none, host or a bridge network"
+                )));
+            }
+            m if crate::network::is_bridge(m) => self.resolve_network(m)?,
+            m => m.to_string(),
         };
-        if network != "none" && network != "host" {
-            return Err(Error::InvalidArgument(format!(
-                "network {network} not found: berth supports --network none and host"
-            )));
+        let network = network.as_str();
+        let mut port_bindings = Vec::new();
+        for p in &o.publish {
+            port_bindings.extend(berth_network::parse_publish(p)?);
+        }
+        // Docker drops published ports outside a bridge network (with a warning for host).
+        if !crate::network::is_bridge(network) {
+            port_bindings.clear();
         }
 
         let (entrypoint, cmd) = match &o.entrypoint {
@@ -280,6 +289,7 @@ impl Engine {
             host: HostConfig {
                 binds: o.volumes.clone(),
                 network_mode: network.to_string(),
+                port_bindings,
                 auto_remove: o.auto_remove,
                 memory: o.memory,
                 nano_cpus: o.nano_cpus,
@@ -322,6 +332,7 @@ impl Engine {
                 manual_stop: false,
                 paused: false,
                 health: None,
+                endpoint: None,
             },
         };
         std::fs::create_dir(&dir).map_err(io(format!("create {}", dir.display())))?;

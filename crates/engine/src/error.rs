@@ -38,6 +38,9 @@ pub enum Error {
     /// The image store failed.
     #[error(transparent)]
     Image(#[from] berth_image::Error),
+    /// The network layer failed or refused (an unknown network, a port in use).
+    #[error(transparent)]
+    Network(#[from] berth_network::Error),
     /// A file operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -61,6 +64,12 @@ impl Error {
             | Error::WrongState(_)
             | Error::Start { .. } => true,
             Error::Image(e) => e.is_user_error(),
+            Error::Network(e) => matches!(
+                e,
+                berth_network::Error::Invalid(_)
+                    | berth_network::Error::NotFound(_)
+                    | berth_network::Error::Conflict(_)
+            ),
             Error::Runtime(_) | Error::Io { .. } => false,
         }
     }

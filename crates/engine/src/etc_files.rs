@@ -52,8 +52,13 @@ pub fn write(c: &Container, dir: &Path) -> Result<()> {
     }
     write_replace(&dir.join("hosts"), hosts.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let user_network = crate::network::is_bridge(&c.host.network_mode)
+        && c.host.network_mode != berth_network::DEFAULT_NETWORK;
     let resolv = if host_mode {
         host_resolv
+    } else if user_network {
+        // The embedded DNS server answers at 127.0.0.11, as Docker's.
+        berth_network::resolv_conf(&host_resolv, &berth_network::DnsOptions::default(), true)
     } else {
         filter_resolv_conf(&host_resolv)
     };

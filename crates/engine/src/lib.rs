@@ -10,7 +10,8 @@
 //! [`exec`] runs more processes in it; [`manage`] pauses, renames, restarts and
 //! updates; [`stats`], [`changes`] (diff, export), [`copy`] (cp) and [`commit`] look
 //! at it; [`record`] is the on-disk state; [`volume`] the named volumes; [`names`]
-//! the IDs and generated names; [`options`] parses run options with Docker's rules.
+//! the IDs and generated names; [`options`] parses run options with Docker's rules;
+//! [`network`] joins a container to a bridge network between create and start.
 
 #![warn(missing_docs)]
 
@@ -28,6 +29,7 @@ pub mod logs;
 pub mod manage;
 pub mod monitor;
 pub mod names;
+pub mod network;
 pub mod options;
 pub mod record;
 pub mod remove;

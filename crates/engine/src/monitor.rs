@@ -313,6 +313,13 @@ fn monitor(
         let _ = log.flush();
         let oom = oom_killed(id);
         let _ = rt.delete(id, true);
+        if let Some(n) = init.net.take()
+            && n.leave().is_ok()
+        {
+            let _ = engine
+                .containers()
+                .update(id, |c| c.state.endpoint = None);
+        }
         let Ok(c) = engine.containers().load(id) else {
             att.close(engine, id);
             return Ok(code);
@@ -332,6 +339,7 @@ fn monitor(
             c.state.pid = 0;
             c.state.finished_at = now();
             c.state.restart_count += 1;
+            c.state.endpoint = None;
         })?;
         // Docker's back-off: 100 ms doubling, reset after a run of 10 s or more.
         if began.elapsed() >= Duration::from_secs(10) {
@@ -403,6 +411,7 @@ fn monitor(
         c.state.monitor_start = 0;
         c.state.oom_killed = oom;
         c.state.finished_at = now();
+        c.state.endpoint = None;
     })?;
     send(sync, &Report::Exited { code });
     Ok(code)
@@ -669,6 +678,8 @@ struct Init {
     stderr: Option<OwnedFd>,
     /// The pty master, written with the caller's input.
     master: Option<OwnedFd>,
+    /// Its network endpoint, left when it exits.
+    net: Option<crate::network::Joined>,
 }
 
 /// Creates and starts the container with pipes for its output, or with a terminal
@@ -760,8 +771,19 @@ fn create_and_start(
             return Err(e);
         }
     };
+    // The namespace exists and the process waits for start: join its network now.
+    let net = match crate::network::join(engine, id, pid) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = rt.delete(id, true);
+            return Err(e);
+        }
+    };
     if let Err(e) = rt.start(id) {
         let _ = rt.delete(id, true);
+        if let Some(n) = net {
+            let _ = n.leave();
+        }
         return Err(e.into());
     }
     let me = std::process::id() as i32;
@@ -779,6 +801,7 @@ fn create_and_start(
         c.state.finished_at = crate::record::ZERO_TIME.into();
         c.state.monitor_pid = me;
         c.state.monitor_start = my_start;
+        c.state.endpoint = net.as_ref().map(|n| n.endpoint.clone());
     })?;
     Ok((
         c,
@@ -788,6 +811,7 @@ fn create_and_start(
             stdout,
             stderr,
             master,
+            net,
         },
     ))
 }

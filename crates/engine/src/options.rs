@@ -30,8 +30,11 @@ pub struct CreateOptions {
     pub pids_limit: i64,
     /// `--cpus` in billionths.
     pub nano_cpus: i64,
-    /// `--network`: "none" (default for berth until bridges exist) or "host".
+    /// `--network`: "none" (berth's default for now), "host", "bridge" or a
+    /// user-defined network's name or ID.
     pub network: String,
+    /// `-p` values, as given.
+    pub publish: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
     /// `-l` labels `K=V`.

@@ -84,6 +84,9 @@ pub struct State {
     /// Health check results, for a container with a check.
     #[serde(default)]
     pub health: Option<crate::health::Health>,
+    /// Its place on a bridge network while it runs: address, MAC, published ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<berth_network::Endpoint>,
 }
 
 /// Go's zero time as Docker prints it for a container never started or stopped.
@@ -181,8 +184,11 @@ pub struct HostConfig {
     /// `-v` binds as given.
     #[serde(default)]
     pub binds: Vec<String>,
-    /// "none" or "host".
+    /// "none", "host", or a bridge network's name ("bridge" for the default one).
     pub network_mode: String,
+    /// `-p`: the ports to publish, as requested (host port 0: any free port).
+    #[serde(default)]
+    pub port_bindings: Vec<berth_network::PortMapping>,
     /// `--rm`.
     pub auto_remove: bool,
     /// Memory limit in bytes (0: none).
@@ -537,6 +543,7 @@ mod tests {
                 manual_stop: false,
                 paused: false,
                 health: None,
+                endpoint: None,
             },
         }
     }

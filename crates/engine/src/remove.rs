@@ -83,6 +83,12 @@ impl Engine {
                 }
             }
         }
+        // An endpoint its monitor did not live to remove.
+        if let Ok(c) = self.containers().load(id)
+            && c.state.endpoint.is_some()
+        {
+            crate::network::leave_stale(self, &c.host.network_mode, id)?;
+        }
         rootfs::unmount(&dir.join("rootfs"))?;
         let trash = trash_path(&dir, id);
         std::fs::rename(&dir, &trash).map_err(io(format!("remove {}", dir.display())))?;

@@ -302,6 +302,7 @@ mod tests {
                 manual_stop: false,
                 paused: false,
                 health: None,
+                endpoint: None,
             },
         }
     }

@@ -1,0 +1,350 @@
+//! `berth network create/ls/inspect/rm/prune`: bridge networks, with docker's output.
+
+use berth_engine::Engine;
+use berth_network::{DEFAULT_NETWORK, NetworkConfig, NetworkOptions};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::template::{Template, tabwrite};
+use crate::{CmdResult, Fail};
+
+/// The driver option naming a network's Linux bridge, as Docker spells it.
+const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
+/// `berth network ...`.
+#[derive(Subcommand)]
+pub enum NetworkCmd {
+    /// Create a network
+    Create(CreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(InspectArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove all unused networks
+    Prune(PruneArgs),
+}
+
+/// `network create`'s flags.
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Driver to manage the Network (only bridge)
+    #[arg(short, long, default_value = "bridge")]
+    driver: String,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long)]
+    subnet: Option<String>,
+    /// IPv4 Gateway for the master subnet
+    #[arg(long)]
+    gateway: Option<String>,
+    /// Allocate container ip from a sub-range
+    #[arg(long)]
+    ip_range: Option<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    internal: bool,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt")]
+    opt: Vec<String>,
+    /// Set metadata on a network
+    #[arg(long)]
+    label: Vec<String>,
+    /// The network's name
+    name: String,
+}
+
+/// `network ls`'s flags.
+#[derive(Args)]
+pub struct LsArgs {
+    /// Only display network IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// `network inspect`'s arguments.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    format: Option<String>,
+    /// The networks
+    #[arg(required = true)]
+    networks: Vec<String>,
+}
+
+/// `network rm`'s arguments.
+#[derive(Args)]
+pub struct RmArgs {
+    /// The networks
+    #[arg(required = true)]
+    networks: Vec<String>,
+}
+
+/// `network prune`'s flags.
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+fn created(n: &NetworkConfig) -> String {
+    let d = n
+        .created
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    berth_image::time::format_rfc3339(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// Docker's `network inspect` document (its main fields).
+fn doc(eng: &Engine, n: &NetworkConfig) -> Value {
+    let mut config = json!({"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()});
+    if let Some(r) = n.ip_range {
+        config["IPRange"] = json!(r.to_string());
+    }
+    let mut containers = serde_json::Map::new();
+    let endpoints = eng
+        .networks()
+        .and_then(|m| Ok(m.endpoints(&n.name)?))
+        .unwrap_or_default();
+    for ep in endpoints {
+        let name = eng.find(&ep.container).map(|c| c.name).unwrap_or_default();
+        containers.insert(
+            ep.container.clone(),
+            json!({
+                "Name": name,
+                "EndpointID": "",
+                "MacAddress": ep.mac,
+                "IPv4Address": format!("{}/{}", ep.ip, n.subnet.prefix_len()),
+                "IPv6Address": "",
+            }),
+        );
+    }
+    json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": created(n),
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": [config]},
+        "Internal": n.internal,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": containers,
+        "Options": {BRIDGE_NAME_OPTION: n.bridge},
+        "Labels": n.labels,
+    })
+}
+
+fn fail_each(failed: bool) -> CmdResult {
+    if failed {
+        Err(Fail {
+            code: 1,
+            message: String::new(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs a network command.
+pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
+    let m = eng.networks()?;
+    match cmd {
+        NetworkCmd::Create(a) => {
+            if a.driver != "bridge" {
+                return Err(Fail::user(format!(
+                    "plugin \"{}\" not found: berth supports the bridge driver only",
+                    a.driver
+                )));
+            }
+            let net = |s: &str| {
+                s.parse::<ipnet::Ipv4Net>()
+                    .map_err(|_| Fail::user(format!("invalid CIDR address: {s}")))
+            };
+            let mut opts = NetworkOptions {
+                name: a.name.clone(),
+                subnet: a.subnet.as_deref().map(net).transpose()?,
+                ip_range: a.ip_range.as_deref().map(net).transpose()?,
+                gateway: a
+                    .gateway
+                    .as_deref()
+                    .map(|g| {
+                        g.parse()
+                            .map_err(|_| Fail::user(format!("invalid gateway address: {g}")))
+                    })
+                    .transpose()?,
+                internal: a.internal,
+                ..Default::default()
+            };
+            if opts.gateway.is_some() && opts.subnet.is_none() {
+                return Err(Fail::user(
+                    "no matching subnet for gateway ".to_string() + a.gateway.as_deref().unwrap_or(""),
+                ));
+            }
+            for o in &a.opt {
+                match o.split_once('=') {
+                    Some((BRIDGE_NAME_OPTION, v)) => opts.bridge = Some(v.to_string()),
+                    _ => {
+                        return Err(Fail::user(format!(
+                            "unsupported network option {o:?}: berth knows {BRIDGE_NAME_OPTION}"
+                        )));
+                    }
+                }
+            }
+            for l in &a.label {
+                let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+                opts.labels.insert(k.to_string(), v.to_string());
+            }
+            let n = m.create_network(&opts).map_err(berth_engine::Error::from)?;
+            println!("{}", n.id);
+            Ok(())
+        }
+        NetworkCmd::Ls(a) => {
+            let nets = m.networks().map_err(berth_engine::Error::from)?;
+            let id = |n: &NetworkConfig| {
+                if a.no_trunc {
+                    n.id.clone()
+                } else {
+                    n.id[..12].to_string()
+                }
+            };
+            if a.quiet {
+                for n in &nets {
+                    println!("{}", id(n));
+                }
+                return Ok(());
+            }
+            let format = match a.format.as_deref() {
+                None | Some("") | Some("table") => {
+                    "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+                }
+                Some("json") => "{{json .}}",
+                Some(f) => f,
+            };
+            let t = Template::parse(format).map_err(Fail::usage)?;
+            let mut text = String::new();
+            if t.table {
+                text.push_str(&t.header(&[
+                    ("ID", "NETWORK ID"),
+                    ("Name", "NAME"),
+                    ("Driver", "DRIVER"),
+                    ("Scope", "SCOPE"),
+                ]));
+                text.push('\n');
+            }
+            for n in &nets {
+                let row = json!({
+                    "ID": id(n),
+                    "Name": n.name,
+                    "Driver": "bridge",
+                    "Scope": "local",
+                    "IPv6": "false",
+                    "Internal": n.internal.to_string(),
+                    "CreatedAt": created(n),
+                });
+                text.push_str(&t.render(&row).map_err(Fail::usage)?);
+                text.push('\n');
+            }
+            print!("{}", if t.table { tabwrite(&text) } else { text });
+            Ok(())
+        }
+        NetworkCmd::Inspect(a) => {
+            let tmpl = match a.format.as_deref() {
+                Some("json") | None => None,
+                Some(f) => Some(Template::parse(f).map_err(Fail::usage)?),
+            };
+            let mut docs = Vec::new();
+            let mut failed = false;
+            for n in &a.networks {
+                match m.network(n) {
+                    Ok(net) => docs.push(doc(eng, &net)),
+                    Err(e) => {
+                        eprintln!("{}", Fail::from(berth_engine::Error::from(e)).message);
+                        failed = true;
+                    }
+                }
+            }
+            match tmpl {
+                None => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&docs).unwrap_or_default()
+                ),
+                Some(t) => {
+                    for d in &docs {
+                        println!("{}", t.render(d).map_err(Fail::usage)?);
+                    }
+                }
+            }
+            fail_each(failed)
+        }
+        NetworkCmd::Rm(a) => {
+            let mut failed = false;
+            for n in &a.networks {
+                let removed = match m.network(n) {
+                    Ok(net) if net.name == DEFAULT_NETWORK => Err(Fail::user(format!(
+                        "{DEFAULT_NETWORK} is a pre-defined network and cannot be removed"
+                    ))),
+                    Ok(net) => m
+                        .remove_network(&net.name)
+                        .map_err(|e| Fail::from(berth_engine::Error::from(e))),
+                    Err(e) => Err(Fail::from(berth_engine::Error::from(e))),
+                };
+                match removed {
+                    Ok(()) => println!("{n}"),
+                    Err(f) => {
+                        eprintln!("{}", f.message);
+                        failed = true;
+                    }
+                }
+            }
+            fail_each(failed)
+        }
+        NetworkCmd::Prune(a) => {
+            if !a.force {
+                eprint!(
+                    "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
+                );
+                let mut answer = String::new();
+                let _ = std::io::stdin().read_line(&mut answer);
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    return Ok(());
+                }
+            }
+            // "Used" as Docker counts it: any container, running or not, on the network.
+            let used: std::collections::BTreeSet<String> = eng
+                .list()?
+                .into_iter()
+                .map(|c| c.host.network_mode)
+                .collect();
+            let mut removed = Vec::new();
+            for n in m.networks().map_err(berth_engine::Error::from)? {
+                if n.name == DEFAULT_NETWORK || used.contains(&n.name) {
+                    continue;
+                }
+                if m.remove_network(&n.name).is_ok() {
+                    removed.push(n.name);
+                }
+            }
+            if !removed.is_empty() {
+                println!("Deleted Networks:");
+                for n in &removed {
+                    println!("{n}");
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! A container on a bridge network: berth-network's endpoint joined by the monitor
+//! between the runtime's create (the namespace exists) and start (the process runs),
+//! and left when the monitor records the exit. Modes `none`, `host` and
+//! `container:NAME` need nothing here.
+
+use std::sync::Arc;
+
+use berth_network::{
+    DEFAULT_NETWORK, DnsOptions, DnsServer, Endpoint, Manager, NetworkNames, NetworkOptions,
+    Netns,
+};
+
+use crate::Engine;
+use crate::error::Result;
+
+/// Whether `mode` (HostConfig's NetworkMode) names a bridge network.
+pub fn is_bridge(mode: &str) -> bool {
+    !matches!(mode, "" | "none" | "host") && !mode.starts_with("container:")
+}
+
+impl Engine {
+    /// The network manager, its state under `<root>/networks`.
+    pub fn networks(&self) -> Result<Manager> {
+        Ok(Manager::new(self.root())?)
+    }
+
+    /// The name of the bridge network `mode` refers to (by name, ID or ID prefix),
+    /// creating the default network `bridge` on first use, as Docker's daemon has it
+    /// from the start.
+    pub(crate) fn resolve_network(&self, mode: &str) -> Result<String> {
+        let m = self.networks()?;
+        match m.network(mode) {
+            Ok(n) => Ok(n.name),
+            Err(berth_network::Error::NotFound(_)) if mode == DEFAULT_NETWORK => {
+                match m.create_network(&NetworkOptions {
+                    name: DEFAULT_NETWORK.into(),
+                    ..Default::default()
+                }) {
+                    Ok(n) => Ok(n.name),
+                    // Another berth created it meanwhile.
+                    Err(berth_network::Error::Conflict(_)) => Ok(m.network(mode)?.name),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A container's place on its network while its process runs.
+pub struct Joined {
+    manager: Arc<Manager>,
+    network: String,
+    container: String,
+    /// The address, MAC and ports the network gave.
+    pub endpoint: Endpoint,
+    /// The embedded DNS server (user-defined networks): it must stop before the
+    /// container's namespace can go.
+    dns: Option<DnsServer>,
+}
+
+/// Joins container `id` (init `pid`, not started yet) to its network if it is on one.
+pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
+    let c = engine.containers().load(id)?;
+    let network = c.host.network_mode.as_str();
+    if !is_bridge(network) {
+        return Ok(None);
+    }
+    let manager = Arc::new(engine.networks()?);
+    let netns = Netns::of_pid(pid as u32)?;
+    // Names resolve on user-defined networks only, as in Docker.
+    let user = network != DEFAULT_NETWORK;
+    let names = if user { vec![c.name.clone()] } else { Vec::new() };
+    let endpoint = manager.attach(
+        network,
+        &berth_network::AttachOptions {
+            container: id,
+            netns: &netns,
+            ifname: "eth0",
+            ip: None,
+            ports: &c.host.port_bindings,
+            mac: None,
+            names: &names,
+        },
+    )?;
+    let dns = if user {
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let started = DnsServer::start(
+            &netns,
+            Arc::new(NetworkNames::new(manager.clone(), vec![network.to_string()])),
+            berth_network::upstreams(&host, &DnsOptions::default()),
+        );
+        match started {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let _ = manager.detach(network, id);
+                return Err(e.into());
+            }
+        }
+    } else {
+        None
+    };
+    Ok(Some(Joined {
+        network: network.to_string(),
+        container: id.to_string(),
+        manager,
+        endpoint,
+        dns,
+    }))
+}
+
+impl Joined {
+    /// Leaves the network: the DNS server stops, the endpoint's rules, veth pair and
+    /// address go.
+    pub fn leave(mut self) -> Result<()> {
+        drop(self.dns.take());
+        Ok(self.manager.detach(&self.network, &self.container)?)
+    }
+}
+
+/// Removes an endpoint a monitor that died could not remove (the container's exit went
+/// unrecorded); an endpoint already gone is fine.
+pub fn leave_stale(engine: &Engine, network: &str, id: &str) -> Result<()> {
+    match engine.networks()?.detach(network, id) {
+        Ok(()) | Err(berth_network::Error::NotFound(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

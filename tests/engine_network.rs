@@ -1,0 +1,269 @@
+//! `berth run --network` end to end with real containers: busybox httpd on the default
+//! bridge serving a file through a port published on 127.0.0.1, `port` and `inspect`
+//! showing the mapping and address, containers on a user network reaching each other
+//! by name through the embedded DNS, the default bridge cut off from a user network,
+//! and no link, address or nftables rule left after `rm` and `network rm`.
+//!
+//! Only one test uses the default network (its bridge, berth0, is one per host); each
+//! test has its own root, state and user networks with bridge names of its own.
+
+#[path = "engine_support.rs"]
+mod engine_support;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use engine_support::{Berth, IMAGE};
+
+/// Runs `ip`/`nft` and returns its stdout (empty when it fails: a table that is gone).
+fn out(args: &[&str]) -> String {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The links enslaved to `bridge` (the host ends of its containers' veths).
+fn ports_of(bridge: &str) -> Vec<String> {
+    out(&["ip", "-o", "link", "show", "master", bridge])
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+        .collect()
+}
+
+fn link_exists(name: &str) -> bool {
+    out(&["ip", "-o", "link"])
+        .lines()
+        .any(|l| l.split(':').nth(1).is_some_and(|n| n.trim().split('@').next() == Some(name)))
+}
+
+/// Lines of berth's nftables table that mention `needle`.
+fn nft_with(needle: &str) -> Vec<String> {
+    out(&["nft", "list", "table", "ip", "berth"])
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A short name unique to this process and call (bridge names have 15 characters).
+fn short(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "{prefix}{}x{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    assert!(name.len() <= 15);
+    name
+}
+
+/// Removes the test's networks when it ends, however it ends: containers first (the
+/// `Berth` inside is dropped after this guard's own cleanup ran `rm -f` on them),
+/// then every network of the test's root, the default one included.
+struct Networks {
+    b: Berth,
+}
+
+impl Drop for Networks {
+    fn drop(&mut self) {
+        for id in self.b.run(&["ps", "-aq", "--no-trunc"]).stdout().lines() {
+            let _ = self.b.cmd(&["rm", "-f", id]).output();
+        }
+        if let Ok(m) = berth_network::Manager::new(&self.b.root()) {
+            for n in m.networks().unwrap_or_default() {
+                let _ = m.remove_network(&n.name);
+            }
+        }
+    }
+}
+
+/// A plain HTTP/1.0 GET from the test process.
+fn http_get(addr: SocketAddrV4, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+#[test]
+fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks() {
+    let n = Networks {
+        b: Berth::new("engnet-bridge"),
+    };
+    let b = &n.b;
+    let r = b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "bridge",
+        "-p",
+        "127.0.0.1::80",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir -p /www && echo served by berth > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+
+    let port = b.run(&["port", "web"]).ok();
+    let line = port.trim();
+    let host = line
+        .strip_prefix("80/tcp -> 127.0.0.1:")
+        .unwrap_or_else(|| panic!("port printed {line:?}"));
+    let host_port: u16 = host.parse().unwrap();
+    assert_eq!(
+        b.run(&["port", "web", "80/tcp"]).ok().trim(),
+        format!("127.0.0.1:{host_port}")
+    );
+
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, host_port);
+    let mut body = String::new();
+    b.eventually(5, "httpd to answer", || {
+        body = http_get(addr, "/index.html").unwrap_or_default();
+        body.contains("served by berth")
+    });
+    assert!(body.starts_with("HTTP/1.") && body.contains(" 200 OK"), "{body}");
+
+    let doc = b.inspect("web");
+    let ns = &doc["NetworkSettings"];
+    let ip: Ipv4Addr = ns["Networks"]["bridge"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .expect("inspect gives the address");
+    assert_eq!(ns["IPAddress"], ns["Networks"]["bridge"]["IPAddress"]);
+    assert_eq!(
+        ns["Ports"]["80/tcp"][0],
+        serde_json::json!({"HostIp": "127.0.0.1", "HostPort": host_port.to_string()})
+    );
+    let inside = b.run(&["exec", "web", "ip", "-o", "-4", "addr", "show", "eth0"]).ok();
+    assert!(inside.contains(&format!("inet {ip}/")), "{inside}");
+    let veths = ports_of("berth0");
+    assert_eq!(veths.len(), 1, "one container on berth0: {veths:?}");
+
+    // A container on the default bridge cannot reach one on a user network, while one on
+    // that network can.
+    let bridge = short("bte");
+    let opt = format!("com.docker.network.bridge.name={bridge}");
+    let r = b.run(&["network", "create", "-o", &opt, "inner"]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    let r = b.run(&["run", "-d", "--name", "db", "--network", "inner", IMAGE, "sleep", "60"]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    let db = b.inspect("db")["NetworkSettings"]["Networks"]["inner"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let from_bridge = b.run(&[
+        "run", "--rm", "--network", "bridge", IMAGE, "ping", "-c1", "-W1", &db,
+    ]);
+    assert_ne!(from_bridge.code(), 0, "the default bridge reached {db}");
+    let from_inner = b.run(&["run", "--rm", "--network", "inner", IMAGE, "ping", "-c1", "-W2", &db]);
+    assert_eq!(from_inner.code(), 0, "stdout: {}", from_inner.stdout());
+
+    // Exact teardown: veths, published port rules, the user network's bridge and rules.
+    b.run(&["rm", "-f", "web", "db"]).ok();
+    for v in &veths {
+        assert!(!link_exists(v), "{v} left behind");
+    }
+    assert!(ports_of("berth0").is_empty());
+    assert!(
+        nft_with(&format!("dport {host_port}")).is_empty(),
+        "port rules left: {:?}",
+        nft_with(&format!("dport {host_port}"))
+    );
+    assert!(http_get(addr, "/index.html").map_or(true, |b| !b.contains("served by berth")));
+    assert_eq!(b.run(&["network", "rm", "inner"]).ok(), "inner\n");
+    assert!(!link_exists(&bridge));
+    assert!(nft_with(&bridge).is_empty(), "{:?}", nft_with(&bridge));
+    let r = b.run(&["network", "rm", "bridge"]);
+    assert_eq!(
+        r.stderr(),
+        "Error response from daemon: bridge is a pre-defined network and cannot be removed\n"
+    );
+}
+
+#[test]
+fn user_network_containers_reach_each_other_by_name() {
+    let n = Networks {
+        b: Berth::new("engnet-user"),
+    };
+    let b = &n.b;
+    let bridge = short("btu");
+    let opt = format!("com.docker.network.bridge.name={bridge}");
+    let r = b.run(&["network", "create", "-o", &opt, "front"]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    let id = r.stdout().trim().to_string();
+    assert_eq!(id.len(), 64);
+    let ls = b.run(&["network", "ls"]).ok();
+    assert!(ls.starts_with("NETWORK ID"), "{ls}");
+    assert!(
+        ls.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [&id[..12], "front", "bridge", "local"]),
+        "{ls}"
+    );
+
+    let r = b.run(&["run", "-d", "--name", "alpha", "--network", "front", IMAGE, "sleep", "60"]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    let alpha = b.inspect("alpha")["NetworkSettings"]["Networks"]["front"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let net: serde_json::Value =
+        serde_json::from_str(&b.run(&["network", "inspect", "front"]).ok()).unwrap();
+    let subnet: ipnet::Ipv4Net = net[0]["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(subnet.contains(&alpha.parse::<Ipv4Addr>().unwrap()));
+    assert_eq!(net[0]["Options"]["com.docker.network.bridge.name"], bridge.as_str());
+    let members = net[0]["Containers"].as_object().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members.values().next().unwrap()["Name"], "alpha");
+
+    // By name, through the embedded DNS server at 127.0.0.11.
+    let r = b.run(&[
+        "run", "--rm", "--network", "front", IMAGE, "sh", "-c",
+        "grep nameserver /etc/resolv.conf && ping -c1 -W2 alpha",
+    ]);
+    assert_eq!(r.code(), 0, "stdout: {} stderr: {}", r.stdout(), r.stderr());
+    assert!(r.stdout().starts_with("nameserver 127.0.0.11\n"), "{}", r.stdout());
+    assert!(r.stdout().contains(&format!("({alpha})")), "{}", r.stdout());
+    // A name nobody has is not answered with an address.
+    let r = b.run(&["run", "--rm", "--network", "front", IMAGE, "ping", "-c1", "-W1", "nobody-here"]);
+    assert_ne!(r.code(), 0);
+
+    let veths = ports_of(&bridge);
+    assert_eq!(veths.len(), 1, "only alpha runs: {veths:?}");
+    let r = b.run(&["network", "rm", "front"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("has active endpoints"), "{}", r.stderr());
+
+    assert_eq!(b.run(&["stop", "-t", "1", "alpha"]).code(), 0);
+    assert!(!link_exists(&veths[0]), "stop left {} behind", veths[0]);
+    b.run(&["rm", "alpha"]).ok();
+    assert_eq!(b.run(&["network", "rm", "front"]).ok(), "front\n");
+    assert!(!link_exists(&bridge));
+    let left: Vec<Ipv4Addr> = out(&["ip", "-o", "-4", "addr"])
+        .split_whitespace()
+        .filter_map(|w| w.split_once('/').and_then(|(a, _)| a.parse().ok()))
+        .filter(|a| subnet.contains(a))
+        .collect();
+    assert!(left.is_empty(), "addresses of {subnet} left: {left:?}");
+    assert!(nft_with(&bridge).is_empty(), "{:?}", nft_with(&bridge));
+    assert!(nft_with(&subnet.to_string()).is_empty());
+    let r = b.run(&["network", "inspect", "front"]);
+    assert_eq!(r.code(), 1);
+    assert_eq!(r.stderr(), "Error response from daemon: network front not found\n");
+    let r = b.run(&["run", "--rm", "--network", "front", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+}
