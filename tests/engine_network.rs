@@ -9,6 +9,8 @@
 
 #[path = "engine_support.rs"]
 mod engine_support;
+#[path = "network_support.rs"]
+mod network_support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
@@ -172,6 +174,7 @@ fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks(
 
     // Exact teardown: veths, published port rules, the user network's bridge and rules.
     b.run(&["rm", "-f", "web", "db"]).ok();
+    b.eventually(5, "the --rm containers' veths to go", || ports_of("berth0").is_empty());
     for v in &veths {
         assert!(!link_exists(v), "{v} left behind");
     }
@@ -200,7 +203,10 @@ fn user_network_containers_reach_each_other_by_name() {
     let b = &n.b;
     let bridge = short("btu");
     let opt = format!("com.docker.network.bridge.name={bridge}");
-    let r = b.run(&["network", "create", "-o", &opt, "front"]);
+    // A subnet of its own outside Docker's pools: while this test deletes its bridge,
+    // another test's network must not take the subnet the host no longer routes.
+    let wanted = network_support::subnet().to_string();
+    let r = b.run(&["network", "create", "--subnet", &wanted, "-o", &opt, "front"]);
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
     let id = r.stdout().trim().to_string();
     assert_eq!(id.len(), 64);
@@ -211,6 +217,9 @@ fn user_network_containers_reach_each_other_by_name() {
         "{ls}"
     );
 
+    // The bridge gone as after a reboot: the next container's start rebuilds it.
+    assert!(link_exists(&bridge));
+    assert!(Command::new("ip").args(["link", "del", &bridge]).status().unwrap().success());
     let r = b.run(&["run", "-d", "--name", "alpha", "--network", "front", IMAGE, "sleep", "60"]);
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
     let alpha = b.inspect("alpha")["NetworkSettings"]["Networks"]["front"]["IPAddress"]
@@ -224,6 +233,7 @@ fn user_network_containers_reach_each_other_by_name() {
         .unwrap()
         .parse()
         .unwrap();
+    assert_eq!(subnet.to_string(), wanted);
     assert!(subnet.contains(&alpha.parse::<Ipv4Addr>().unwrap()));
     assert_eq!(net[0]["Options"]["com.docker.network.bridge.name"], bridge.as_str());
     let members = net[0]["Containers"].as_object().unwrap();
@@ -242,8 +252,9 @@ fn user_network_containers_reach_each_other_by_name() {
     let r = b.run(&["run", "--rm", "--network", "front", IMAGE, "ping", "-c1", "-W1", "nobody-here"]);
     assert_ne!(r.code(), 0);
 
+    // A `--rm` container's monitor leaves the network right after reporting the exit.
+    b.eventually(5, "the --rm containers' veths to go", || ports_of(&bridge).len() == 1);
     let veths = ports_of(&bridge);
-    assert_eq!(veths.len(), 1, "only alpha runs: {veths:?}");
     let r = b.run(&["network", "rm", "front"]);
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("has active endpoints"), "{}", r.stderr());
@@ -251,6 +262,9 @@ fn user_network_containers_reach_each_other_by_name() {
     assert_eq!(b.run(&["stop", "-t", "1", "alpha"]).code(), 0);
     assert!(!link_exists(&veths[0]), "stop left {} behind", veths[0]);
     b.run(&["rm", "alpha"]).ok();
+    // network rm right after a `--rm` run waits for that container's teardown.
+    let r = b.run(&["run", "--rm", "--network", "front", IMAGE, "true"]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
     assert_eq!(b.run(&["network", "rm", "front"]).ok(), "front\n");
     assert!(!link_exists(&bridge));
     let left: Vec<Ipv4Addr> = out(&["ip", "-o", "-4", "addr"])

@@ -297,9 +297,7 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
                     Ok(net) if net.name == DEFAULT_NETWORK => Err(Fail::user(format!(
                         "{DEFAULT_NETWORK} is a pre-defined network and cannot be removed"
                     ))),
-                    Ok(net) => m
-                        .remove_network(&net.name)
-                        .map_err(|e| Fail::from(berth_engine::Error::from(e))),
+                    Ok(net) => eng.remove_network(&net.name).map_err(Fail::from),
                     Err(e) => Err(Fail::from(berth_engine::Error::from(e))),
                 };
                 match removed {
@@ -334,7 +332,7 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
                 if n.name == DEFAULT_NETWORK || used.contains(&n.name) {
                     continue;
                 }
-                if m.remove_network(&n.name).is_ok() {
+                if eng.remove_network(&n.name).is_ok() {
                     removed.push(n.name);
                 }
             }

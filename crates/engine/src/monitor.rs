@@ -313,20 +313,15 @@ fn monitor(
         let _ = log.flush();
         let oom = oom_killed(id);
         let _ = rt.delete(id, true);
-        if let Some(n) = init.net.take()
-            && n.leave().is_ok()
-        {
-            let _ = engine
-                .containers()
-                .update(id, |c| c.state.endpoint = None);
-        }
         let Ok(c) = engine.containers().load(id) else {
+            leave(&mut init);
             att.close(engine, id);
             return Ok(code);
         };
         if !policy.restarts(code, c.state.restart_count, c.state.manual_stop) {
             break (code, oom);
         }
+        leave(&mut init);
         // An attached run ends with the first exit; the restarts go on detached.
         send(sync, &Report::Exited { code });
         *sync = None;
@@ -390,10 +385,12 @@ fn monitor(
         .map(|c| c.host.auto_remove)
         .unwrap_or(false);
     if auto_remove {
-        // Out of sight first, then the reply; the deletion follows.
+        // Out of sight first, then the reply; the deletion follows, the network's
+        // teardown first (deleting a veth waits for the kernel's grace periods).
         let rec = engine.containers().load(id);
         let trash = engine.detach_stopped(id);
         send(sync, &Report::Exited { code });
+        leave(&mut init);
         if let Ok(t) = trash {
             let _ = engine.purge(id, &t);
         }
@@ -402,6 +399,7 @@ fn monitor(
         }
         return Ok(code);
     }
+    leave(&mut init);
     engine.containers().update(id, |c| {
         c.state.status = Status::Exited;
         c.state.paused = false;
@@ -814,6 +812,13 @@ fn create_and_start(
             net,
         },
     ))
+}
+
+/// Takes the exited container off its network, if it was on one.
+fn leave(init: &mut Init) {
+    if let Some(n) = init.net.take() {
+        let _ = n.leave();
+    }
 }
 
 /// Waits for `pid` (our child as subreaper) and returns a shell's exit code; reaps

@@ -4,6 +4,7 @@
 //! `container:NAME` need nothing here.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use berth_network::{
     DEFAULT_NETWORK, DnsOptions, DnsServer, Endpoint, Manager, NetworkNames, NetworkOptions,
@@ -47,6 +48,39 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Removes network `name` (no container may be attached). An endpoint whose
+    /// container is already removed belongs to a monitor finishing a `--rm` (it leaves
+    /// the network after reporting the exit) or to one that died: it is waited for,
+    /// then removed.
+    pub fn remove_network(&self, name: &str) -> Result<()> {
+        let m = self.networks()?;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut swept = false;
+        loop {
+            let err = match m.remove_network(name) {
+                Err(e @ berth_network::Error::Conflict(_)) => e,
+                r => return Ok(r?),
+            };
+            let endpoints = m.endpoints(name)?;
+            let orphans = endpoints
+                .iter()
+                .all(|ep| self.containers().load(&ep.container).is_err());
+            if !orphans || swept {
+                return Err(err.into());
+            }
+            if Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            for ep in &endpoints {
+                leave_stale(self, name, &ep.container)?;
+            }
+            swept = true;
+        }
+    }
+}
+
 /// A container's place on its network while its process runs.
 pub struct Joined {
     manager: Arc<Manager>,
@@ -71,18 +105,24 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
     // Names resolve on user-defined networks only, as in Docker.
     let user = network != DEFAULT_NETWORK;
     let names = if user { vec![c.name.clone()] } else { Vec::new() };
-    let endpoint = manager.attach(
-        network,
-        &berth_network::AttachOptions {
-            container: id,
-            netns: &netns,
-            ifname: "eth0",
-            ip: None,
-            ports: &c.host.port_bindings,
-            mac: None,
-            names: &names,
-        },
-    )?;
+    let opts = berth_network::AttachOptions {
+        container: id,
+        netns: &netns,
+        ifname: "eth0",
+        ip: None,
+        ports: &c.host.port_bindings,
+        mac: None,
+        names: &names,
+    };
+    let endpoint = match manager.attach(network, &opts) {
+        // The bridge is gone (a reboot, someone's `ip link del`): rebuild what the
+        // network records say, once.
+        Err(berth_network::Error::NotFound(_)) => {
+            manager.restore()?;
+            manager.attach(network, &opts)?
+        }
+        r => r?,
+    };
     let dns = if user {
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let started = DnsServer::start(

@@ -83,9 +83,11 @@ impl Engine {
                 }
             }
         }
-        // An endpoint its monitor did not live to remove.
+        // An endpoint its monitor did not live to remove (a monitor removing its
+        // container itself takes it off the network afterwards).
         if let Ok(c) = self.containers().load(id)
             && c.state.endpoint.is_some()
+            && c.state.monitor_pid != std::process::id() as i32
         {
             crate::network::leave_stale(self, &c.host.network_mode, id)?;
         }
