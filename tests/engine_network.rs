@@ -220,7 +220,11 @@ fn user_network_containers_reach_each_other_by_name() {
     // The bridge gone as after a reboot: the next container's start rebuilds it.
     assert!(link_exists(&bridge));
     assert!(Command::new("ip").args(["link", "del", &bridge]).status().unwrap().success());
-    let r = b.run(&["run", "-d", "--name", "alpha", "--network", "front", IMAGE, "sleep", "60"]);
+    let fixed = wanted.parse::<ipnet::Ipv4Net>().unwrap().hosts().nth(9).unwrap().to_string();
+    let r = b.run(&[
+        "run", "-d", "--name", "alpha", "--network", "front", "--ip", &fixed,
+        "--network-alias", "db", IMAGE, "sleep", "60",
+    ]);
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
     let alpha = b.inspect("alpha")["NetworkSettings"]["Networks"]["front"]["IPAddress"]
         .as_str()
@@ -234,6 +238,10 @@ fn user_network_containers_reach_each_other_by_name() {
         .parse()
         .unwrap();
     assert_eq!(subnet.to_string(), wanted);
+    assert_eq!(alpha, fixed, "--ip");
+    let settings = &b.inspect("alpha")["NetworkSettings"]["Networks"]["front"];
+    assert_eq!(settings["Aliases"], serde_json::json!(["db"]));
+    assert_eq!(settings["DNSNames"], serde_json::json!(["alpha", "db"]));
     assert!(subnet.contains(&alpha.parse::<Ipv4Addr>().unwrap()));
     assert_eq!(net[0]["Options"]["com.docker.network.bridge.name"], bridge.as_str());
     let members = net[0]["Containers"].as_object().unwrap();
@@ -243,11 +251,24 @@ fn user_network_containers_reach_each_other_by_name() {
     // By name, through the embedded DNS server at 127.0.0.11.
     let r = b.run(&[
         "run", "--rm", "--network", "front", IMAGE, "sh", "-c",
-        "grep nameserver /etc/resolv.conf && ping -c1 -W2 alpha",
+        "grep nameserver /etc/resolv.conf && ping -c1 -W2 alpha && ping -c1 -W2 db",
     ]);
     assert_eq!(r.code(), 0, "stdout: {} stderr: {}", r.stdout(), r.stderr());
     assert!(r.stdout().starts_with("nameserver 127.0.0.11\n"), "{}", r.stdout());
-    assert!(r.stdout().contains(&format!("({alpha})")), "{}", r.stdout());
+    assert!(r.stdout().contains(&format!("PING alpha ({alpha})")), "{}", r.stdout());
+    assert!(r.stdout().contains(&format!("PING db ({alpha})")), "{}", r.stdout());
+    // Docker's refusals, nothing created.
+    let outside = b.run(&["run", "--rm", "--network", "front", "--ip", "192.0.2.7", IMAGE, "true"]);
+    assert_eq!(outside.code(), 125);
+    assert!(
+        outside.stderr().contains("Invalid address 192.0.2.7: It does not belong to any of this network's subnets"),
+        "{}",
+        outside.stderr()
+    );
+    let alias = b.run(&["create", "--network-alias", "x", IMAGE, "true"]);
+    assert_ne!(alias.code(), 0);
+    assert!(alias.stderr().contains("network-scoped alias is supported only for containers in user defined networks"), "{}", alias.stderr());
+    assert_eq!(b.ps().len(), 1, "{:?}", b.ps());
     // A name nobody has is not answered with an address.
     let r = b.run(&["run", "--rm", "--network", "front", IMAGE, "ping", "-c1", "-W1", "nobody-here"]);
     assert_ne!(r.code(), 0);

@@ -219,6 +219,12 @@ pub struct CreateArgs {
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     publish: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    ip: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias")]
+    network_alias: Vec<String>,
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long)]
     rm: bool,
@@ -450,6 +456,8 @@ impl CreateArgs {
             nano_cpus,
             network: self.network.clone(),
             publish: self.publish.clone(),
+            ip: self.ip.clone(),
+            network_aliases: self.network_alias.clone(),
             auto_remove: self.rm,
             labels: self.label.clone(),
             stop_signal: self.stop_signal.clone(),
@@ -1832,9 +1840,9 @@ fn network_settings(eng: &Engine, c: &Container) -> Value {
         "IPPrefixLen": prefix,
         "MacAddress": ep.mac,
         "Networks": {mode: {
-            "IPAMConfig": null,
+            "IPAMConfig": c.host.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
             "Links": null,
-            "Aliases": null,
+            "Aliases": if c.host.network_aliases.is_empty() { Value::Null } else { json!(c.host.network_aliases) },
             "MacAddress": ep.mac,
             "NetworkID": id,
             "EndpointID": "",

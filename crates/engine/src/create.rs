@@ -55,6 +55,34 @@ impl Engine {
         if !crate::network::is_bridge(network) {
             port_bindings.clear();
         }
+        let user_network =
+            crate::network::is_bridge(network) && network != berth_network::DEFAULT_NETWORK;
+        if !o.network_aliases.is_empty() && !user_network {
+            return Err(Error::InvalidArgument(
+                "network-scoped alias is supported only for containers in user defined networks"
+                    .into(),
+            ));
+        }
+        let ip = match &o.ip {
+            None => None,
+            Some(_) if !user_network => {
+                return Err(Error::InvalidArgument(
+                    "user specified IP address is supported on user defined networks only".into(),
+                ));
+            }
+            Some(s) => {
+                let ip: std::net::Ipv4Addr = s.parse().map_err(|_| {
+                    Error::InvalidArgument(format!("invalid IPv4 address: {s}"))
+                })?;
+                let net = self.networks()?.network(network)?;
+                if !net.subnet.contains(&ip) {
+                    return Err(Error::InvalidArgument(format!(
+                        "Invalid address {ip}: It does not belong to any of this network's subnets"
+                    )));
+                }
+                Some(ip)
+            }
+        };
 
         let (entrypoint, cmd) = match &o.entrypoint {
             // An entrypoint on the command line drops the image's Cmd too.
@@ -290,6 +318,8 @@ impl Engine {
                 binds: o.volumes.clone(),
                 network_mode: network.to_string(),
                 port_bindings,
+                ip,
+                network_aliases: o.network_aliases.clone(),
                 auto_remove: o.auto_remove,
                 memory: o.memory,
                 nano_cpus: o.nano_cpus,

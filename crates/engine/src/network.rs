@@ -104,12 +104,16 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
     let netns = Netns::of_pid(pid as u32)?;
     // Names resolve on user-defined networks only, as in Docker.
     let user = network != DEFAULT_NETWORK;
-    let names = if user { vec![c.name.clone()] } else { Vec::new() };
+    let mut names = Vec::new();
+    if user {
+        names.push(c.name.clone());
+        names.extend(c.host.network_aliases.iter().cloned());
+    }
     let opts = berth_network::AttachOptions {
         container: id,
         netns: &netns,
         ifname: "eth0",
-        ip: None,
+        ip: c.host.ip,
         ports: &c.host.port_bindings,
         mac: None,
         names: &names,

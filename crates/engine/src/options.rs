@@ -35,6 +35,10 @@ pub struct CreateOptions {
     pub network: String,
     /// `-p` values, as given.
     pub publish: Vec<String>,
+    /// `--ip`.
+    pub ip: Option<String>,
+    /// `--network-alias`.
+    pub network_aliases: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
     /// `-l` labels `K=V`.

@@ -189,6 +189,12 @@ pub struct HostConfig {
     /// `-p`: the ports to publish, as requested (host port 0: any free port).
     #[serde(default)]
     pub port_bindings: Vec<berth_network::PortMapping>,
+    /// `--ip`: the container's fixed address on its (user-defined) network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--network-alias`: more names its network's DNS answers for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_aliases: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
     /// Memory limit in bytes (0: none).
