@@ -136,6 +136,32 @@ fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks(
     });
     assert!(body.starts_with("HTTP/1.") && body.contains(" 200 OK"), "{body}");
 
+    // -P: the image's EXPOSE and --expose, each on a free port of every host address.
+    let tar = b.path("rootfs.tar");
+    let r = b.run(&["import", "-c", "EXPOSE 80", "-c", "ENV PATH=/bin", tar.to_str().unwrap(), "exposed"]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    let r = b.run(&[
+        "run", "-d", "--name", "all", "--network", "bridge", "-P", "--expose", "5353/udp",
+        "exposed", "sh", "-c",
+        "mkdir -p /www && echo all ports > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    let ports = b.run(&["port", "all"]).ok();
+    let lines: Vec<&str> = ports.lines().collect();
+    assert_eq!(lines.len(), 2, "{ports}");
+    let tcp: u16 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("80/tcp -> 0.0.0.0:"))
+        .unwrap_or_else(|| panic!("{ports}"))
+        .parse()
+        .unwrap();
+    assert!(lines.iter().any(|l| l.starts_with("5353/udp -> 0.0.0.0:")), "{ports}");
+    let all = SocketAddrV4::new(Ipv4Addr::LOCALHOST, tcp);
+    b.eventually(5, "the -P httpd to answer", || {
+        http_get(all, "/index.html").is_ok_and(|b| b.contains("all ports"))
+    });
+    b.run(&["rm", "-f", "all"]).ok();
+
     let doc = b.inspect("web");
     let ns = &doc["NetworkSettings"];
     let ip: Ipv4Addr = ns["Networks"]["bridge"]["IPAddress"]

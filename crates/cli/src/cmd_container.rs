@@ -219,6 +219,12 @@ pub struct CreateArgs {
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    expose: Vec<String>,
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long)]
     ip: Option<String>,
@@ -456,6 +462,8 @@ impl CreateArgs {
             nano_cpus,
             network: self.network.clone(),
             publish: self.publish.clone(),
+            publish_all: self.publish_all,
+            expose: self.expose.clone(),
             ip: self.ip.clone(),
             network_aliases: self.network_alias.clone(),
             auto_remove: self.rm,

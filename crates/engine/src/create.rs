@@ -51,6 +51,31 @@ impl Engine {
         for p in &o.publish {
             port_bindings.extend(berth_network::parse_publish(p)?);
         }
+        if o.publish_all {
+            // -P: every port the image exposes or --expose adds, on a free host port.
+            let mut exposed: Vec<String> = icfg
+                .exposed_ports
+                .as_ref()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            exposed.extend(o.expose.iter().map(|e| {
+                if e.contains('/') {
+                    e.clone()
+                } else {
+                    format!("{e}/tcp")
+                }
+            }));
+            for spec in exposed {
+                for m in berth_network::parse_publish(&spec)? {
+                    let published = port_bindings.iter().any(|p: &berth_network::PortMapping| {
+                        p.container_port == m.container_port && p.protocol == m.protocol
+                    });
+                    if !published {
+                        port_bindings.push(m);
+                    }
+                }
+            }
+        }
         // Docker drops published ports outside a bridge network (with a warning for host).
         if !crate::network::is_bridge(network) {
             port_bindings.clear();

@@ -35,6 +35,10 @@ pub struct CreateOptions {
     pub network: String,
     /// `-p` values, as given.
     pub publish: Vec<String>,
+    /// `-P`: publish every exposed port on a free host port.
+    pub publish_all: bool,
+    /// `--expose PORT[/PROTO]` (ranges too): exposed in addition to the image's.
+    pub expose: Vec<String>,
     /// `--ip`.
     pub ip: Option<String>,
     /// `--network-alias`.
