@@ -283,6 +283,25 @@ fn user_network_containers_reach_each_other_by_name() {
     assert!(r.stdout().starts_with("nameserver 127.0.0.11\n"), "{}", r.stdout());
     assert!(r.stdout().contains(&format!("PING alpha ({alpha})")), "{}", r.stdout());
     assert!(r.stdout().contains(&format!("PING db ({alpha})")), "{}", r.stdout());
+    // --dns*: the embedded server stays the container's resolver on a user network;
+    // without one the container's resolv.conf takes them as they are.
+    let r = b.run(&[
+        "run", "--rm", "--network", "front", "--dns", "192.0.2.53", "--dns-search", "example.test",
+        "--dns-option", "ndots:2", IMAGE, "cat", "/etc/resolv.conf",
+    ]);
+    assert_eq!(
+        r.ok(),
+        "nameserver 127.0.0.11\nsearch example.test\noptions ndots:2\n"
+    );
+    let r = b.run(&[
+        "run", "--rm", "--dns", "192.0.2.53", "--dns-search", "example.test", IMAGE, "cat",
+        "/etc/resolv.conf",
+    ]);
+    // (the host's options, if any, follow)
+    assert!(r.ok().starts_with("nameserver 192.0.2.53\nsearch example.test\n"), "{}", r.stdout());
+    let r = b.run(&["run", "--rm", "--dns", "nope", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("nope is not an ip address"), "{}", r.stderr());
     // Docker's refusals, nothing created.
     let outside = b.run(&["run", "--rm", "--network", "front", "--ip", "192.0.2.7", IMAGE, "true"]);
     assert_eq!(outside.code(), 125);

@@ -228,6 +228,15 @@ pub struct CreateArgs {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long)]
     ip: Option<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    dns_option: Vec<String>,
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias", alias = "net-alias")]
     network_alias: Vec<String>,
@@ -465,6 +474,9 @@ impl CreateArgs {
             publish_all: self.publish_all,
             expose: self.expose.clone(),
             ip: self.ip.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_options: self.dns_option.clone(),
             network_aliases: self.network_alias.clone(),
             auto_remove: self.rm,
             labels: self.label.clone(),
@@ -1715,6 +1727,9 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
         "ReadonlyRootfs": c.host.readonly_rootfs,
         "ShmSize": if c.host.shm_size > 0 { c.host.shm_size } else { 64 << 20 },
         "ExtraHosts": c.host.extra_hosts,
+        "Dns": c.host.dns,
+        "DnsSearch": c.host.dns_search,
+        "DnsOptions": c.host.dns_options,
         "NanoCpus": c.host.nano_cpus,
         "PidsLimit": if c.host.pids_limit > 0 { json!(c.host.pids_limit) } else { Value::Null },
         "LogConfig": {"Type": "json-file", "Config": log_config(c)},

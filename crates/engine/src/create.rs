@@ -51,6 +51,17 @@ impl Engine {
         for p in &o.publish {
             port_bindings.extend(berth_network::parse_publish(p)?);
         }
+        let dns = o
+            .dns
+            .iter()
+            .map(|d| {
+                d.parse::<std::net::IpAddr>().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "invalid argument \"{d}\" for \"--dns\" flag: {d} is not an ip address"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         if o.publish_all {
             // -P: every port the image exposes or --expose adds, on a free host port.
             let mut exposed: Vec<String> = icfg
@@ -345,6 +356,9 @@ impl Engine {
                 port_bindings,
                 ip,
                 network_aliases: o.network_aliases.clone(),
+                dns,
+                dns_search: o.dns_search.clone(),
+                dns_options: o.dns_options.clone(),
                 auto_remove: o.auto_remove,
                 memory: o.memory,
                 nano_cpus: o.nano_cpus,

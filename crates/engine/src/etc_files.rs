@@ -54,11 +54,15 @@ pub fn write(c: &Container, dir: &Path) -> Result<()> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let user_network = crate::network::is_bridge(&c.host.network_mode)
         && c.host.network_mode != berth_network::DEFAULT_NETWORK;
+    let dns = c.host.dns_options();
     let resolv = if host_mode {
         host_resolv
     } else if user_network {
-        // The embedded DNS server answers at 127.0.0.11, as Docker's.
-        berth_network::resolv_conf(&host_resolv, &berth_network::DnsOptions::default(), true)
+        // The embedded DNS server answers at 127.0.0.11, as Docker's, and forwards to
+        // the --dns servers or the host's.
+        berth_network::resolv_conf(&host_resolv, &dns, true)
+    } else if !(dns.servers.is_empty() && dns.search.is_empty() && dns.options.is_empty()) {
+        berth_network::resolv_conf(&host_resolv, &dns, false)
     } else {
         filter_resolv_conf(&host_resolv)
     };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_network::{
-    DEFAULT_NETWORK, DnsOptions, DnsServer, Endpoint, Manager, NetworkNames, NetworkOptions,
+    DEFAULT_NETWORK, DnsServer, Endpoint, Manager, NetworkNames, NetworkOptions,
     Netns,
 };
 
@@ -132,7 +132,7 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
         let started = DnsServer::start(
             &netns,
             Arc::new(NetworkNames::new(manager.clone(), vec![network.to_string()])),
-            berth_network::upstreams(&host, &DnsOptions::default()),
+            berth_network::upstreams(&host, &c.host.dns_options()),
         );
         match started {
             Ok(d) => Some(d),

@@ -41,6 +41,12 @@ pub struct CreateOptions {
     pub expose: Vec<String>,
     /// `--ip`.
     pub ip: Option<String>,
+    /// `--dns`.
+    pub dns: Vec<String>,
+    /// `--dns-search`.
+    pub dns_search: Vec<String>,
+    /// `--dns-option`.
+    pub dns_options: Vec<String>,
     /// `--network-alias`.
     pub network_aliases: Vec<String>,
     /// `--rm`.

@@ -178,6 +178,17 @@ pub struct Config {
     pub healthcheck: Option<crate::health::Healthcheck>,
 }
 
+impl HostConfig {
+    /// The `--dns*` options as the network layer takes them.
+    pub fn dns_options(&self) -> berth_network::DnsOptions {
+        berth_network::DnsOptions {
+            servers: self.dns.clone(),
+            search: self.dns_search.clone(),
+            options: self.dns_options.clone(),
+        }
+    }
+}
+
 /// Docker's `HostConfig` subset berth honours.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct HostConfig {
@@ -195,6 +206,15 @@ pub struct HostConfig {
     /// `--network-alias`: more names its network's DNS answers for it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_aliases: Vec<String>,
+    /// `--dns`: name servers instead of the host's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<std::net::IpAddr>,
+    /// `--dns-search`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    /// `--dns-option`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_options: Vec<String>,
     /// `--rm`.
     pub auto_remove: bool,
     /// Memory limit in bytes (0: none).
