@@ -176,6 +176,9 @@ fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks(
     );
     let inside = b.run(&["exec", "web", "ip", "-o", "-4", "addr", "show", "eth0"]).ok();
     assert!(inside.contains(&format!("inet {ip}/")), "{inside}");
+    let hostname = doc["Config"]["Hostname"].as_str().unwrap().to_string();
+    let hosts = b.run(&["exec", "web", "cat", "/etc/hosts"]).ok();
+    assert!(hosts.ends_with(&format!("\n{ip}\t{hostname}\n")), "{hosts}");
     let veths = ports_of("berth0");
     assert_eq!(veths.len(), 1, "one container on berth0: {veths:?}");
 

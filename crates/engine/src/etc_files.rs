@@ -34,14 +34,10 @@ pub fn filter_resolv_conf(host: &str) -> String {
     out
 }
 
-/// Writes hostname, hosts and resolv.conf for `c` into `dir`.
-pub fn write(c: &Container, dir: &Path) -> Result<()> {
-    let host_mode = c.host.network_mode == "host";
-    write_replace(
-        &dir.join("hostname"),
-        format!("{}\n", c.config.hostname).as_bytes(),
-    )?;
-    let mut hosts = if host_mode {
+/// The container's /etc/hosts: Docker's base (the host's with `--network host`), the
+/// `--add-host` entries, and its own address on a network with its hostname.
+fn hosts(c: &Container, address: Option<std::net::Ipv4Addr>) -> Result<String> {
+    let mut hosts = if c.host.network_mode == "host" {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_BASE.to_string())
     } else {
         HOSTS_BASE.to_string()
@@ -50,7 +46,29 @@ pub fn write(c: &Container, dir: &Path) -> Result<()> {
         let (name, ip) = crate::options::parse_extra_host(h)?;
         hosts.push_str(&format!("{ip}\t{name}\n"));
     }
-    write_replace(&dir.join("hosts"), hosts.as_bytes())?;
+    if let Some(ip) = address {
+        hosts.push_str(&format!("{ip}\t{}\n", c.config.hostname));
+    }
+    Ok(hosts)
+}
+
+/// Rewrites the hosts file of `c` in `dir` with its network address, in place: the
+/// container's /etc/hosts is a bind mount of that very file. Called between the
+/// runtime's create and start, so the process never sees it half written.
+pub fn write_address(c: &Container, dir: &Path, address: std::net::Ipv4Addr) -> Result<()> {
+    let text = hosts(c, Some(address))?;
+    let path = dir.join("hosts");
+    std::fs::write(&path, text).map_err(crate::error::io(format!("write {}", path.display())))
+}
+
+/// Writes hostname, hosts and resolv.conf for `c` into `dir`.
+pub fn write(c: &Container, dir: &Path) -> Result<()> {
+    let host_mode = c.host.network_mode == "host";
+    write_replace(
+        &dir.join("hostname"),
+        format!("{}\n", c.config.hostname).as_bytes(),
+    )?;
+    write_replace(&dir.join("hosts"), hosts(c, None)?.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let user_network = crate::network::is_bridge(&c.host.network_mode)
         && c.host.network_mode != berth_network::DEFAULT_NETWORK;

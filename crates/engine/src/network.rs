@@ -127,6 +127,11 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
         }
         r => r?,
     };
+    let hosts = crate::etc_files::write_address(&c, &engine.dir(id), endpoint.ip);
+    if let Err(e) = hosts {
+        let _ = manager.detach(network, id);
+        return Err(e);
+    }
     let dns = if user {
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let started = DnsServer::start(
