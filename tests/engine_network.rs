@@ -286,6 +286,17 @@ fn user_network_containers_reach_each_other_by_name() {
     assert!(r.stdout().starts_with("nameserver 127.0.0.11\n"), "{}", r.stdout());
     assert!(r.stdout().contains(&format!("PING alpha ({alpha})")), "{}", r.stdout());
     assert!(r.stdout().contains(&format!("PING db ({alpha})")), "{}", r.stdout());
+    // container:NAME shares alpha's namespace: its address, its resolver.
+    let r = b.run(&[
+        "run", "--rm", "--network", "container:alpha", IMAGE, "sh", "-c",
+        "ip -o -4 addr show eth0 && ping -c1 -W2 db",
+    ]);
+    assert_eq!(r.code(), 0, "stdout: {} stderr: {}", r.stdout(), r.stderr());
+    assert!(r.stdout().contains(&format!("inet {alpha}/")), "{}", r.stdout());
+    let r = b.run(&["run", "--rm", "--network", "container:alpha", "-p", "80", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("conflicting options: port publishing and the container type network mode"));
+
     // --dns*: the embedded server stays the container's resolver on a user network;
     // without one the container's resolv.conf takes them as they are.
     let r = b.run(&[
@@ -349,4 +360,27 @@ fn user_network_containers_reach_each_other_by_name() {
     assert_eq!(r.stderr(), "Error response from daemon: network front not found\n");
     let r = b.run(&["run", "--rm", "--network", "front", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
+}
+
+#[test]
+fn none_has_only_lo_and_host_shares_the_hosts_links() {
+    let b = Berth::new("engnet-modes");
+    let r = b.run(&["run", "--rm", "--network", "none", IMAGE, "sh", "-c", "ip -o link && ping -c1 -W1 127.0.0.1 >/dev/null"]);
+    assert_eq!(r.code(), 0, "stdout: {} stderr: {}", r.stdout(), r.stderr());
+    let stdout = r.stdout();
+    let links: Vec<&str> = stdout.lines().collect();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(links[0].starts_with("1: lo: <LOOPBACK,UP"), "{links:?}");
+
+    // A link only the host's namespace has (its first one besides lo) is seen inside.
+    let host_link = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| n != "lo" && !n.starts_with("veth"))
+        .min()
+        .expect("the host has a link besides lo");
+    let r = b.run(&["run", "--rm", "--network", "host", IMAGE, "ip", "-o", "link", "show", &host_link]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    assert!(r.stdout().contains(&format!(": {host_link}")), "{}", r.stdout());
 }

@@ -39,9 +39,14 @@ impl Engine {
         let network = match o.network.as_str() {
             "" => "none".to_string(),
             m if m.starts_with("container:") => {
-                return Err(Error::InvalidArgument(format!(
-                    "network mode {m} is not supported by berth yet: use none, host or a bridge network"
-                )));
+                let other = &m["container:".len()..];
+                if !o.publish.is_empty() || o.publish_all {
+                    return Err(Error::InvalidArgument(
+                        "conflicting options: port publishing and the container type network mode"
+                            .into(),
+                    ));
+                }
+                format!("container:{}", self.find(other)?.id)
             }
             m if crate::network::is_bridge(m) => self.resolve_network(m)?,
             m => m.to_string(),

@@ -63,6 +63,22 @@ pub fn write_address(c: &Container, dir: &Path, address: std::net::Ipv4Addr) -> 
 
 /// Writes hostname, hosts and resolv.conf for `c` into `dir`.
 pub fn write(c: &Container, dir: &Path) -> Result<()> {
+    // Sharing another container's network: its hosts and resolv.conf too, as Docker.
+    if let Some(other) = c.host.network_mode.strip_prefix("container:")
+        && let Some(containers) = dir.parent()
+    {
+        write_replace(
+            &dir.join("hostname"),
+            format!("{}\n", c.config.hostname).as_bytes(),
+        )?;
+        for f in ["hosts", "resolv.conf"] {
+            let from = containers.join(other).join(f);
+            let text = std::fs::read(&from)
+                .map_err(crate::error::io(format!("read {}", from.display())))?;
+            write_replace(&dir.join(f), &text)?;
+        }
+        return Ok(());
+    }
     let host_mode = c.host.network_mode == "host";
     write_replace(
         &dir.join("hostname"),

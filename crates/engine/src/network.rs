@@ -97,6 +97,11 @@ pub struct Joined {
 pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
     let c = engine.containers().load(id)?;
     let network = c.host.network_mode.as_str();
+    if network == "none" {
+        // Only lo, but up, as in Docker: 127.0.0.1 works inside.
+        Netns::of_pid(pid as u32)?.loopback_up()?;
+        return Ok(None);
+    }
     if !is_bridge(network) {
         return Ok(None);
     }

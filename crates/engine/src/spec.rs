@@ -162,8 +162,19 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
             },
         }
     }
-    if c.host.network_mode != "host" {
-        namespaces.push(json!({"type": "network"}));
+    match c.host.network_mode.as_str() {
+        "host" => {}
+        m => match m.strip_prefix("container:") {
+            Some(other) => {
+                let pid = paths.shared_pid.get(other).copied().ok_or_else(|| {
+                    Error::Conflict(format!(
+                        "cannot join the network namespace of container {other}: it is not running"
+                    ))
+                })?;
+                namespaces.push(json!({"type": "network", "path": format!("/proc/{pid}/ns/net")}));
+            }
+            None => namespaces.push(json!({"type": "network"})),
+        },
     }
     // Docker's default cgroup namespace is private on cgroup v2 hosts, the host's on
     // v1 and hybrid ones.

@@ -26,7 +26,7 @@ impl Engine {
         }
         etc_files::write(c, &dir)?;
         let mut shared_pid = std::collections::BTreeMap::new();
-        for mode in [&c.host.pid_mode, &c.host.ipc_mode] {
+        for mode in [&c.host.pid_mode, &c.host.ipc_mode, &c.host.network_mode] {
             if let Some(other) = mode.strip_prefix("container:") {
                 let o = self.find(other)?;
                 if o.state.status != Status::Running {
