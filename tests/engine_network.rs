@@ -384,3 +384,50 @@ fn none_has_only_lo_and_host_shares_the_hosts_links() {
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
     assert!(r.stdout().contains(&format!(": {host_link}")), "{}", r.stdout());
 }
+
+#[test]
+fn a_second_host_reaches_a_published_port() {
+    let n = Networks {
+        b: Berth::new("engnet-remote"),
+    };
+    let b = &n.b;
+    let bridge = short("btr");
+    let opt = format!("com.docker.network.bridge.name={bridge}");
+    let wanted = network_support::subnet().to_string();
+    let r = b.run(&["network", "create", "--subnet", &wanted, "-o", &opt, "pub"]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    let r = b.run(&[
+        "run", "-d", "--name", "site", "--network", "pub", "-p", "80", IMAGE, "sh", "-c",
+        "mkdir -p /www && echo from afar > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    let port: u16 = b
+        .run(&["port", "site", "80"])
+        .ok()
+        .trim()
+        .strip_prefix("0.0.0.0:")
+        .expect("published on every address")
+        .parse()
+        .unwrap();
+    let other = network_support::OtherHost::new();
+    let addr = SocketAddrV4::new(other.host_side, port);
+    let mut body = String::new();
+    b.eventually(5, "the second host to get the page", || {
+        body = other
+            .ns
+            .netns
+            .run(|| http_get(addr, "/index.html"))
+            .unwrap()
+            .unwrap_or_default();
+        body.contains("from afar")
+    });
+    b.run(&["rm", "-f", "site"]).ok();
+    assert!(other
+        .ns
+        .netns
+        .run(|| http_get(addr, "/index.html"))
+        .unwrap()
+        .map_or(true, |b| !b.contains("from afar")));
+    assert_eq!(b.run(&["network", "rm", "pub"]).ok(), "pub\n");
+    assert!(nft_with(&bridge).is_empty());
+}
