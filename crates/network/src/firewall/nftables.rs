@@ -43,20 +43,18 @@ const BASE: &str = "berth:base";
 /// The nftables firewall driver.
 #[derive(Debug)]
 pub struct Nftables {
-    /// `None`: libnftables in process; `Some(nft)`: that binary, run per change.
+    /// `None`: libnftables in process, or `nft` from PATH where the host lacks it (the
+    /// library is loaded at the first change, so a process that changes no rule, such
+    /// as a container's monitor without published ports, never maps it); `Some(nft)`:
+    /// that binary, run per change.
     binary: Option<PathBuf>,
     lock: PathBuf,
 }
 
 impl Default for Nftables {
     fn default() -> Self {
-        let binary = if super::libnftables::library().is_some() {
-            None
-        } else {
-            Some(PathBuf::from("nft"))
-        };
         Nftables {
-            binary,
+            binary: None,
             lock: PathBuf::from(HOST_LOCK),
         }
     }
@@ -83,11 +81,16 @@ impl Nftables {
     /// Runs `command` (native syntax, or a JSON document when `json_input`) with JSON
     /// output, through the library or the binary.
     fn run(&self, command: &str, json_input: bool) -> Result<String> {
-        let Some(nft) = &self.binary else {
-            let lib = super::libnftables::library().expect("library checked at construction");
-            return lib
-                .run(command)
-                .map_err(|e| Error::Firewall(format!("{}: {}", short(command), e.trim())));
+        let nft = match &self.binary {
+            Some(nft) => nft.as_path(),
+            None => match super::libnftables::library() {
+                Some(lib) => {
+                    return lib
+                        .run(command)
+                        .map_err(|e| Error::Firewall(format!("{}: {}", short(command), e.trim())));
+                }
+                None => std::path::Path::new("nft"),
+            },
         };
         let mut cmd = Command::new(nft);
         cmd.arg("-j");
