@@ -38,7 +38,12 @@ cleanup() {
     podman "${pod[@]}" rm -af >/dev/null 2>&1 || true
     podman "${pod[@]}" system reset -f >/dev/null 2>&1 || true
     grep " $work" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-    rm -rf "$work"
+    # conmons of removed containers may still be writing their last files.
+    local i
+    for i in 1 2 3 4 5; do
+        rm -rf "$work" 2>/dev/null && break
+        sleep 0.5
+    done
 }
 trap cleanup EXIT
 
