@@ -29,6 +29,8 @@ target=$(cargo metadata --format-version 1 --no-deps |
 berth=$target/release/berth
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-engine-bench.XXXXXX")
+# The bench's containers get a cgroup parent of their own, removed at the end.
+export BERTH_CGROUP_PARENT=/berth-bench-$$
 cleanup() {
     local ids
     mapfile -t ids < <("$berth" --root "$work/berth" --state "$work/berth-state" ps -aq 2>/dev/null || true)
@@ -38,6 +40,10 @@ cleanup() {
     podman "${pod[@]}" rm -af >/dev/null 2>&1 || true
     podman "${pod[@]}" system reset -f >/dev/null 2>&1 || true
     grep " $work" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    local cg
+    for cg in /sys/fs/cgroup/*"$BERTH_CGROUP_PARENT" /sys/fs/cgroup"$BERTH_CGROUP_PARENT"; do
+        [[ -d $cg ]] && rmdir "$cg" 2>/dev/null
+    done
     # conmons of removed containers may still be writing their last files.
     local i
     for i in 1 2 3 4 5; do

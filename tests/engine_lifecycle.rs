@@ -543,6 +543,7 @@ fn terminals() {
     );
     let mut script = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
+        .env("BERTH_CGROUP_PARENT", format!("/{}", b.cgroup_parent))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

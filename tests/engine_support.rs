@@ -18,6 +18,9 @@ pub const IMAGE: &str = "bb:latest";
 pub struct Berth {
     /// Holds root/, state/ and whatever the test puts beside them.
     pub dir: TestDir,
+    /// The cgroup this root's containers are made under (`--cgroup-parent`),
+    /// unique to it, removed on drop.
+    pub cgroup_parent: String,
 }
 
 impl Berth {
@@ -25,6 +28,7 @@ impl Berth {
     pub fn new(name: &str) -> Berth {
         let b = Berth {
             dir: TestDir::new(name),
+            cgroup_parent: berth_tests::unique("berth-test-cg"),
         };
         let rootfs = b.path("rootfs");
         busybox_rootfs(&rootfs);
@@ -154,6 +158,7 @@ impl Berth {
             .arg("--state")
             .arg(self.path("state"))
             .args(args)
+            .env("BERTH_CGROUP_PARENT", format!("/{}", self.cgroup_parent))
             .stdin(Stdio::null());
         c
     }
@@ -230,6 +235,11 @@ impl Drop for Berth {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+        }
+        // The parent cgroup the runtime made for this root's containers, in every
+        // hierarchy (empty now that they are gone).
+        for dir in berth_tests::cgroup_leftovers(&self.cgroup_parent) {
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

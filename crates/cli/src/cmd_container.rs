@@ -315,6 +315,9 @@ pub struct CreateArgs {
     /// Cgroup namespace to use (host or private)
     #[arg(long, default_value = "")]
     cgroupns: String,
+    /// Parent cgroup for the container (default /berth)
+    #[arg(long, env = "BERTH_CGROUP_PARENT")]
+    cgroup_parent: Option<String>,
     /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=)
     #[arg(long)]
     mount: Vec<String>,
@@ -504,6 +507,7 @@ impl CreateArgs {
             ipc_mode: self.ipc.clone(),
             uts_mode: self.uts.clone(),
             cgroupns_mode: self.cgroupns.clone(),
+            cgroup_parent: self.cgroup_parent.clone(),
             mounts: self.mount.clone(),
             devices: self.device.clone(),
             privileged: self.privileged,

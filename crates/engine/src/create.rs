@@ -388,6 +388,11 @@ impl Engine {
                 ipc_mode,
                 uts_mode: o.uts_mode.clone(),
                 cgroupns_mode: o.cgroupns_mode.clone(),
+                cgroup_parent: o
+                    .cgroup_parent
+                    .clone()
+                    .filter(|p| !p.trim_matches('/').is_empty())
+                    .unwrap_or_else(|| crate::record::DEFAULT_CGROUP_PARENT.to_string()),
                 devices: o.devices.clone(),
                 privileged: o.privileged,
             },

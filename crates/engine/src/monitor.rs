@@ -200,7 +200,8 @@ fn monitor(
 ) -> Result<i32> {
     let dir = engine.dir(id);
     let rt = engine.runtime()?;
-    let tty = engine.containers().load(id).is_ok_and(|c| c.config.tty);
+    let record = engine.containers().load(id).ok();
+    let tty = record.as_ref().is_some_and(|c| c.config.tty);
     // With a terminal the caller's input goes to the pty master, not to stdin.
     let (input, mut forward_in) = if tty { (None, input) } else { (input, None) };
     // `-i` without a caller's stdin (`run -di`): a pipe whose writing end the
@@ -208,11 +209,7 @@ fn monitor(
     let mut held_stdin = None;
     let input = match input {
         Some(fd) => Some(fd),
-        None if !tty
-            && engine
-                .containers()
-                .load(id)
-                .is_ok_and(|c| c.config.open_stdin) =>
+        None if !tty && record.as_ref().is_some_and(|c| c.config.open_stdin) =>
         {
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Io {
                 what: "create the container's stdin pipe".into(),
@@ -311,7 +308,11 @@ fn monitor(
             &mut att,
         );
         let _ = log.flush();
-        let oom = oom_killed(id);
+        let cgroups_path = record
+            .as_ref()
+            .map(|c| c.host.cgroups_path(id))
+            .unwrap_or_else(|| format!("{}/{id}", crate::record::DEFAULT_CGROUP_PARENT));
+        let oom = oom_killed(&cgroups_path);
         let _ = rt.delete(id, true);
         let Ok(c) = engine.containers().load(id) else {
             leave(&mut init);
@@ -836,7 +837,7 @@ fn reap(pid: i32) -> i32 {
 }
 
 /// Whether the kernel's OOM killer killed a process of the container's cgroup.
-fn oom_killed(id: &str) -> bool {
+fn oom_killed(cgroups_path: &str) -> bool {
     let count = |path: String| -> u64 {
         std::fs::read_to_string(path)
             .ok()
@@ -848,10 +849,8 @@ fn oom_killed(id: &str) -> bool {
             })
             .unwrap_or(0)
     };
-    count(format!(
-        "/sys/fs/cgroup/memory/berth/{id}/memory.oom_control"
-    )) > 0
-        || count(format!("/sys/fs/cgroup/berth/{id}/memory.events")) > 0
+    count(format!("/sys/fs/cgroup/memory{cgroups_path}/memory.oom_control")) > 0
+        || count(format!("/sys/fs/cgroup{cgroups_path}/memory.events")) > 0
 }
 
 /// How long [`Engine::wait_monitor`] polls between checks when no pidfd is possible.

@@ -101,6 +101,9 @@ pub struct CreateOptions {
     pub uts_mode: String,
     /// `--cgroupns`.
     pub cgroupns_mode: String,
+    /// `--cgroup-parent`: the cgroup the container's cgroup is made under (None:
+    /// [`crate::record::DEFAULT_CGROUP_PARENT`]).
+    pub cgroup_parent: Option<String>,
     /// `--mount` specs.
     pub mounts: Vec<String>,
     /// `--device HOST[:CONTAINER[:PERMISSIONS]]`.

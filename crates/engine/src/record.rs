@@ -189,6 +189,21 @@ impl HostConfig {
     }
 }
 
+/// The cgroup containers are made under unless `--cgroup-parent` says otherwise (as
+/// Docker's /docker).
+pub const DEFAULT_CGROUP_PARENT: &str = "/berth";
+
+fn default_cgroup_parent() -> String {
+    DEFAULT_CGROUP_PARENT.to_string()
+}
+
+impl HostConfig {
+    /// The container's cgroupsPath: `<cgroup parent>/<id>`.
+    pub fn cgroups_path(&self, id: &str) -> String {
+        format!("/{}/{id}", self.cgroup_parent.trim_matches('/'))
+    }
+}
+
 /// Docker's `HostConfig` subset berth honours.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct HostConfig {
@@ -285,6 +300,9 @@ pub struct HostConfig {
     /// `--cgroupns`: "" (Docker's default for the host), "host" or "private".
     #[serde(default)]
     pub cgroupns_mode: String,
+    /// `--cgroup-parent`: the container's cgroup is `<parent>/<id>`.
+    #[serde(default = "default_cgroup_parent")]
+    pub cgroup_parent: String,
     /// `--device` specs, checked at create.
     #[serde(default)]
     pub devices: Vec<String>,

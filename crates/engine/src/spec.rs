@@ -245,7 +245,7 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
         "mounts": mounts,
         "linux": {
             "namespaces": namespaces,
-            "cgroupsPath": format!("/berth/{}", c.id),
+            "cgroupsPath": c.host.cgroups_path(&c.id),
             "resources": resources,
             "seccomp": seccomp,
             "maskedPaths": if privileged { &[][..] } else { &MASKED_PATHS[..] },
