@@ -42,7 +42,7 @@ cleanup() {
     grep " $work" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     local cg
     for cg in /sys/fs/cgroup/*"$BERTH_CGROUP_PARENT" /sys/fs/cgroup"$BERTH_CGROUP_PARENT"; do
-        [[ -d $cg ]] && rmdir "$cg" 2>/dev/null
+        if [[ -d $cg ]]; then rmdir "$cg" 2>/dev/null || true; fi
     done
     # conmons of removed containers may still be writing their last files.
     local i
