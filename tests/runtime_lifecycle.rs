@@ -585,8 +585,12 @@ fn systemd_cgroup_paths_and_no_pivot() {
     let id = rt.id("sd");
     let scope = format!("berthtest-{id}.scope");
     b.edit(|c| c["linux"]["cgroupsPath"] = format!("berthtest.slice:berthtest:{id}").into());
-    let r = rt.run(&["--systemd-cgroup", "run", "--no-pivot", "-b", b.path().to_str().unwrap(), &id]);
+    let r = rt.run(&["--explain", "--systemd-cgroup", "run", "--no-pivot", "-b", b.path().to_str().unwrap(), &id]);
     let lines: usize = r.ok().trim().parse().unwrap();
+    // --no-pivot really switched the root without pivot_root.
+    let trace = r.stderr();
+    assert!(!trace.contains("pivot_root"), "{trace}");
+    assert!(trace.contains("chroot"), "{trace}");
     assert!(lines >= 1, "the process was not in berthtest.slice/{scope}");
     // The container ran in /berthtest.slice/berthtest-<id>.scope, and it is gone now.
     let dir = berth_tests::cgroup_dir("pids", &format!("/berthtest.slice/{scope}"));

@@ -730,7 +730,7 @@ fn create_and_start(
         redirect(stdin, out_w.as_fd(), err_w.as_fd());
     }
     let created = match console.as_mut() {
-        Some(con) => rt.create_with_console(&opts, con.container_end()),
+        Some(con) => rt.create_with_console(&opts, Some(con)),
         None => rt.create(&opts),
     };
     redirect(null.as_fd(), null.as_fd(), null.as_fd());

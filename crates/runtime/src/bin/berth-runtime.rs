@@ -383,12 +383,12 @@ fn run(cli: Cli) -> Result<i32> {
             // A foreground run with a terminal and no console socket proxies the
             // container's pty itself.
             let mut console = None;
-            if !detach && o.console_socket.is_none() && bundle_wants_terminal(&o.bundle) {
+            if !detach && o.console_socket.is_none() {
                 console = Some(berth_runtime::container::Console::new()?);
             }
-            let pid = rt.create_with_console(&o, console.as_mut().and_then(|c| c.container_end()))?;
+            let pid = rt.create_with_console(&o, console.as_mut())?;
             let mut tty = None;
-            if let Some(c) = &console {
+            if let Some(c) = console.as_ref().filter(|c| c.used()) {
                 match c.master().and_then(berth_runtime::container::proxy) {
                     Ok(t) => tty = Some(t),
                     Err(e) => {
@@ -502,14 +502,6 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Spec { .. } | Cmd::Features => unreachable!("handled above"),
     }
-}
-
-/// Whether the bundle's config asks for a terminal (a foreground run then proxies it).
-fn bundle_wants_terminal(bundle: &Path) -> bool {
-    berth_runtime::spec::load(bundle)
-        .ok()
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
 }
 
 fn print_table(list: &[OciState]) {

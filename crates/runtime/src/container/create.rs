@@ -151,13 +151,14 @@ impl Runtime {
         self.create_with_console(o, None)
     }
 
-    /// [`Runtime::create`] with an already connected console socket (a foreground
-    /// `run` with a terminal keeps the other end and proxies the pty itself).
-    pub fn create_with_console(&self, o: &CreateOptions, console: Option<OwnedFd>) -> Result<i32> {
+    /// [`Runtime::create`] with a console pair whose runtime end takes the pty master
+    /// when the config asks for a terminal (a foreground `run` then proxies the pty
+    /// itself); without a terminal the pair stays unused, so the caller need not read
+    /// the config to decide.
+    pub fn create_with_console(&self, o: &CreateOptions, console: Option<&mut super::Console>) -> Result<i32> {
         if !rootless::is_rootless() && !unified_only() {
             prime_migration_lock();
         }
-        let given_console = console;
         state::validate_id(&o.id)?;
         let bundle = o
             .bundle
@@ -172,6 +173,10 @@ impl Runtime {
         let linux = spec.linux().as_ref();
         let plan = Plan::from_linux(linux)?;
         let terminal = process.terminal() == Some(true);
+        let given_console = match console {
+            Some(c) if terminal && o.console_socket.is_none() => c.container_end(),
+            _ => None,
+        };
         if terminal && o.console_socket.is_none() && given_console.is_none() {
             return Err(Error::Usage(
                 "cannot allocate tty if runc will detach without setting console socket"

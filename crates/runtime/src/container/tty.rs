@@ -31,6 +31,11 @@ impl Console {
         self.theirs.take()
     }
 
+    /// Whether create handed the container end to a container (it had a terminal).
+    pub fn used(&self) -> bool {
+        self.theirs.is_none()
+    }
+
     /// Receives the pty master (after create).
     pub fn master(&self) -> Result<OwnedFd> {
         crate::terminal::recv_fd(self.ours.as_raw_fd())
