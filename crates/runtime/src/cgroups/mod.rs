@@ -16,7 +16,7 @@
 //! checking), `devices_bpf` and `bpf_sys` (the v2 device program), `stats`.
 
 mod bpf_sys;
-mod detect;
+pub(crate) mod detect;
 mod devices;
 mod devices_bpf;
 mod fs;

@@ -20,6 +20,7 @@ use nix::mount::MsFlags;
 use super::mounts::{self, Call};
 use super::options::MountOptions;
 use super::{Error, Options, Result, sys};
+use crate::cgroups::detect::unescape;
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 const HOST_CGROUP: &str = "/sys/fs/cgroup";
@@ -258,26 +259,6 @@ fn v1_hierarchies(mountinfo: &str, own: &[OwnCgroup]) -> Vec<Hierarchy> {
         });
     }
     out
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
