@@ -1257,3 +1257,41 @@ fn logs_follow_and_kill_with_a_signal() {
     let r = b.run(&["kill", "-s", "NOPE", "talker"]);
     assert_ne!(r.code(), 0);
 }
+
+#[test]
+fn exec_detached_with_a_terminal() {
+    let b = Berth::new("eng-exec-dt");
+    b.run(&["run", "-d", "--name", "host", IMAGE, "sleep", "1000"])
+        .ok();
+    // exec -d -t returns at once with 0; the process has a pty and is not hung up
+    // when the CLI is gone.
+    let started = std::time::Instant::now();
+    let r = b.run(&[
+        "exec",
+        "-d",
+        "-t",
+        "host",
+        "sh",
+        "-c",
+        "tty > /tty.txt; echo $TERM > /term.txt; sleep 2; echo done > /done.txt",
+    ]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(r.stdout(), "");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "exec -d returned only after {:?}",
+        started.elapsed()
+    );
+    b.eventually(10, "the detached process to write its tty", || {
+        b.run(&["exec", "host", "cat", "/tty.txt"])
+            .stdout()
+            .starts_with("/dev/pts/")
+    });
+    assert_eq!(b.run(&["exec", "host", "cat", "/term.txt"]).ok(), "xterm\n");
+    b.eventually(10, "the detached process to finish", || {
+        b.run(&["exec", "host", "cat", "/done.txt"]).stdout() == "done\n"
+    });
+    // The container still runs and stops as usual.
+    assert_eq!(b.inspect("host")["State"]["Status"], "running");
+    b.run(&["stop", "-t", "1", "host"]).ok();
+}

@@ -35,15 +35,24 @@ impl Engine {
         rt: &berth_runtime::Runtime,
         id: &str,
         p: &oci_spec::runtime::Process,
+        detach: bool,
     ) -> std::result::Result<i32, berth_runtime::Error> {
         let io = |what: &str| {
             let what = what.to_string();
             move |source: std::io::Error| berth_runtime::Error::Io { what, source }
         };
-        let sock = self.state_dir().join(format!(
+        // A unix socket's path must fit 108 bytes: a deep state directory falls
+        // back to the temporary directory.
+        let name = format!(
             "exec-{}.sock",
-            crate::names::new_id().unwrap_or_default()
-        ));
+            crate::names::new_id()
+                .map(|id| id[..16].to_string())
+                .unwrap_or_else(|_| std::process::id().to_string())
+        );
+        let mut sock = self.state_dir().join(&name);
+        if sock.as_os_str().len() >= 104 {
+            sock = std::env::temp_dir().join(&name);
+        }
         let listener = std::os::unix::net::UnixListener::bind(&sock)
             .map_err(io("bind the exec console socket"))?;
         let waiter = std::thread::spawn(
@@ -52,7 +61,9 @@ impl Engine {
                 berth_runtime::terminal::recv_fd(std::os::fd::AsRawFd::as_raw_fd(&conn))
             },
         );
-        berth_runtime::container::prepare_foreground();
+        if !detach {
+            berth_runtime::container::prepare_foreground();
+        }
         let started = rt.exec(
             id,
             p,
@@ -74,6 +85,10 @@ impl Engine {
         let master = waiter
             .join()
             .map_err(|_| berth_runtime::Error::Init("the exec console thread failed".into()))??;
+        if detach {
+            hold_terminal(master);
+            return Ok(pid);
+        }
         let (raw, out) = berth_runtime::container::proxy(master)?;
         let code = berth_runtime::container::wait_foreground(pid);
         let _ = out.join();
@@ -122,8 +137,8 @@ impl Engine {
         // mount namespace, where /proc belongs to a pid namespace the joining process
         // is not yet in; the process inherits init's score anyway.
         p.set_oom_score_adj(None);
-        let r = if o.tty && !o.detach {
-            self.exec_terminal(&rt, &c.id, &p)
+        let r = if o.tty {
+            self.exec_terminal(&rt, &c.id, &p, o.detach)
         } else {
             rt.exec(
                 &c.id,
@@ -145,4 +160,50 @@ impl Engine {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// `exec -d -t`: the pty master must stay open while the process runs (Docker's
+/// shim holds it), or the process gets a hangup. A detached grandchild of this
+/// process, in a session of its own, keeps it and drains the output until the last
+/// holder of the terminal's other end is gone (a read fails with EIO).
+fn hold_terminal(master: std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let fd = master.as_raw_fd();
+    // SAFETY: fork in a process whose other threads have been joined; both children
+    // only make async-signal-safe calls (setsid, fork, open, dup2, close_range,
+    // read, _exit).
+    unsafe {
+        match libc::fork() {
+            0 => {
+                libc::setsid();
+                if libc::fork() != 0 {
+                    libc::_exit(0);
+                }
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    for t in 0..3 {
+                        libc::dup2(null, t);
+                    }
+                }
+                // Nothing else of this process's (a lock, the caller's pipes) stays
+                // held by the helper.
+                let fd = if libc::dup2(fd, 3) == 3 { 3 } else { fd };
+                libc::syscall(libc::SYS_close_range, fd + 1, u32::MAX, 0);
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                    if n == 0 || (n < 0 && *libc::__errno_location() != libc::EINTR) {
+                        break;
+                    }
+                }
+                libc::_exit(0);
+            }
+            child if child > 0 => {
+                let mut st = 0;
+                libc::waitpid(child, &mut st, 0);
+            }
+            _ => {}
+        }
+    }
+    drop(master);
 }
