@@ -4,8 +4,8 @@
 //! by name through the embedded DNS, the default bridge cut off from a user network,
 //! and no link, address or nftables rule left after `rm` and `network rm`.
 //!
-//! Only one test uses the default network (its bridge, berth0, is one per host); each
-//! test has its own root, state and user networks with bridge names of its own.
+//! Each test has its own root and state, so its own default network on a bridge of its
+//! own (`berth0` is the default root's), and user networks with bridge names of its own.
 
 #[path = "engine_support.rs"]
 mod engine_support;
@@ -101,13 +101,18 @@ fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks(
         b: Berth::new("engnet-bridge"),
     };
     let b = &n.b;
+    // `bridge` is the default network: listed from the start, on the root's own bridge.
+    let ls = b.run(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]).ok();
+    assert!(ls.lines().any(|l| l == "bridge bridge"), "{ls}");
+    let net: serde_json::Value =
+        serde_json::from_str(&b.run(&["network", "inspect", "bridge"]).ok()).unwrap();
+    let def = net[0]["Options"]["com.docker.network.bridge.name"].as_str().unwrap().to_string();
+    assert!(def.starts_with("berth-") && link_exists(&def), "{def}");
     let r = b.run(&[
         "run",
         "-d",
         "--name",
         "web",
-        "--network",
-        "bridge",
         "-p",
         "127.0.0.1::80",
         IMAGE,
@@ -179,8 +184,8 @@ fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks(
     let hostname = doc["Config"]["Hostname"].as_str().unwrap().to_string();
     let hosts = b.run(&["exec", "web", "cat", "/etc/hosts"]).ok();
     assert!(hosts.ends_with(&format!("\n{ip}\t{hostname}\n")), "{hosts}");
-    let veths = ports_of("berth0");
-    assert_eq!(veths.len(), 1, "one container on berth0: {veths:?}");
+    let veths = ports_of(&def);
+    assert_eq!(veths.len(), 1, "one container on {def}: {veths:?}");
 
     // A container on the default bridge cannot reach one on a user network, while one on
     // that network can.
@@ -203,11 +208,11 @@ fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks(
 
     // Exact teardown: veths, published port rules, the user network's bridge and rules.
     b.run(&["rm", "-f", "web", "db"]).ok();
-    b.eventually(5, "the --rm containers' veths to go", || ports_of("berth0").is_empty());
+    b.eventually(5, "the --rm containers' veths to go", || ports_of(&def).is_empty());
     for v in &veths {
         assert!(!link_exists(v), "{v} left behind");
     }
-    assert!(ports_of("berth0").is_empty());
+    assert!(ports_of(&def).is_empty());
     assert!(
         nft_with(&format!("dport {host_port}")).is_empty(),
         "port rules left: {:?}",

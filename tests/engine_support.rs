@@ -236,6 +236,24 @@ impl Drop for Berth {
                 .stderr(Stdio::null())
                 .status();
         }
+        // The root's networks, its default network's bridge included (a name of its own,
+        // see berth_engine::network::default_bridge). A `--rm` container's monitor may
+        // still be leaving its network: retry for a while.
+        if let Ok(m) = berth_network::Manager::new(&self.root()) {
+            let end = Instant::now() + Duration::from_secs(5);
+            loop {
+                let left: Vec<_> = m
+                    .networks()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|n| m.remove_network(&n.name).is_err())
+                    .collect();
+                if left.is_empty() || Instant::now() > end {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         // The parent cgroup the runtime made for this root's containers, in every
         // hierarchy (empty now that they are gone).
         for dir in berth_tests::cgroup_leftovers(&self.cgroup_parent) {

@@ -10,6 +10,7 @@ use berth_engine::exec::ExecOptions;
 use berth_engine::options::{CreateOptions, parse_cpus, parse_memory};
 use berth_engine::record::{Container, Status, ZERO_TIME};
 use berth_engine::{Engine, logs};
+use berth_network::DEFAULT_NETWORK;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -214,7 +215,7 @@ pub struct CreateArgs {
     #[arg(long)]
     cpus: Option<String>,
     /// Connect a container to a network (none, host, bridge or a network's name)
-    #[arg(long, alias = "net", default_value = "none")]
+    #[arg(long, alias = "net", default_value = DEFAULT_NETWORK)]
     network: String,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]

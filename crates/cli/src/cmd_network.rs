@@ -213,6 +213,8 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             Ok(())
         }
         NetworkCmd::Ls(a) => {
+            // The default network is there from the start, as under Docker's daemon.
+            eng.resolve_network(DEFAULT_NETWORK)?;
             let nets = m.networks().map_err(berth_engine::Error::from)?;
             let id = |n: &NetworkConfig| {
                 if a.no_trunc {
@@ -269,7 +271,12 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             let mut docs = Vec::new();
             let mut failed = false;
             for n in &a.networks {
-                match m.network(n) {
+                let found = match eng.resolve_network(n) {
+                    Ok(name) => m.network(&name),
+                    Err(berth_engine::Error::Network(e)) => Err(e),
+                    Err(e) => return Err(e.into()),
+                };
+                match found {
                     Ok(net) => docs.push(doc(eng, &net)),
                     Err(e) => {
                         eprintln!("{}", Fail::from(berth_engine::Error::from(e)).message);

@@ -3,6 +3,7 @@
 //! and left when the monitor records the exit. Modes `none`, `host` and
 //! `container:NAME` need nothing here.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,13 +29,14 @@ impl Engine {
     /// The name of the bridge network `mode` refers to (by name, ID or ID prefix),
     /// creating the default network `bridge` on first use, as Docker's daemon has it
     /// from the start.
-    pub(crate) fn resolve_network(&self, mode: &str) -> Result<String> {
+    pub fn resolve_network(&self, mode: &str) -> Result<String> {
         let m = self.networks()?;
         match m.network(mode) {
             Ok(n) => Ok(n.name),
             Err(berth_network::Error::NotFound(_)) if mode == DEFAULT_NETWORK => {
                 match m.create_network(&NetworkOptions {
                     name: DEFAULT_NETWORK.into(),
+                    bridge: Some(default_bridge(self.root())),
                     ..Default::default()
                 }) {
                     Ok(n) => Ok(n.name),
@@ -81,6 +83,27 @@ impl Engine {
     }
 }
 
+/// The Linux bridge of the default network `bridge` of a berth root: `berth0` for the
+/// default root `/var/lib/berth`, as Docker has `docker0`; for any other root a name of
+/// its own, `berth-` and 8 hex digits of a hash of the root's path, so two roots on one
+/// host (a second berth, parallel tests) never share a bridge whose addresses each of
+/// them would hand out alone.
+pub fn default_bridge(root: &Path) -> String {
+    if root == Path::new(DEFAULT_ROOT) {
+        return berth_network::DEFAULT_BRIDGE.to_string();
+    }
+    let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in abs.as_os_str().as_encoded_bytes() {
+        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    }
+    format!("berth-{h:08x}")
+}
+
+/// The persistent root berth uses unless told otherwise.
+pub const DEFAULT_ROOT: &str = "/var/lib/berth";
+
 /// A container's place on its network while its process runs.
 pub struct Joined {
     manager: Arc<Manager>,
@@ -123,6 +146,10 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
         mac: None,
         names: &names,
     };
+    // An endpoint this container still has is stale: the container is not running (it
+    // is being started under its lock), so its monitor died or the host rebooted
+    // without the exit being recorded.
+    leave_stale(engine, network, id)?;
     let endpoint = match manager.attach(network, &opts) {
         // The bridge is gone (a reboot, someone's `ip link del`): rebuild what the
         // network records say, once.
@@ -178,5 +205,20 @@ pub fn leave_stale(engine: &Engine, network: &str, id: &str) -> Result<()> {
     match engine.networks()?.detach(network, id) {
         Ok(()) | Err(berth_network::Error::NotFound(_)) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_bridge_is_berth0_only_for_the_default_root() {
+        assert_eq!(default_bridge(Path::new("/var/lib/berth")), "berth0");
+        let a = default_bridge(Path::new("/tmp/a/root"));
+        let b = default_bridge(Path::new("/tmp/b/root"));
+        assert_ne!(a, b);
+        assert_eq!(a, default_bridge(Path::new("/tmp/a/root")));
+        assert!(a.starts_with("berth-") && a.len() == 14, "{a}");
     }
 }

@@ -30,7 +30,7 @@ pub struct CreateOptions {
     pub pids_limit: i64,
     /// `--cpus` in billionths.
     pub nano_cpus: i64,
-    /// `--network`: "none" (berth's default for now), "host", "bridge" or a
+    /// `--network`: "bridge" (the default network, as in Docker), "none", "host", or a
     /// user-defined network's name or ID.
     pub network: String,
     /// `-p` values, as given.
