@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Container start through the engine: `berth run --rm --network none IMG true`
 # against `podman run --rm --network none IMG true` (podman with runc underneath) on
-# the same busybox image, side by side in one run (hyperfine), and the memory of
+# the same busybox image, side by side in one run (hyperfine); the same on each
+# engine's default network (berth's bridge, podman's netavark bridge); and the memory of
 # berth's per-container monitor (PSS) against conmon's. Run as root; not part of the
 # tests.
 #
@@ -32,11 +33,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/berth-engine-bench.XXXXXX")
 # The bench's containers get a cgroup parent of their own, removed at the end.
 export BERTH_CGROUP_PARENT=/berth-bench-$$
 cleanup() {
-    local ids
-    mapfile -t ids < <("$berth" --root "$work/berth" --state "$work/berth-state" ps -aq 2>/dev/null || true)
-    if ((${#ids[@]})); then
-        "$berth" --root "$work/berth" --state "$work/berth-state" rm -f "${ids[@]}" >/dev/null 2>&1 || true
-    fi
+    # Every container, and the default network's bridge with its rules.
+    "$berth" --root "$work/berth" --state "$work/berth-state" system reset -f >/dev/null 2>&1 || true
     podman "${pod[@]}" rm -af >/dev/null 2>&1 || true
     podman "${pod[@]}" system reset -f >/dev/null 2>&1 || true
     grep " $work" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
@@ -80,6 +78,26 @@ import json, sys
 r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 print(f"berth: {r['berth']*1e3:.1f} ms, podman: {r['podman']*1e3:.1f} ms")
 print(f"ratio berth/podman: {r['berth'] / r['podman']:.3f}")
+PY
+
+echo
+# The default network against none, in both engines. Each start is spaced (prepare:
+# 0.2 s idle) so the previous container's veth teardown, which both engines leave to
+# the kernel's RCU grace periods, has finished and is not counted twice.
+echo "==> run --rm IMG true: default network (bridge) vs --network none, spaced starts"
+hyperfine -N --warmup 3 --runs "$runs" --prepare "sleep 0.2" \
+    -n berth-none "$berth --root $work/berth --state $work/berth-state run --rm --network none bench:latest true" \
+    -n berth-bridge "$berth --root $work/berth --state $work/berth-state run --rm bench:latest true" \
+    -n podman-none "podman ${pod[*]} run --rm --network none localhost/bench:latest true" \
+    -n podman-bridge "podman ${pod[*]} run --rm localhost/bench:latest true" \
+    --export-json "$work/net.json"
+python3 - "$work/net.json" <<'PY'
+import json, sys
+r = {x["command"]: x["mean"] * 1e3 for x in json.load(open(sys.argv[1]))["results"]}
+b, p = r["berth-bridge"] - r["berth-none"], r["podman-bridge"] - r["podman-none"]
+print(f"berth: none {r['berth-none']:.1f} ms, bridge {r['berth-bridge']:.1f} ms: the bridge adds {b:.1f} ms (goal: at most 5)")
+print(f"podman: none {r['podman-none']:.1f} ms, bridge {r['podman-bridge']:.1f} ms: netavark adds {p:.1f} ms")
+print(f"ratio berth/podman on the default network: {r['berth-bridge'] / r['podman-bridge']:.3f}")
 PY
 
 echo

@@ -143,6 +143,16 @@ enum ImageCmd {
 #[derive(Subcommand)]
 enum SystemCmd {
     /// Show berth disk usage
+    /// Reset berth storage back to its initial state: every container, image, volume
+    /// and network, the default network's bridge too
+    Reset(ResetArgs),
+}
+
+#[derive(Args)]
+struct ResetArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
     Df(DfArgs),
 }
 
@@ -223,10 +233,33 @@ fn run(cli: Cli) -> CmdResult {
         } => cmd_archive::load(&store()?, a),
         Cmd::System {
             cmd: SystemCmd::Df(a),
+        Cmd::System {
+            cmd: SystemCmd::Reset(a),
+        } => reset(&cli.root, &cli.state, a.force),
         } => cmd_images::df(&store()?, a.verbose),
         Cmd::Containers(c) => cmd_container::dispatch(&cli.root, &cli.state, c),
     }
 }
+/// `berth system reset`: asks first unless `force`, as podman does.
+fn reset(root: &std::path::Path, state: &std::path::Path, force: bool) -> CmdResult {
+    if !force {
+        eprint!(
+            "WARNING! This will remove:\n\t- all containers\n\t- all images\n\t- all networks\n\t- all volumes\nAre you sure you want to continue? [y/N] "
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            return Ok(());
+        }
+    }
+    let exe = std::env::current_exe().map_err(|e| Fail {
+        code: 125,
+        message: format!("Error: cannot find berth's own executable: {e}"),
+    })?;
+    berth_engine::Engine::open(root, state, &exe)?.reset()?;
+    Ok(())
+}
+
 
 /// True when file descriptor `fd` is a terminal.
 pub fn is_tty(fd: i32) -> bool {

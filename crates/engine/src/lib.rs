@@ -35,6 +35,7 @@ pub mod record;
 pub mod remove;
 pub mod rootfs;
 pub mod spec;
+pub mod reset;
 pub mod start;
 pub mod stats;
 pub mod stop;

@@ -27,4 +27,5 @@ pub mod sys;
 pub mod terminal;
 
 pub use container::{CreateOptions, ExecOptions, Runtime};
+pub use cgroups::detect::unescape as unescape_mountinfo;
 pub use error::{Error, Result};

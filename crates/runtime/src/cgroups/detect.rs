@@ -140,7 +140,7 @@ pub(crate) fn parse_mountinfo(text: &str) -> Mounts {
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
-pub(crate) fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_owned();
     }
