@@ -1295,3 +1295,92 @@ fn exec_detached_with_a_terminal() {
     assert_eq!(b.inspect("host")["State"]["Status"], "running");
     b.run(&["stop", "-t", "1", "host"]).ok();
 }
+
+#[test]
+fn commit_with_changes_author_and_message() {
+    let b = Berth::new("eng-commit-c");
+    b.run(&[
+        "run",
+        "--name",
+        "src",
+        "-e",
+        "FROM_RUN=1",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x > /x",
+    ])
+    .ok();
+    let id = b
+        .run(&[
+            "commit",
+            "-c",
+            r#"CMD ["echo","hi"]"#,
+            "-c",
+            "ENV A=b",
+            "--change",
+            "EXPOSE 8080",
+            "-c",
+            "LABEL team=core",
+            "-c",
+            "WORKDIR /w",
+            "-a",
+            "Ann <ann@example.com>",
+            "-m",
+            "with changes",
+            "src",
+            "changed:v1",
+        ])
+        .ok();
+    assert!(id.starts_with("sha256:"), "{id}");
+    // The new defaults: the command prints hi; the container's env and the change's.
+    assert_eq!(b.run(&["run", "--rm", "changed:v1"]).ok(), "hi\n");
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "changed:v1",
+            "sh",
+            "-c",
+            "echo $A $FROM_RUN; pwd; cat /x"
+        ])
+        .ok(),
+        "b 1\n/w\nx\n"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&b.run(&["image", "inspect", "changed:v1"]).ok()).unwrap();
+    let cfg = &doc[0]["Config"];
+    assert_eq!(cfg["Cmd"], serde_json::json!(["echo", "hi"]));
+    let env: Vec<&str> = cfg["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"A=b") && env.contains(&"FROM_RUN=1") && env.contains(&"PATH=/bin:/usr/bin"),
+        "{env:?}"
+    );
+    assert!(cfg["ExposedPorts"].get("8080/tcp").is_some(), "{cfg}");
+    assert_eq!(cfg["Labels"]["team"], "core");
+    assert_eq!(cfg["WorkingDir"], "/w");
+    assert_eq!(doc[0]["Author"], "Ann <ann@example.com>");
+    assert_eq!(doc[0]["Comment"], "with changes");
+    // history shows the message on the new layer.
+    let hist = b
+        .run(&["history", "--format", "{{.Comment}}", "changed:v1"])
+        .ok();
+    assert_eq!(hist.lines().next(), Some("with changes"), "{hist}");
+    // An instruction commit does not take: refused, nothing made.
+    let images = b.run(&["images", "-q"]).ok();
+    let r = b.run(&["commit", "-c", "RUN true", "src", "bad:v1"]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert!(
+        r.stderr().contains("not a valid change command"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(b.run(&["images", "-q"]).ok(), images);
+    // The container itself is unchanged and runs as before.
+    b.run(&["start", "src"]).ok();
+}

@@ -43,7 +43,7 @@ pub fn import(store: &Store, a: ImportArgs) -> CmdResult {
     }
     let mut config = berth_image::spec::ContainerConfig::default();
     for c in &a.change {
-        crate::change::apply(&mut config, c).map_err(Fail::user)?;
+        berth_image::change::apply(&mut config, c).map_err(Fail::user)?;
     }
     let name = match &a.reference {
         Some(r) => Some(Reference::parse_with_default_tag(r).map_err(Fail::from)?),

@@ -862,6 +862,9 @@ pub struct ExportArgs {
     output: Option<std::path::PathBuf>,
     /// The container
     container: String,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long)]
+    change: Vec<String>,
 }
 
 /// `container prune`'s flags.
@@ -1053,6 +1056,7 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
                 let (c, p) = s.split_once(':')?;
                 Some((c.to_string(), p.to_string()))
             };
+                    changes: a.change,
             match (split(&a.src), split(&a.dst)) {
                 (Some((c, p)), None) => Ok(eng.copy_out(&c, &p, std::path::Path::new(&a.dst))?),
                 (None, Some((c, p))) => Ok(eng.copy_in(&c, std::path::Path::new(&a.src), &p)?),

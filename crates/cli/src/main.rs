@@ -5,7 +5,6 @@
 //! errors) or when a command gets the wrong number of arguments, 125 for unknown
 //! flags and for failures of the engine itself (a disk error in the store).
 
-mod change;
 mod cmd_archive;
 mod cmd_container;
 mod cmd_network;

@@ -21,12 +21,19 @@ pub struct CommitOptions {
     pub author: Option<String>,
     /// Freeze a running container during the commit (Docker's default).
     pub pause: bool,
+    /// `-c`: Dockerfile instructions applied to the new image's config, in order.
+    pub changes: Vec<String>,
 }
 
 impl Engine {
     /// Commits container `key`; returns the new image's ID.
     pub fn commit(&self, key: &str, o: &CommitOptions) -> Result<Digest> {
         let c = self.find(key)?;
+        // Refuse a bad change before anything is frozen or written.
+        let mut probe = spec::ContainerConfig::default();
+        for ch in &o.changes {
+            berth_image::change::apply(&mut probe, ch).map_err(Error::InvalidArgument)?;
+        }
         let names = match &o.reference {
             Some(r) => vec![Reference::parse_with_default_tag(r)?],
             None => Vec::new(),
@@ -86,6 +93,16 @@ impl Engine {
                 (!c.config.working_dir.is_empty()).then(|| c.config.working_dir.clone());
             defaults.user = (!c.config.user.is_empty()).then(|| c.config.user.clone());
             defaults.labels = (!c.config.labels.is_empty()).then(|| c.config.labels.clone());
+            if !c.config.stop_signal.is_empty() {
+                defaults.stop_signal = Some(c.config.stop_signal.clone());
+            }
+            if let Some(h) = &c.config.healthcheck {
+                defaults.healthcheck = serde_json::to_value(h).ok();
+            }
+            // The container's config is the image's, then `-c` changes it.
+            for ch in &o.changes {
+                berth_image::change::apply(&mut defaults, ch).map_err(Error::InvalidArgument)?;
+            }
             let config = ImageConfig {
                 created: Some(now),
                 author: o.author.clone(),

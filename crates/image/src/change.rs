@@ -1,9 +1,10 @@
-//! `import --change`: Dockerfile instructions that set image defaults (CMD, ENTRYPOINT,
-//! ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL) applied to a config.
+//! `import --change` and `commit --change`: Dockerfile instructions that set image
+//! defaults (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR,
+//! STOPSIGNAL) applied to a config.
 
 use std::collections::BTreeMap;
 
-use berth_image::spec::ContainerConfig;
+use crate::spec::ContainerConfig;
 use serde_json::Value;
 
 /// Applies one change line to `c`.
@@ -72,8 +73,23 @@ pub fn apply(c: &mut ContainerConfig, line: &str) -> Result<(), String> {
                 vols.insert(v, Value::Object(Default::default()));
             }
         }
-        "ADD" | "ARG" | "COPY" | "FROM" | "HEALTHCHECK" | "MAINTAINER" | "ONBUILD" | "RUN"
-        | "SHELL" => {
+        "ONBUILD" => {
+            let (trigger, _) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            match trigger.to_ascii_uppercase().as_str() {
+                "" => return Err("ONBUILD requires at least one argument".into()),
+                "ONBUILD" => {
+                    return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into());
+                }
+                "FROM" | "MAINTAINER" => {
+                    return Err(format!(
+                        "{} isn't allowed as an ONBUILD trigger",
+                        trigger.to_ascii_uppercase()
+                    ));
+                }
+                _ => c.on_build.get_or_insert_with(Vec::new).push(args.to_string()),
+            }
+        }
+        "ADD" | "ARG" | "COPY" | "FROM" | "HEALTHCHECK" | "MAINTAINER" | "RUN" | "SHELL" => {
             return Err(format!("{upper} is not a valid change command"));
         }
         "" => return Err("empty change command".into()),
@@ -187,6 +203,8 @@ mod tests {
         assert_eq!(c.env.unwrap(), ["B=two words", "A=3"]);
         assert_eq!(c.working_dir.unwrap(), "/srv/app");
         assert_eq!(c.user.unwrap(), "1000:1000");
+        apply(&mut c, "ONBUILD RUN echo built").unwrap();
+        assert_eq!(c.on_build.unwrap(), ["RUN echo built"]);
         let ports: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
         assert_eq!(ports, ["53/udp", "80/tcp"]);
         let labels = c.labels.unwrap();
@@ -210,5 +228,7 @@ mod tests {
         assert!(apply(&mut c, "EXPOSE http").is_err());
         assert!(apply(&mut c, "LABEL a=\"b").is_err());
         assert!(apply(&mut c, "USER").is_err());
+        assert!(apply(&mut c, "ONBUILD ONBUILD RUN x").is_err());
+        assert!(apply(&mut c, "ONBUILD FROM x").is_err());
     }
 }

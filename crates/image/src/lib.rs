@@ -10,7 +10,8 @@
 //! - [`snapshot`]: container root filesystems as overlay mounts over the layers;
 //! - [`diff`]: an overlay upper directory turned back into a layer changeset;
 //! - [`digest`]: sha256 digests, chain IDs and hashing readers;
-//! - [`time`]: RFC 3339 times as image configs carry them.
+//! - [`time`]: RFC 3339 times as image configs carry them;
+//! - [`change`]: Dockerfile instructions (`--change`) applied to an image config.
 //!
 //! The image types are berth's own serde structs rather than oci-spec's: Docker's
 //! config carries fields OCI's lacks (Healthcheck, OnBuild, Shell), and `inspect`
@@ -21,6 +22,7 @@
 
 pub mod apply;
 pub mod archive;
+pub mod change;
 pub mod content;
 pub mod diff;
 pub mod digest;
