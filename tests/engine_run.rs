@@ -669,3 +669,62 @@ fn mount_flag_devices_and_privileged() {
         }
     );
 }
+
+#[test]
+fn inspect_finds_any_kind_of_object() {
+    let b = Berth::new("eng-inspect-any");
+    b.run(&["run", "-d", "--name", "web", IMAGE, "sleep", "100"])
+        .ok();
+    b.run(&["volume", "create", "data"]).ok();
+    b.run(&["volume", "create", "web"]).ok();
+    // One array, in the order of the arguments: a container, an image, a network, a
+    // volume.
+    let out = b.run(&["inspect", "web", IMAGE, "bridge", "data"]).ok();
+    let docs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let docs = docs.as_array().unwrap();
+    assert_eq!(docs.len(), 4, "{out}");
+    assert_eq!(docs[0]["Name"], "/web");
+    assert_eq!(docs[0]["State"]["Status"], "running");
+    assert!(docs[1]["Id"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(docs[1]["RepoTags"][0], IMAGE);
+    assert_eq!(docs[2]["Name"], "bridge");
+    assert_eq!(docs[2]["Driver"], "bridge");
+    assert_eq!(docs[3]["Name"], "data");
+    assert_eq!(docs[3]["Driver"], "local");
+    // -f works across kinds.
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{.Name}}", "web", "bridge", "data"])
+            .ok(),
+        "/web\nbridge\ndata\n"
+    );
+    // A container comes before a volume of the same name; --type picks the kind.
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{.Name}}", "--type", "volume", "web"])
+            .ok(),
+        "web\n"
+    );
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{.Name}}", "--type", "container", "web"])
+            .ok(),
+        "/web\n"
+    );
+    // What is found is printed, what is not is reported after, exit 1.
+    let r = b.run(&["inspect", "web", "nope", "data"]);
+    assert_eq!(r.code(), 1);
+    let docs: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(docs.as_array().unwrap().len(), 2);
+    assert_eq!(r.stderr(), "Error: No such object: nope\n");
+    let r = b.run(&["inspect", "--type", "image", "web"]);
+    assert_eq!(r.code(), 1);
+    assert_eq!(r.stdout().trim(), "[]");
+    assert_eq!(r.stderr(), "Error: No such image: web\n");
+    let r = b.run(&["inspect", "--type", "bogus", "web"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().starts_with("unknown type: \"bogus\""), "{}", r.stderr());
+    // The per-kind commands are as they were.
+    let r = b.run(&["container", "inspect", "data"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("No such container: data"), "{}", r.stderr());
+    let r = b.run(&["image", "inspect", "-f", "{{.Id}}", IMAGE]);
+    assert!(r.ok().starts_with("sha256:"));
+}

@@ -98,8 +98,8 @@ pub enum ContainerCmds {
     Commit(CommitArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
-    /// Return low-level information on containers
-    Inspect(InspectArgs),
+    /// Return low-level information on Docker objects
+    Inspect(crate::cmd_inspect::ObjectInspectArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -957,8 +957,8 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
         | ContainerCmds::Container {
             cmd: ContainerSub::Wait(a),
         } => wait(&eng, a),
-        ContainerCmds::Inspect(a)
-        | ContainerCmds::Container {
+        ContainerCmds::Inspect(a) => crate::cmd_inspect::inspect_any(&eng, a),
+        ContainerCmds::Container {
             cmd: ContainerSub::Inspect(a),
         } => inspect(&eng, a),
         ContainerCmds::Pause(a)

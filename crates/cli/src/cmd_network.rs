@@ -106,7 +106,7 @@ fn created(n: &NetworkConfig) -> String {
 }
 
 /// Docker's `network inspect` document (its main fields).
-fn doc(eng: &Engine, n: &NetworkConfig) -> Value {
+pub fn doc(eng: &Engine, n: &NetworkConfig) -> Value {
     let mut config = json!({"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()});
     if let Some(r) = n.ip_range {
         config["IPRange"] = json!(r.to_string());

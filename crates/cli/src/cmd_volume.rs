@@ -75,7 +75,7 @@ pub struct RmArgs {
     volumes: Vec<String>,
 }
 
-fn doc(v: &berth_engine::volume::Volume) -> serde_json::Value {
+pub fn doc(v: &berth_engine::volume::Volume) -> serde_json::Value {
     json!({
         "CreatedAt": v.created_at,
         "Driver": v.driver,
