@@ -45,7 +45,7 @@
 //! let conf = resolv_conf(&host, &DnsOptions::default(), true);
 //! let dns = DnsServer::start(
 //!     &netns,
-//!     Arc::new(NetworkNames::new(manager.clone(), vec!["front".into()])),
+//!     Arc::new(NetworkNames::of_container(manager.clone(), "4f2a...")),
 //!     upstreams(&host, &DnsOptions::default()),
 //! )?;
 //! println!("{} {conf}{}", endpoint.ip, endpoint.ports[0]); // 80/tcp -> 0.0.0.0:8080

@@ -129,6 +129,30 @@ impl Manager {
         Ok(self.load(&lock, network)?.endpoints.into_values().collect())
     }
 
+    /// The endpoints of `container`, on every network it is attached to, by network
+    /// name.
+    pub fn endpoints_of(&self, container: &str) -> Result<Vec<(String, Endpoint)>> {
+        Ok(self
+            .all_endpoints()?
+            .into_iter()
+            .filter_map(|(net, eps)| {
+                let ep = eps.into_iter().find(|e| e.container == container)?;
+                Some((net, ep))
+            })
+            .collect())
+    }
+
+    /// Every network's endpoints, by network name, read under one lock.
+    pub fn all_endpoints(&self) -> Result<Vec<(String, Vec<Endpoint>)>> {
+        let lock = self.store.lock()?;
+        Ok(self
+            .store
+            .load_all(&lock)?
+            .into_iter()
+            .map(|s| (s.config.name, s.endpoints.into_values().collect()))
+            .collect())
+    }
+
     fn load(&self, lock: &Locked, name: &str) -> Result<NetworkState> {
         self.store
             .load(lock, name)?
@@ -262,6 +286,7 @@ impl Manager {
         let mac = opts.mac.unwrap_or_else(|| link::mac_for(ip));
         veth::attach(&mut nl, &cfg, opts.netns, &host_veth, opts.ifname, ip, mac)?;
         let endpoint = Endpoint {
+            id: new_id().unwrap_or_default(),
             container: opts.container.to_string(),
             ip,
             mac: mac

@@ -40,6 +40,10 @@ pub struct NetworkConfig {
 /// A container attached to a network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
+    /// The endpoint's ID: 64 random hex digits, as Docker's EndpointID (empty in state
+    /// written before berth recorded one).
+    #[serde(default)]
+    pub id: String,
     /// The container's ID.
     pub container: String,
     /// Its address on the network.
