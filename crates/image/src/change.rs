@@ -198,13 +198,13 @@ mod tests {
         apply(&mut c, "USER 1000:1000").unwrap();
         apply(&mut c, "EXPOSE 80 53/udp").unwrap();
         apply(&mut c, r#"LABEL org.x="a b" y=z"#).unwrap();
+        apply(&mut c, "ONBUILD RUN echo built").unwrap();
+        assert_eq!(c.on_build.unwrap(), ["RUN echo built"]);
         assert_eq!(c.cmd.unwrap(), ["/bin/sh", "-c", "echo hi"]);
         assert_eq!(c.entrypoint.unwrap(), ["/bin/sh", "-c", "/init --x"]);
         assert_eq!(c.env.unwrap(), ["B=two words", "A=3"]);
         assert_eq!(c.working_dir.unwrap(), "/srv/app");
         assert_eq!(c.user.unwrap(), "1000:1000");
-        apply(&mut c, "ONBUILD RUN echo built").unwrap();
-        assert_eq!(c.on_build.unwrap(), ["RUN echo built"]);
         let ports: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
         assert_eq!(ports, ["53/udp", "80/tcp"]);
         let labels = c.labels.unwrap();
