@@ -436,3 +436,218 @@ fn a_second_host_reaches_a_published_port() {
     assert_eq!(b.run(&["network", "rm", "pub"]).ok(), "pub\n");
     assert!(nft_with(&bridge).is_empty());
 }
+
+/// Creates user network `name` on a subnet of its own with bridge `bridge`; returns the
+/// subnet.
+fn user_network(b: &Berth, name: &str, bridge: &str) -> ipnet::Ipv4Net {
+    let subnet = network_support::subnet();
+    let opt = format!("com.docker.network.bridge.name={bridge}");
+    let r = b.run(&["network", "create", "--subnet", &subnet.to_string(), "-o", &opt, name]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    subnet
+}
+
+/// The IPv4 address of `ifname` inside container `name`, if it has one.
+fn address_in(b: &Berth, name: &str, ifname: &str) -> Option<Ipv4Addr> {
+    let r = b.run(&["exec", name, "ip", "-o", "-4", "addr", "show", ifname]);
+    r.stdout()
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .and_then(|a| a.parse().ok())
+}
+
+/// After every container and the networks are removed: no veth on the bridges, no
+/// bridge, no address of the subnets, no rule mentioning either.
+fn assert_all_gone(bridges: &[&str], subnets: &[ipnet::Ipv4Net]) {
+    for bridge in bridges {
+        assert!(!link_exists(bridge), "{bridge} left behind");
+        assert!(nft_with(bridge).is_empty(), "{:?}", nft_with(bridge));
+    }
+    let addrs = out(&["ip", "-o", "-4", "addr"]);
+    for subnet in subnets {
+        let left: Vec<Ipv4Addr> = addrs
+            .split_whitespace()
+            .filter_map(|w| w.split_once('/').and_then(|(a, _)| a.parse().ok()))
+            .filter(|a| subnet.contains(a))
+            .collect();
+        assert!(left.is_empty(), "addresses of {subnet} left: {left:?}");
+        assert!(nft_with(&subnet.to_string()).is_empty());
+    }
+}
+
+#[test]
+fn network_connect_and_disconnect_a_running_container() {
+    let n = Networks {
+        b: Berth::new("engnet-connect"),
+    };
+    let b = &n.b;
+    let (bf, bk) = (short("bcf"), short("bck"));
+    let front = user_network(b, "front", &bf);
+    let back = user_network(b, "back", &bk);
+    for (name, net) in [("web", "back"), ("app", "front")] {
+        let r = b.run(&["run", "-d", "--name", name, "--network", net, IMAGE, "sleep", "300"]);
+        assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    }
+    let app_id = b.inspect("app")["Id"].as_str().unwrap().to_string();
+    let web_ip = address_in(b, "web", "eth0").unwrap();
+    assert!(back.contains(&web_ip));
+    // Not on web's network yet: its name is unknown to app.
+    assert_ne!(b.run(&["exec", "app", "ping", "-c1", "-W1", "web"]).code(), 0);
+
+    let r = b.run(&["network", "connect", "--alias", "api", "back", "app"]);
+    assert_eq!((r.code(), r.stdout(), r.stderr()), (0, "".into(), "".into()));
+    let eth1 = address_in(b, "app", "eth1").expect("eth1 with an address on back");
+    assert!(back.contains(&eth1), "{eth1} not in {back}");
+    let eth0 = address_in(b, "app", "eth0").unwrap();
+    assert!(front.contains(&eth0));
+    // The default route stays on the first network.
+    let route = b.run(&["exec", "app", "ip", "route", "show", "default"]).ok();
+    assert!(route.contains(&format!("via {} dev eth0", front.hosts().next().unwrap())), "{route}");
+    // By name both ways, through the embedded DNS of each (app's learnt the new network
+    // while it ran), the alias too.
+    let r = b.run(&["exec", "app", "ping", "-c1", "-W2", "web"]);
+    assert_eq!(r.code(), 0, "stdout: {} stderr: {}", r.stdout(), r.stderr());
+    assert!(r.stdout().contains(&format!("PING web ({web_ip})")), "{}", r.stdout());
+    let r = b.run(&["exec", "web", "ping", "-c1", "-W2", "api"]);
+    assert_eq!(r.code(), 0, "stdout: {} stderr: {}", r.stdout(), r.stderr());
+    assert!(r.stdout().contains(&format!("PING api ({eth1})")), "{}", r.stdout());
+
+    // inspect: every network with its address, MAC, gateway, IDs; the top level is the
+    // default network's (app is not on it).
+    let doc = b.inspect("app");
+    let ns = &doc["NetworkSettings"];
+    assert_eq!(ns["IPAddress"], "");
+    let nets = ns["Networks"].as_object().unwrap();
+    assert_eq!(nets.keys().collect::<Vec<_>>(), ["back", "front"]);
+    let k = &ns["Networks"]["back"];
+    assert_eq!(k["IPAddress"], eth1.to_string());
+    assert_eq!(k["Gateway"], back.hosts().next().unwrap().to_string());
+    assert_eq!(k["Aliases"], serde_json::json!(["api"]));
+    assert_eq!(k["EndpointID"].as_str().unwrap().len(), 64);
+    assert_ne!(k["EndpointID"], ns["Networks"]["front"]["EndpointID"]);
+    let mac = b.run(&["exec", "app", "cat", "/sys/class/net/eth1/address"]).ok();
+    assert_eq!(k["MacAddress"], mac.trim());
+    let net: serde_json::Value =
+        serde_json::from_str(&b.run(&["network", "inspect", "back"]).ok()).unwrap();
+    assert_eq!(k["NetworkID"], net[0]["Id"]);
+    let members = net[0]["Containers"].as_object().unwrap();
+    let mut names: Vec<&str> = members.values().map(|m| m["Name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["app", "web"]);
+    assert_eq!(members[&app_id]["EndpointID"], k["EndpointID"]);
+    let ps = b.run(&["ps", "--filter", "name=app", "--format", "{{.Networks}}"]).ok();
+    assert_eq!(ps, "front,back\n");
+
+    // Docker's refusals, exit 1.
+    let refused = |args: &[&str], msg: &str| {
+        let r = b.run(args);
+        assert_eq!((r.code(), r.stderr()), (1, format!("Error response from daemon: {msg}\n")), "{args:?}");
+    };
+    refused(&["network", "connect", "back", "app"], "endpoint with name app already exists in network back");
+    refused(&["network", "connect", "nope", "app"], "network nope not found");
+    refused(&["network", "disconnect", "nope", "app"], "network nope not found");
+    refused(&["network", "connect", "host", "app"], "container cannot be disconnected from host network or connected to host network");
+    refused(&["network", "connect", "none", "app"], "container cannot be connected to multiple networks with one of the networks in private (none) mode");
+    refused(&["network", "connect", "back", "nobody"], "No such container: nobody");
+    let r = b.run(&["network", "rm", "back"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("has active endpoints"), "{}", r.stderr());
+    for (name, mode) in [("hh", "host"), ("nn", "none"), ("shared", "container:web")] {
+        let r = b.run(&["run", "-d", "--name", name, "--network", mode, IMAGE, "sleep", "300"]);
+        assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    }
+    let shared = "container sharing network namespace with another container or host cannot be connected to any other network";
+    refused(&["network", "connect", "front", "hh"], shared);
+    refused(&["network", "connect", "front", "shared"], shared);
+    refused(&["network", "connect", "front", "nn"], "container cannot be connected to multiple networks with one of the networks in private (none) mode");
+    refused(&["network", "disconnect", "host", "hh"], "container cannot be disconnected from host network or connected to host network");
+
+    // Disconnected: eth1 gone, web's name no longer answered, web cannot reach it.
+    let r = b.run(&["network", "disconnect", "back", "app"]);
+    assert_eq!((r.code(), r.stdout(), r.stderr()), (0, "".into(), "".into()));
+    let links = b.run(&["exec", "app", "ls", "/sys/class/net"]).ok();
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["eth0", "lo"]);
+    assert_ne!(b.run(&["exec", "app", "ping", "-c1", "-W1", "web"]).code(), 0);
+    assert_ne!(b.run(&["exec", "web", "ping", "-c1", "-W1", "api"]).code(), 0);
+    assert_ne!(b.run(&["exec", "web", "ping", "-c1", "-W1", &eth1.to_string()]).code(), 0);
+    let nets = b.inspect("app")["NetworkSettings"]["Networks"].as_object().unwrap().clone();
+    assert_eq!(nets.keys().collect::<Vec<_>>(), ["front"]);
+    assert_eq!(ports_of(&bk).len(), 1, "web alone on back: {:?}", ports_of(&bk));
+    refused(&["network", "disconnect", "back", "app"], &format!("container {app_id} is not connected to network back"));
+    // Back on it, a second time: eth1 again.
+    b.run(&["network", "connect", "back", "app"]).ok();
+    assert!(address_in(b, "app", "eth1").is_some_and(|a| back.contains(&a)));
+
+    // Exact teardown.
+    b.run(&["rm", "-f", "app", "web", "hh", "nn", "shared"]).ok();
+    b.eventually(5, "the veths to go", || ports_of(&bf).is_empty() && ports_of(&bk).is_empty());
+    assert_eq!(b.run(&["network", "rm", "front", "back"]).ok(), "front\nback\n");
+    assert_all_gone(&[&bf, &bk], &[front, back]);
+}
+
+#[test]
+fn mac_address_and_a_stopped_container_connected_before_its_start() {
+    let n = Networks {
+        b: Berth::new("engnet-mac"),
+    };
+    let b = &n.b;
+    let r = b.run(&["run", "--rm", "--mac-address", "zz", IMAGE, "true"]);
+    assert_eq!(
+        (r.code(), r.stderr()),
+        (125, "berth: zz is not a valid mac address.\nSee 'berth run --help'.\n".into())
+    );
+    let (bf, bk) = (short("bmf"), short("bmk"));
+    let front = user_network(b, "front", &bf);
+    let back = user_network(b, "back", &bk);
+    let r = b.run(&["run", "-d", "--name", "web", "--network", "back", IMAGE, "sleep", "300"]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+
+    let mac = "02:42:de:ad:be:ef";
+    let r = b.run(&[
+        "create", "--name", "mc", "--network", "front", "--mac-address", mac, IMAGE, "sleep", "300",
+    ]);
+    assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
+    assert_eq!(b.inspect("mc")["NetworkSettings"]["Networks"]["front"]["MacAddress"], mac);
+    // Created: connected now, joined at start.
+    b.run(&["network", "connect", "--alias", "emm", "back", "mc"]).ok();
+    let ns = b.inspect("mc")["NetworkSettings"].clone();
+    assert_eq!(ns["Networks"]["back"]["IPAddress"], "");
+    assert_eq!(ns["Networks"]["back"]["Aliases"], serde_json::json!(["emm"]));
+    let r = b.run(&["network", "connect", "back", "mc"]);
+    assert_eq!(r.stderr(), "Error response from daemon: endpoint with name mc already exists in network back\n");
+    assert!(ports_of(&bk).len() == 1, "nothing attached before the start");
+
+    b.run(&["start", "mc"]).ok();
+    assert_eq!(b.run(&["exec", "mc", "cat", "/sys/class/net/eth0/address"]).ok(), format!("{mac}\n"));
+    let eth0 = address_in(b, "mc", "eth0").unwrap();
+    let eth1 = address_in(b, "mc", "eth1").unwrap();
+    assert!(front.contains(&eth0) && back.contains(&eth1), "{eth0} {eth1}");
+    let ns = b.inspect("mc")["NetworkSettings"].clone();
+    assert_eq!(ns["Networks"]["front"]["MacAddress"], mac);
+    assert_eq!(ns["Networks"]["front"]["IPAddress"], eth0.to_string());
+    assert_eq!(ns["Networks"]["back"]["IPAddress"], eth1.to_string());
+    // Names on both its networks, its own on the second too.
+    let r = b.run(&["exec", "mc", "ping", "-c1", "-W2", "web"]);
+    assert_eq!(r.code(), 0, "stdout: {} stderr: {}", r.stdout(), r.stderr());
+    let r = b.run(&["exec", "web", "ping", "-c1", "-W2", "emm"]);
+    assert!(r.stdout().contains(&format!("PING emm ({eth1})")), "{} {}", r.stdout(), r.stderr());
+
+    // Stopped: off both networks; disconnected from one while stopped, started again on
+    // the other only.
+    assert_eq!(b.run(&["stop", "-t", "1", "mc"]).code(), 0);
+    assert!(ports_of(&bf).is_empty(), "{:?}", ports_of(&bf));
+    assert_eq!(ports_of(&bk).len(), 1, "{:?}", ports_of(&bk));
+    b.run(&["network", "disconnect", "front", "mc"]).ok();
+    b.run(&["start", "mc"]).ok();
+    let links = b.run(&["exec", "mc", "ls", "/sys/class/net"]).ok();
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["eth0", "lo"]);
+    assert!(address_in(b, "mc", "eth0").is_some_and(|a| back.contains(&a)));
+    assert!(ports_of(&bf).is_empty());
+
+    b.run(&["rm", "-f", "mc", "web"]).ok();
+    b.eventually(5, "the veths to go", || ports_of(&bf).is_empty() && ports_of(&bk).is_empty());
+    assert_eq!(b.run(&["network", "rm", "front", "back"]).ok(), "front\nback\n");
+    assert_all_gone(&[&bf, &bk], &[front, back]);
+}

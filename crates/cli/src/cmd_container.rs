@@ -229,6 +229,9 @@ pub struct CreateArgs {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long)]
     ip: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    mac_address: Option<String>,
     /// Set custom DNS servers
     #[arg(long)]
     dns: Vec<String>,
@@ -428,6 +431,14 @@ impl CreateArgs {
                 message: format!("invalid argument \"{v}\" for \"--memory-swap\" flag: invalid size: '{v}'\nSee 'berth run --help'."),
             })?,
         };
+        if let Some(m) = &self.mac_address
+            && berth_network::parse_mac(m).is_err()
+        {
+            return Err(Fail {
+                code: 125,
+                message: format!("berth: {m} is not a valid mac address.\nSee 'berth run --help'."),
+            });
+        }
         let restart =
             berth_engine::record::RestartPolicy::parse(&self.restart).map_err(run_fail)?;
         let mut log_max_size = berth_engine::options::DEFAULT_LOG_MAX_SIZE;
@@ -482,6 +493,7 @@ impl CreateArgs {
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),
             network_aliases: self.network_alias.clone(),
+            mac_address: self.mac_address.clone(),
             auto_remove: self.rm,
             labels: self.label.clone(),
             stop_signal: self.stop_signal.clone(),
@@ -1444,7 +1456,11 @@ fn ps_row(c: &Container, no_trunc: bool) -> Value {
         "Names": c.name,
         "Labels": labels.join(","),
         "Mounts": c.mounts.iter().map(|m| if m.name.is_empty() { m.source.display().to_string() } else { m.name.clone() }).collect::<Vec<_>>().join(","),
-        "Networks": c.host.network_mode,
+        "Networks": if berth_engine::network::is_bridge(&c.host.network_mode) {
+            c.host.attachments().iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(",")
+        } else {
+            c.host.network_mode.clone()
+        },
         "Size": "",
     })
 }
@@ -1819,40 +1835,15 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
     })
 }
 
-/// Docker's `NetworkSettings`: the address, gateway and published ports of a running
-/// container on a bridge network (as of its endpoint), empty otherwise.
+/// Docker's `NetworkSettings`: every network the container is on
+/// (`NetworkSettings.Networks`, with its address, MAC, gateway and endpoint while it
+/// runs), the published ports, and at the top level the default network's address,
+/// as Docker shows it.
 fn network_settings(eng: &Engine, c: &Container) -> Value {
     let mode = c.host.network_mode.clone();
-    let Some(ep) = &c.state.endpoint else {
-        let net = if berth_engine::network::is_bridge(&mode) {
-            eng.networks().ok().and_then(|m| m.network(&mode).ok())
-        } else {
-            None
-        };
-        return json!({
-            "Bridge": "",
-            "SandboxID": "",
-            "Ports": {},
-            "Gateway": "",
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "MacAddress": "",
-            "Networks": {mode: {
-                "NetworkID": net.map(|n| n.id).unwrap_or_default(),
-                "EndpointID": "",
-                "Gateway": "",
-                "IPAddress": "",
-                "IPPrefixLen": 0,
-                "MacAddress": "",
-            }},
-        });
-    };
-    let net = eng.networks().ok().and_then(|m| m.network(&mode).ok());
-    let (id, gateway, prefix) = net
-        .map(|n| (n.id, n.gateway.to_string(), n.subnet.prefix_len()))
-        .unwrap_or_default();
+    let manager = eng.networks().ok();
     let mut ports = serde_json::Map::new();
-    for p in &ep.ports {
+    for p in c.state.endpoint.iter().flat_map(|e| &e.ports) {
         let key = format!("{}/{}", p.container_port, p.protocol);
         let entry = ports.entry(key).or_insert_with(|| json!([]));
         if let Some(list) = entry.as_array_mut() {
@@ -1862,30 +1853,74 @@ fn network_settings(eng: &Engine, c: &Container) -> Value {
             }));
         }
     }
-    let names = if ep.names.is_empty() { Value::Null } else { json!(ep.names) };
+    let attachments = c.host.attachments();
+    let mut networks = serde_json::Map::new();
+    if attachments.is_empty() && !berth_engine::network::is_bridge(&mode) {
+        networks.insert(
+            mode.clone(),
+            json!({
+                "NetworkID": "",
+                "EndpointID": "",
+                "Gateway": "",
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "MacAddress": "",
+            }),
+        );
+    }
+    let mut top = json!({"Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""});
+    for a in &attachments {
+        let net = manager.as_ref().and_then(|m| m.network(&a.name).ok());
+        let ep = c.state.endpoints.get(&a.name).or_else(|| {
+            // A record of a container started before it kept every endpoint.
+            (attachments.len() == 1)
+                .then_some(c.state.endpoint.as_ref())
+                .flatten()
+        });
+        let (gateway, prefix) = match (&net, ep) {
+            (Some(n), Some(_)) => (n.gateway.to_string(), n.subnet.prefix_len()),
+            _ => (String::new(), 0),
+        };
+        let mac = ep
+            .map(|e| e.mac.clone())
+            .or_else(|| a.mac.clone())
+            .unwrap_or_default();
+        let ip = ep.map(|e| e.ip.to_string()).unwrap_or_default();
+        let names = match ep {
+            Some(e) if !e.names.is_empty() => json!(e.names),
+            _ => Value::Null,
+        };
+        if a.name == berth_network::DEFAULT_NETWORK && ep.is_some() {
+            top = json!({"Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix, "MacAddress": mac});
+        }
+        networks.insert(
+            a.name.clone(),
+            json!({
+                "IPAMConfig": a.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
+                "Links": null,
+                "Aliases": if a.aliases.is_empty() { Value::Null } else { json!(a.aliases) },
+                "MacAddress": mac,
+                "NetworkID": net.map(|n| n.id).unwrap_or_default(),
+                "EndpointID": ep.map(|e| e.id.clone()).unwrap_or_default(),
+                "Gateway": gateway,
+                "IPAddress": ip,
+                "IPPrefixLen": prefix,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "DNSNames": names,
+            }),
+        );
+    }
     json!({
         "Bridge": "",
         "SandboxID": "",
         "Ports": ports,
-        "Gateway": gateway,
-        "IPAddress": ep.ip.to_string(),
-        "IPPrefixLen": prefix,
-        "MacAddress": ep.mac,
-        "Networks": {mode: {
-            "IPAMConfig": c.host.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
-            "Links": null,
-            "Aliases": if c.host.network_aliases.is_empty() { Value::Null } else { json!(c.host.network_aliases) },
-            "MacAddress": ep.mac,
-            "NetworkID": id,
-            "EndpointID": "",
-            "Gateway": gateway,
-            "IPAddress": ep.ip.to_string(),
-            "IPPrefixLen": prefix,
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "DNSNames": names,
-        }},
+        "Gateway": top["Gateway"],
+        "IPAddress": top["IPAddress"],
+        "IPPrefixLen": top["IPPrefixLen"],
+        "MacAddress": top["MacAddress"],
+        "Networks": networks,
     })
 }
 

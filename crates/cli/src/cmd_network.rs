@@ -26,6 +26,37 @@ pub enum NetworkCmd {
     Rm(RmArgs),
     /// Remove all unused networks
     Prune(PruneArgs),
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+}
+
+/// `network connect`'s flags and arguments.
+#[derive(Args)]
+pub struct ConnectArgs {
+    /// IPv4 address (e.g., "172.30.100.104")
+    #[arg(long)]
+    ip: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    alias: Vec<String>,
+    /// The network
+    network: String,
+    /// The container
+    container: String,
+}
+
+/// `network disconnect`'s flags and arguments.
+#[derive(Args)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    force: bool,
+    /// The network
+    network: String,
+    /// The container
+    container: String,
 }
 
 /// `network create`'s flags.
@@ -122,7 +153,7 @@ pub fn doc(eng: &Engine, n: &NetworkConfig) -> Value {
             ep.container.clone(),
             json!({
                 "Name": name,
-                "EndpointID": "",
+                "EndpointID": ep.id,
                 "MacAddress": ep.mac,
                 "IPv4Address": format!("{}/{}", ep.ip, n.subnet.prefix_len()),
                 "IPv6Address": "",
@@ -317,6 +348,14 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             }
             fail_each(failed)
         }
+        NetworkCmd::Connect(a) => {
+            let opts = berth_engine::network::ConnectOptions {
+                ip: a.ip,
+                aliases: a.alias,
+            };
+            Ok(eng.connect(&a.container, &a.network, &opts)?)
+        }
+        NetworkCmd::Disconnect(a) => Ok(eng.disconnect(&a.container, &a.network, a.force)?),
         NetworkCmd::Prune(a) => {
             if !a.force {
                 eprint!(
@@ -332,7 +371,7 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             let used: std::collections::BTreeSet<String> = eng
                 .list()?
                 .into_iter()
-                .map(|c| c.host.network_mode)
+                .flat_map(|c| c.host.attachments().into_iter().map(|a| a.name))
                 .collect();
             let mut removed = Vec::new();
             for n in m.networks().map_err(berth_engine::Error::from)? {

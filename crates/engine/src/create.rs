@@ -125,6 +125,27 @@ impl Engine {
             }
         };
 
+        let mac = match &o.mac_address {
+            None => None,
+            Some(_) if network.starts_with("container:") => {
+                return Err(Error::InvalidArgument(
+                    "conflicting options: mac-address and the network mode".into(),
+                ));
+            }
+            Some(m) => {
+                berth_network::parse_mac(m)?;
+                Some(m.clone())
+            }
+        };
+        let networks = crate::network::is_bridge(network).then(|| {
+            vec![crate::record::NetworkAttachment {
+                name: network.to_string(),
+                aliases: o.network_aliases.clone(),
+                ip,
+                mac,
+            }]
+        });
+
         let (entrypoint, cmd) = match &o.entrypoint {
             // An entrypoint on the command line drops the image's Cmd too.
             Some(e) if e.is_empty() => (Vec::new(), o.cmd.clone()),
@@ -361,6 +382,7 @@ impl Engine {
                 port_bindings,
                 ip,
                 network_aliases: o.network_aliases.clone(),
+                networks,
                 dns,
                 dns_search: o.dns_search.clone(),
                 dns_options: o.dns_options.clone(),
@@ -412,6 +434,7 @@ impl Engine {
                 paused: false,
                 health: None,
                 endpoint: None,
+                endpoints: Default::default(),
             },
         };
         std::fs::create_dir(&dir).map_err(io(format!("create {}", dir.display())))?;

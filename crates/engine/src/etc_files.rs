@@ -86,8 +86,8 @@ pub fn write(c: &Container, dir: &Path) -> Result<()> {
     )?;
     write_replace(&dir.join("hosts"), hosts(c, None)?.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let user_network = crate::network::is_bridge(&c.host.network_mode)
-        && c.host.network_mode != berth_network::DEFAULT_NETWORK;
+    // On a user-defined network when it starts (any of its networks), as in Docker.
+    let user_network = crate::network::is_bridge(&c.host.network_mode) && c.host.embedded_dns();
     let dns = c.host.dns_options();
     let resolv = if host_mode {
         host_resolv

@@ -335,8 +335,12 @@ fn monitor(
             c.state.pid = 0;
             c.state.finished_at = now();
             c.state.restart_count += 1;
-            c.state.endpoint = None;
+            c.state.clear_endpoints();
         })?;
+        // A `network connect` that raced the exit attached it after `leave`.
+        if crate::network::is_bridge(&c.host.network_mode) {
+            let _ = crate::network::leave_all_stale(engine, id);
+        }
         // Docker's back-off: 100 ms doubling, reset after a run of 10 s or more.
         if began.elapsed() >= Duration::from_secs(10) {
             delay = Duration::from_millis(100);
@@ -410,9 +414,16 @@ fn monitor(
         c.state.monitor_start = 0;
         c.state.oom_killed = oom;
         c.state.finished_at = now();
-        c.state.endpoint = None;
+        c.state.clear_endpoints();
     })?;
     send(sync, &Report::Exited { code });
+    // A `network connect` that raced the exit attached it after `leave`.
+    if record
+        .as_ref()
+        .is_some_and(|c| crate::network::is_bridge(&c.host.network_mode))
+    {
+        let _ = crate::network::leave_all_stale(engine, id);
+    }
     Ok(code)
 }
 
@@ -800,7 +811,11 @@ fn create_and_start(
         c.state.finished_at = crate::record::ZERO_TIME.into();
         c.state.monitor_pid = me;
         c.state.monitor_start = my_start;
-        c.state.endpoint = net.as_ref().map(|n| n.endpoint.clone());
+        c.state.endpoint = net.as_ref().and_then(|n| n.endpoint.clone());
+        c.state.endpoints = net
+            .as_ref()
+            .map(|n| n.endpoints.clone())
+            .unwrap_or_default();
     })?;
     Ok((
         c,

@@ -49,6 +49,8 @@ pub struct CreateOptions {
     pub dns_options: Vec<String>,
     /// `--network-alias`.
     pub network_aliases: Vec<String>,
+    /// `--mac-address`: the MAC of the container's interface on its network.
+    pub mac_address: Option<String>,
     /// `--rm`.
     pub auto_remove: bool,
     /// `-l` labels `K=V`.

@@ -84,9 +84,40 @@ pub struct State {
     /// Health check results, for a container with a check.
     #[serde(default)]
     pub health: Option<crate::health::Health>,
-    /// Its place on a bridge network while it runs: address, MAC, published ports.
+    /// Its place on its first bridge network while it runs: address, MAC, published
+    /// ports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<berth_network::Endpoint>,
+    /// Its endpoints on every network while it runs (the first one's included), by
+    /// network name: Docker's NetworkSettings.Networks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, berth_network::Endpoint>,
+}
+
+impl State {
+    /// Forgets the endpoints of a run that ended.
+    pub fn clear_endpoints(&mut self) {
+        self.endpoint = None;
+        self.endpoints.clear();
+    }
+}
+
+/// A network a container is on, with what was asked for it there (Docker's
+/// EndpointSettings as configured): the first is the one `--network` named, the
+/// others came from `network connect`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    /// The network's name.
+    pub name: String,
+    /// `--network-alias` / `network connect --alias`: more names its DNS answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// `--ip`: a fixed address on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--mac-address` (first network only), as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// Go's zero time as Docker prints it for a container never started or stopped.
@@ -198,6 +229,31 @@ fn default_cgroup_parent() -> String {
 }
 
 impl HostConfig {
+    /// The bridge networks the container is on, first the one `--network` named (unless
+    /// disconnected from it). Records written before containers had several networks
+    /// have `networks` unset: their one network is `network_mode` with `--ip` and
+    /// `--network-alias`.
+    pub fn attachments(&self) -> Vec<NetworkAttachment> {
+        match &self.networks {
+            Some(list) => list.clone(),
+            None if crate::network::is_bridge(&self.network_mode) => vec![NetworkAttachment {
+                name: self.network_mode.clone(),
+                aliases: self.network_aliases.clone(),
+                ip: self.ip,
+                mac: None,
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether the container gets the embedded DNS server (127.0.0.11): it is on a
+    /// user-defined network when it starts, as in Docker.
+    pub fn embedded_dns(&self) -> bool {
+        self.attachments()
+            .iter()
+            .any(|a| a.name != berth_network::DEFAULT_NETWORK)
+    }
+
     /// The container's cgroupsPath: `<cgroup parent>/<id>`.
     pub fn cgroups_path(&self, id: &str) -> String {
         format!("/{}/{id}", self.cgroup_parent.trim_matches('/'))
@@ -221,6 +277,10 @@ pub struct HostConfig {
     /// `--network-alias`: more names its network's DNS answers for it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_aliases: Vec<String>,
+    /// Every bridge network it is on, in the order it joins them (see
+    /// [`HostConfig::attachments`]; unset in records older than `network connect`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub networks: Option<Vec<NetworkAttachment>>,
     /// `--dns`: name servers instead of the host's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<std::net::IpAddr>,
@@ -588,8 +648,37 @@ mod tests {
                 paused: false,
                 health: None,
                 endpoint: None,
+                endpoints: BTreeMap::new(),
             },
         }
+    }
+
+    #[test]
+    fn records_from_before_network_connect_keep_their_network() {
+        let mut c = sample(&"b".repeat(64), "old", "2026-01-01");
+        c.host.network_mode = "front".into();
+        c.host.ip = Some([10, 1, 2, 3].into());
+        c.host.network_aliases = vec!["db".into()];
+        let mut v = serde_json::to_value(&c).unwrap();
+        assert!(v["host"].get("networks").is_none(), "unset: not written");
+        v["host"].as_object_mut().unwrap().remove("networks");
+        let old: Container = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            old.host.attachments(),
+            [NetworkAttachment {
+                name: "front".into(),
+                aliases: vec!["db".into()],
+                ip: Some([10, 1, 2, 3].into()),
+                mac: None,
+            }]
+        );
+        assert!(old.host.embedded_dns());
+        c.host.network_mode = "none".into();
+        assert!(c.host.attachments().is_empty() && !c.host.embedded_dns());
+        // Disconnected from everything stays so.
+        c.host.network_mode = "front".into();
+        c.host.networks = Some(Vec::new());
+        assert!(c.host.attachments().is_empty());
     }
 
     #[test]

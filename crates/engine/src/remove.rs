@@ -86,10 +86,10 @@ impl Engine {
         // An endpoint its monitor did not live to remove (a monitor removing its
         // container itself takes it off the network afterwards).
         if let Ok(c) = self.containers().load(id)
-            && c.state.endpoint.is_some()
+            && (c.state.endpoint.is_some() || !c.state.endpoints.is_empty())
             && c.state.monitor_pid != std::process::id() as i32
         {
-            crate::network::leave_stale(self, &c.host.network_mode, id)?;
+            crate::network::leave_all_stale(self, id)?;
         }
         rootfs::unmount(&dir.join("rootfs"))?;
         let trash = trash_path(&dir, id);

@@ -314,6 +314,7 @@ mod tests {
                 paused: false,
                 health: None,
                 endpoint: None,
+                endpoints: Default::default(),
             },
         }
     }
