@@ -576,9 +576,15 @@ fn network_connect_and_disconnect_a_running_container() {
     assert_eq!(nets.keys().collect::<Vec<_>>(), ["front"]);
     assert_eq!(ports_of(&bk).len(), 1, "web alone on back: {:?}", ports_of(&bk));
     refused(&["network", "disconnect", "back", "app"], &format!("container {app_id} is not connected to network back"));
-    // Back on it, a second time: eth1 again.
-    b.run(&["network", "connect", "back", "app"]).ok();
-    assert!(address_in(b, "app", "eth1").is_some_and(|a| back.contains(&a)));
+    // Back on it, a second time, at an address of its choosing: eth1 again.
+    let fixed = back.hosts().nth(49).unwrap();
+    let r = b.run(&["network", "connect", "--ip", "192.0.2.9", "back", "app"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("Invalid address 192.0.2.9: It does not belong to any of this network's subnets"), "{}", r.stderr());
+    b.run(&["network", "connect", "--ip", &fixed.to_string(), "back", "app"]).ok();
+    assert_eq!(address_in(b, "app", "eth1"), Some(fixed));
+    let k = &b.inspect("app")["NetworkSettings"]["Networks"]["back"];
+    assert_eq!(k["IPAMConfig"], serde_json::json!({"IPv4Address": fixed.to_string()}));
 
     // Exact teardown.
     b.run(&["rm", "-f", "app", "web", "hh", "nn", "shared"]).ok();
