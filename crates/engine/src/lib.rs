@@ -11,7 +11,8 @@
 //! updates; [`stats`], [`changes`] (diff, export), [`copy`] (cp) and [`commit`] look
 //! at it; [`record`] is the on-disk state; [`volume`] the named volumes; [`names`]
 //! the IDs and generated names; [`options`] parses run options with Docker's rules;
-//! [`network`] joins a container to a bridge network between create and start.
+//! [`network`] joins a container to a bridge network between create and start;
+//! [`init`] is the small init `--init` runs as the container's pid 1.
 
 #![warn(missing_docs)]
 
@@ -27,6 +28,7 @@ pub mod exec;
 pub mod health;
 pub mod logs;
 pub mod manage;
+pub mod init;
 pub mod monitor;
 pub mod names;
 pub mod network;
