@@ -331,6 +331,10 @@ pub struct CreateArgs {
     /// Give extended privileges to this container
     #[arg(long)]
     privileged: bool,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    init: Option<bool>,
     /// Command to run to check health
     #[arg(long)]
     health_cmd: Option<String>,
@@ -524,6 +528,7 @@ impl CreateArgs {
             mounts: self.mount.clone(),
             devices: self.device.clone(),
             privileged: self.privileged,
+            init: self.init,
             health: self.health()?,
         })
     }
@@ -1763,6 +1768,7 @@ pub fn inspect_doc(eng: &Engine, c: &Container) -> Value {
             "MaximumRetryCount": c.host.restart_policy.maximum_retry_count,
         },
         "Privileged": false,
+        "Init": c.host.init,
     });
     json!({
         "Id": c.id,

@@ -96,13 +96,14 @@ impl Engine {
         walk(&upper, Path::new(""), &lowers, false, &mut out);
         // What berth itself puts in the root (mount points of the files it manages
         // and of the pseudo-filesystems), as Docker keeps them in its init layer.
-        const OWN: [&str; 6] = [
+        const OWN: [&str; 7] = [
             "/etc/hostname",
             "/etc/hosts",
             "/etc/resolv.conf",
             "/proc",
             "/sys",
             "/dev",
+            crate::init::CONTAINER_PATH,
         ];
         out.retain(|c| !(c.kind == 'A' && OWN.contains(&c.path.as_str())));
         // A directory only counts as changed if something in it still does.

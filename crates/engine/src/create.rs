@@ -312,6 +312,10 @@ impl Engine {
             });
         }
 
+        if o.init == Some(true) {
+            crate::init::ensure(self.root())?;
+        }
+
         let id = names::new_id()?;
         let dir = self.dir(&id);
         self.sweep_trash();
@@ -417,6 +421,7 @@ impl Engine {
                     .unwrap_or_else(|| crate::record::DEFAULT_CGROUP_PARENT.to_string()),
                 devices: o.devices.clone(),
                 privileged: o.privileged,
+                init: o.init,
             },
             mounts,
             state: State {

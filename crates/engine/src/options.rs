@@ -112,6 +112,8 @@ pub struct CreateOptions {
     pub devices: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
+    /// `--init` (`--init=false` is Some(false)).
+    pub init: Option<bool>,
     /// `--health-cmd` and friends, merged over the image's check (`test` empty
     /// keeps the image's command); `--no-healthcheck` gives `["NONE"]`.
     pub health: Option<crate::health::Healthcheck>,

@@ -369,6 +369,9 @@ pub struct HostConfig {
     /// `--privileged`.
     #[serde(default)]
     pub privileged: bool,
+    /// `--init` (None: not given, as Docker's null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
 }
 
 /// Docker's restart policy.

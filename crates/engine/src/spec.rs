@@ -49,6 +49,9 @@ pub struct Paths<'a> {
     pub dir: &'a Path,
     /// Init pids of the containers whose namespaces this one joins, by ID.
     pub shared_pid: std::collections::BTreeMap<String, i32>,
+    /// `--init`: the init's file on the host, mounted at
+    /// [`crate::init::CONTAINER_PATH`] and run with the command as its argument.
+    pub init: Option<std::path::PathBuf>,
 }
 
 /// The environment the container's process gets: Docker's PATH and HOSTNAME, then
@@ -96,6 +99,9 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
 
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
+    if paths.init.is_some() {
+        args = crate::init::wrap(args);
+    }
     let cwd = if c.config.working_dir.is_empty() {
         "/".to_string()
     } else {
@@ -140,6 +146,15 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
             "type": "bind",
             "source": m.source,
             "options": opts,
+        }));
+    }
+    if let Some(init) = &paths.init {
+        // Last, so that no volume at /sbin covers it.
+        mounts.push(json!({
+            "destination": crate::init::CONTAINER_PATH,
+            "type": "bind",
+            "source": init,
+            "options": ["bind", "ro", "nosuid", "nodev"],
         }));
     }
 
@@ -334,6 +349,7 @@ mod tests {
                 rootfs: Path::new("/r"),
                 dir: Path::new("/d"),
                 shared_pid: Default::default(),
+                init: None,
             },
         )
         .unwrap();
@@ -389,6 +405,35 @@ mod tests {
     }
 
     #[test]
+    fn init_runs_the_command_and_is_mounted_read_only_last() {
+        let c = container();
+        let v = generate(
+            &c,
+            &ExecUser::default(),
+            &Paths {
+                rootfs: Path::new("/r"),
+                dir: Path::new("/d"),
+                shared_pid: Default::default(),
+                init: Some("/var/lib/berth/init/berth-init-0123".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            v["process"]["args"],
+            json!(["/sbin/docker-init", "--", "sh", "-c", "exit 7"])
+        );
+        assert_eq!(
+            v["mounts"].as_array().unwrap().last().unwrap(),
+            &json!({
+                "destination": "/sbin/docker-init",
+                "type": "bind",
+                "source": "/var/lib/berth/init/berth-init-0123",
+                "options": ["bind", "ro", "nosuid", "nodev"],
+            })
+        );
+    }
+
+    #[test]
     fn host_network_shares_the_hosts_namespace() {
         let mut c = container();
         c.host.network_mode = "host".into();
@@ -400,6 +445,7 @@ mod tests {
                 rootfs: Path::new("/r"),
                 dir: Path::new("/d"),
                 shared_pid: Default::default(),
+                init: None,
             },
         )
         .unwrap();

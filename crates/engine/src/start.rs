@@ -44,6 +44,10 @@ impl Engine {
                 rootfs: &root,
                 dir: &dir,
                 shared_pid,
+                init: match c.host.init {
+                    Some(true) => Some(crate::init::ensure(self.root())?),
+                    _ => None,
+                },
             },
         )?;
         write_replace(
