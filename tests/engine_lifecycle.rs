@@ -1384,3 +1384,110 @@ fn commit_with_changes_author_and_message() {
     // The container itself is unchanged and runs as before.
     b.run(&["start", "src"]).ok();
 }
+
+/// The host pids of a running container's init and its monitor (the init's parent).
+fn init_and_monitor(b: &Berth, name: &str) -> (i64, i64) {
+    let init = b.inspect(name)["State"]["Pid"].as_i64().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap();
+    let monitor: i64 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    (init, monitor)
+}
+
+/// A simulated reboot of `names` (running containers of this test): their monitors
+/// and processes killed, the state directory wiped, the root mounts gone.
+fn simulated_reboot(b: &Berth, names: &[&str]) {
+    let pids: Vec<(i64, i64)> = names.iter().map(|n| init_and_monitor(b, n)).collect();
+    for (init, monitor) in &pids {
+        kill9(*monitor);
+        kill9(*init);
+    }
+    b.eventually(10, "the processes to die", || {
+        pids.iter()
+            .all(|(init, _)| !std::path::Path::new(&format!("/proc/{init}")).exists())
+    });
+    std::fs::remove_dir_all(b.path("state")).unwrap();
+    berth_tests::unmount_below(&b.root().join("containers"));
+}
+
+fn state_of(b: &Berth, name: &str) -> String {
+    let doc = b.inspect(name);
+    format!("{} {}", doc["State"]["Status"].as_str().unwrap(), doc["State"]["ExitCode"])
+}
+
+#[test]
+fn restart_policies_bring_containers_back_after_a_reboot() {
+    let b = Berth::new("eng-boot");
+    let run = |args: &[&str]| {
+        let mut v = vec!["run", "-d"];
+        v.extend_from_slice(args);
+        v.extend_from_slice(&[IMAGE, "sleep", "1000"]);
+        b.run(&v).ok();
+    };
+    run(&["--name", "always", "--restart", "always"]);
+    run(&["--name", "always-stopped", "--restart", "always", "--network", "none"]);
+    run(&["--name", "unless", "--restart", "unless-stopped", "--network", "none"]);
+    run(&["--name", "unless-stopped", "--restart", "unless-stopped", "--network", "none"]);
+    run(&["--name", "onfail", "--restart", "on-failure:3", "--network", "none"]);
+    run(&["--name", "never", "--network", "none"]);
+    run(&["--name", "gone", "--rm", "--network", "none"]);
+    b.run(&["stop", "-t", "1", "always-stopped", "unless-stopped"])
+        .ok();
+    simulated_reboot(
+        &b,
+        &["always", "unless", "onfail", "never", "gone"],
+    );
+    // The first command after the boot brings back what Docker's daemon would at its
+    // start: always (even stopped by the user), unless-stopped not stopped by the
+    // user, on-failure (the reboot ended it: 255); not restart=no nor a stopped
+    // unless-stopped. A --rm container is removed.
+    let rows = b.ps();
+    let row = |n: &str| {
+        rows.iter()
+            .find(|r| r.split(' ').nth(1) == Some(n))
+            .cloned()
+            .unwrap_or_default()
+    };
+    for n in ["always", "always-stopped", "unless", "onfail"] {
+        assert!(row(n).contains("running|Up"), "{n}: {rows:?}");
+        assert_eq!(
+            b.run(&["exec", n, "echo", "back"]).ok(),
+            "back\n",
+            "{n} runs"
+        );
+    }
+    assert!(row("never").contains("exited|Exited (255)"), "{rows:?}");
+    assert!(row("unless-stopped").contains("exited|Exited"), "{rows:?}");
+    assert!(!rows.iter().any(|r| r.contains(" gone ")), "{rows:?}");
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    // Only once per boot: a second command starts nothing more.
+    b.run(&["stop", "-t", "1", "always"]).ok();
+    assert_eq!(b.run(&["system", "boot"]).ok(), "");
+    assert_eq!(state_of(&b, "always").split(' ').next(), Some("exited"));
+
+    // With the boot unit: `system boot` is the first command, and says what it did.
+    b.run(&["start", "always"]).ok();
+    simulated_reboot(&b, &["always", "always-stopped", "unless", "onfail"]);
+    let out = b.run(&["system", "boot"]).ok();
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "started always",
+            "started always-stopped",
+            "started onfail",
+            "started unless"
+        ],
+        "{out}"
+    );
+    assert_eq!(b.run(&["exec", "always", "echo", "again"]).ok(), "again\n");
+    assert_eq!(state_of(&b, "never"), "exited 255");
+}

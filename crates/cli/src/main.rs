@@ -6,6 +6,7 @@
 //! flags and for failures of the engine itself (a disk error in the store).
 
 mod cmd_archive;
+mod cmd_boot;
 mod cmd_container;
 mod cmd_network;
 mod cmd_volume;
@@ -142,6 +143,10 @@ enum ImageCmd {
 #[derive(Subcommand)]
 enum SystemCmd {
     /// Show berth disk usage
+    Df(DfArgs),
+    /// Start the containers a reboot ended that their restart policy brings back
+    /// (once per boot; the first berth command of a boot does it too)
+    Boot,
     /// Reset berth storage back to its initial state: every container, image, volume
     /// and network, the default network's bridge too
     Reset(ResetArgs),
@@ -152,7 +157,6 @@ struct ResetArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     force: bool,
-    Df(DfArgs),
 }
 
 #[derive(Args)]
@@ -195,6 +199,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> CmdResult {
     let store = || berth_image::Store::open(&cli.root).map_err(Fail::from);
+    // The first command after a boot brings back what Docker's daemon would at its
+    // start (not the monitors berth runs, not a reset).
+    if !matches!(
+        cli.cmd,
+        Cmd::Containers(cmd_container::ContainerCmds::Monitor(_))
+            | Cmd::System {
+                cmd: SystemCmd::Boot | SystemCmd::Reset(_)
+            }
+    ) {
+        cmd_boot::on_command(&cli.root, &cli.state);
+    }
     match cli.cmd {
         Cmd::Images(a)
         | Cmd::Image {
@@ -232,13 +247,17 @@ fn run(cli: Cli) -> CmdResult {
         } => cmd_archive::load(&store()?, a),
         Cmd::System {
             cmd: SystemCmd::Df(a),
+        } => cmd_images::df(&store()?, a.verbose),
         Cmd::System {
             cmd: SystemCmd::Reset(a),
         } => reset(&cli.root, &cli.state, a.force),
-        } => cmd_images::df(&store()?, a.verbose),
+        Cmd::System {
+            cmd: SystemCmd::Boot,
+        } => cmd_boot::system_boot(&cli.root, &cli.state),
         Cmd::Containers(c) => cmd_container::dispatch(&cli.root, &cli.state, c),
     }
 }
+
 /// `berth system reset`: asks first unless `force`, as podman does.
 fn reset(root: &std::path::Path, state: &std::path::Path, force: bool) -> CmdResult {
     if !force {
@@ -258,7 +277,6 @@ fn reset(root: &std::path::Path, state: &std::path::Path, force: bool) -> CmdRes
     berth_engine::Engine::open(root, state, &exe)?.reset()?;
     Ok(())
 }
-
 
 /// True when file descriptor `fd` is a terminal.
 pub fn is_tty(fd: i32) -> bool {

@@ -1,5 +1,6 @@
 //! berth-engine: the container manager. It turns an image and `docker run`'s options
-//! into a running container and keeps track of it afterwards.
+//! into a running container and keeps track of it afterwards; without a daemon,
+//! [`boot`] does once per boot what Docker's does when it starts.
 //!
 //! Where to find things: [`create`] makes a container (record, snapshot); [`start`]
 //! mounts its root, writes its OCI bundle ([`spec`] with [`capabilities`] and
@@ -16,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod boot;
 pub mod capabilities;
 pub mod changes;
 pub mod commit;
