@@ -1491,3 +1491,82 @@ fn restart_policies_bring_containers_back_after_a_reboot() {
     assert_eq!(b.run(&["exec", "always", "echo", "again"]).ok(), "again\n");
     assert_eq!(state_of(&b, "never"), "exited 255");
 }
+
+/// The entries of the last layer of image `image`, through `save`.
+fn last_layer_entries(b: &Berth, image: &str) -> Vec<String> {
+    let out = b.path("saved.tar");
+    b.run(&["save", "-o", out.to_str().unwrap(), image]).ok();
+    let mut files = std::collections::HashMap::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        files.insert(p, data);
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let layer = manifest[0]["Layers"].as_array().unwrap().last().unwrap();
+    let mut names: Vec<String> = tar::Archive::new(&files[layer.as_str().unwrap()][..])
+        .entries()
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn mount_points_stay_out_of_diff_and_commit() {
+    let b = Berth::new("eng-initlayer");
+    let src = b.path("bindsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    let conf = b.path("app.conf");
+    std::fs::write(&conf, "conf\n").unwrap();
+    let bind = format!("{}:/mnt/deep/bind", src.display());
+    let file = format!("{}:/opt/conf/app.conf", conf.display());
+    // /etc/hostname, hosts, resolv.conf, /proc, /sys, /dev, /sbin/docker-init, a
+    // volume's, a directory's and a file's bind targets: all made by berth where the
+    // image has nothing.
+    let cmd = "echo hi > /f; echo new > /etc/new; cat /opt/conf/app.conf";
+    let out = b
+        .run(&[
+            "run", "--name", "maker", "--init", "-v", "vol:/data", "-v", &bind, "-v", &file, IMAGE,
+            "sh", "-c", cmd,
+        ])
+        .ok();
+    assert_eq!(out, "conf\n");
+    let want = "C /etc\nA /etc/new\nA /f\n";
+    assert_eq!(b.run(&["diff", "maker"]).ok(), want);
+    b.run(&["commit", "maker", "made:mp"]).ok();
+    assert_eq!(last_layer_entries(&b, "made:mp"), ["etc", "etc/new", "f"]);
+    // The image runs, and gets its own mount points again.
+    assert_eq!(
+        b.run(&["run", "--rm", "-v", &file, "made:mp", "sh", "-c", "cat /f /etc/new /opt/conf/app.conf"])
+            .ok(),
+        "hi\nnew\nconf\n"
+    );
+    // A running container's too, and a file written beside a mount point counts.
+    b.run(&["run", "-d", "--name", "live", "-v", &bind, IMAGE, "sh", "-c", "echo x > /mnt/deep/other; sleep 100"])
+        .ok();
+    b.eventually(10, "the file", || {
+        b.run(&["diff", "live"]).stdout().contains("/mnt/deep/other")
+    });
+    assert_eq!(
+        b.run(&["diff", "live"]).ok(),
+        "A /mnt\nA /mnt/deep\nA /mnt/deep/other\n"
+    );
+    b.run(&["commit", "live", "made:live"]).ok();
+    assert_eq!(
+        last_layer_entries(&b, "made:live"),
+        ["mnt", "mnt/deep", "mnt/deep/other"]
+    );
+}

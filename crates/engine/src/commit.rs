@@ -58,8 +58,11 @@ impl Engine {
         let store = self.store();
         let base = self.resolve_image(&c.image_id)?;
         let upper = changes::upper_dir(self, &c.id)?;
+        let lowers = changes::lower_dirs(self, &c.id)?;
+        // Mount points berth made are no part of the image, as with Docker.
+        let own = self.init_layer(c, &upper, &lowers);
         let lock = store.lock()?;
-        let tar = berth_image::diff::diff_tar(&upper, store.root().join("tmp"))?;
+        let tar = berth_image::diff::diff_tar_excluding(&upper, store.root().join("tmp"), &own)?;
         let result = (|| {
             let file = std::fs::File::open(&tar)
                 .map_err(crate::error::io(format!("open {}", tar.display())))?;

@@ -251,9 +251,12 @@ impl Engine {
                     ro,
                     mode,
                 } => {
-                    // Docker creates a missing host directory of a -v bind.
-                    std::fs::create_dir_all(&source)
-                        .map_err(io(format!("create bind source {source}")))?;
+                    // Docker creates a missing host directory of a -v bind (an
+                    // existing file is bound as it is).
+                    if !std::path::Path::new(&source).exists() {
+                        std::fs::create_dir_all(&source)
+                            .map_err(io(format!("create bind source {source}")))?;
+                    }
                     MountPoint {
                         kind: "bind".into(),
                         name: String::new(),

@@ -3,7 +3,7 @@
 //! directories get a `.wh..wh..opq` entry, hardlinked files are written once and then
 //! linked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -15,12 +15,23 @@ use crate::fsutil;
 
 /// Writes the changeset of `upper` as a tar file in `tmp` and returns its path.
 pub fn diff_tar(upper: &Path, tmp: PathBuf) -> Result<PathBuf> {
+    diff_tar_excluding(upper, tmp, &HashSet::new())
+}
+
+/// [`diff_tar`] without the paths of `exclude` (relative to `upper`, with whatever
+/// is below them): what an engine put in a container's upper directory itself,
+/// such as mount points, which Docker keeps in a layer of its own.
+pub fn diff_tar_excluding(
+    upper: &Path,
+    tmp: PathBuf,
+    exclude: &HashSet<PathBuf>,
+) -> Result<PathBuf> {
     let out = fsutil::temp_path(&tmp, "diff.tar");
     let f = File::create(&out).ctx("create layer diff", &out)?;
     let mut b = tar::Builder::new(BufWriter::new(f));
     b.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    let res = walk(upper, Path::new(""), &mut b, &mut links)
+    let res = walk(upper, Path::new(""), &mut b, &mut links, exclude)
         .and_then(|()| {
             b.into_inner()
                 .map_err(|e| Error::io("write layer diff", &out, e))
@@ -37,6 +48,7 @@ fn walk(
     rel: &Path,
     b: &mut tar::Builder<BufWriter<File>>,
     links: &mut HashMap<(u64, u64), PathBuf>,
+    exclude: &HashSet<PathBuf>,
 ) -> Result<()> {
     let dir = root.join(rel);
     let mut entries: Vec<_> = fs::read_dir(&dir)
@@ -47,6 +59,9 @@ fn walk(
     for e in entries {
         let name = e.file_name();
         let r = rel.join(&name);
+        if exclude.contains(&r) {
+            continue;
+        }
         let p = root.join(&r);
         let md = fs::symlink_metadata(&p).ctx("stat", &p)?;
         let ft = md.file_type();
@@ -78,7 +93,7 @@ fn walk(
                 b.append_data(&mut h, r.join(".wh..wh..opq"), std::io::empty())
                     .ctx("write opaque marker", &p)?;
             }
-            walk(root, &r, b, links)?;
+            walk(root, &r, b, links, exclude)?;
         } else if ft.is_file() && md.nlink() > 1 && links.contains_key(&(md.dev(), md.ino())) {
             let target = links[&(md.dev(), md.ino())].clone();
             h.set_entry_type(tar::EntryType::Link);
