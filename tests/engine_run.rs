@@ -728,3 +728,18 @@ fn inspect_finds_any_kind_of_object() {
     let r = b.run(&["image", "inspect", "-f", "{{.Id}}", IMAGE]);
     assert!(r.ok().starts_with("sha256:"));
 }
+
+#[test]
+fn run_rm_of_a_process_that_ends_at_once() {
+    let b = Berth::new("eng-rm-fast");
+    // The monitor may remove the container before `run` has read its record back:
+    // the exit code still comes through.
+    for _ in 0..15 {
+        let r = b.run(&["run", "--rm", "--network", "none", IMAGE, "sh", "-c", "exit 3"]);
+        assert_eq!(r.code(), 3, "stderr: {}", r.stderr());
+        assert_eq!(r.stderr(), "");
+        let r = b.run(&["run", "--rm", "--network", "none", IMAGE, "no-such-command"]);
+        assert_eq!(r.code(), 127, "stderr: {}", r.stderr());
+    }
+    assert!(b.ps().is_empty(), "{:?}", b.ps());
+}

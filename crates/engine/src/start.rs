@@ -100,7 +100,13 @@ impl Engine {
         }
         let mut h = monitor::spawn(self, &c.id, attach)?;
         match h.next_report() {
-            Some(Report::Started { .. }) => Ok((self.containers().load(&c.id)?, Some(h))),
+            Some(Report::Started { .. }) => match self.containers().load(&c.id) {
+                Ok(c) => Ok((c, Some(h))),
+                // A --rm container whose process ended at once is gone already; the
+                // handle still reports its exit.
+                Err(Error::NoSuchContainer(_)) => Ok((c, Some(h))),
+                Err(e) => Err(e),
+            },
             Some(Report::Failed { message, code }) => Err(Error::Start { message, code }),
             Some(Report::Exited { code }) => Err(Error::Start {
                 message: format!("container exited with {code} before it started"),
