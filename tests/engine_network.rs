@@ -388,6 +388,27 @@ fn none_has_only_lo_and_host_shares_the_hosts_links() {
     let r = b.run(&["run", "--rm", "--network", "host", IMAGE, "ip", "-o", "link", "show", &host_link]);
     assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
     assert!(r.stdout().contains(&format!(": {host_link}")), "{}", r.stdout());
+
+    // host and none are pre-defined networks, as under Docker's daemon: listed,
+    // inspected (with the containers in that mode), never removed or made again.
+    let ls = b.run(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]).ok();
+    assert_eq!(ls, "bridge bridge\nhost host\nnone null\n");
+    let id = b.run(&["run", "-d", "--network", "host", IMAGE, "sleep", "60"]).ok();
+    let net: serde_json::Value =
+        serde_json::from_str(&b.run(&["network", "inspect", "host", "none"]).ok()).unwrap();
+    assert_eq!(net[0]["Driver"], "host");
+    assert_eq!(net[1]["Driver"], "null");
+    assert!(net[0]["Containers"].get(id.trim()).is_some(), "{net}");
+    assert_eq!(net[1]["Containers"], serde_json::json!({}));
+    let r = b.run(&["network", "rm", "host"]);
+    assert_eq!(r.code(), 1);
+    assert_eq!(
+        r.stderr(),
+        "Error response from daemon: host is a pre-defined network and cannot be removed\n"
+    );
+    let r = b.run(&["network", "create", "none"]);
+    assert_eq!(r.code(), 1);
+    assert_eq!(r.stderr(), "Error response from daemon: network with name none already exists\n");
 }
 
 #[test]

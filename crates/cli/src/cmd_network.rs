@@ -190,6 +190,56 @@ fn fail_each(failed: bool) -> CmdResult {
     }
 }
 
+/// The networks Docker's daemon always has besides `bridge`, with their drivers: `host`
+/// (the host's own stack) and `none` (only lo). berth keeps no state for them; their
+/// IDs derive from the root, so they stay the same, and they were "created" with the
+/// default network.
+const PREDEFINED: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
+
+/// `(name, driver)` of the pre-defined network `key` names (by name, ID or ID prefix).
+fn predefined(eng: &Engine, key: &str) -> Option<(&'static str, &'static str)> {
+    PREDEFINED.into_iter().find(|(name, _)| {
+        *name == key || (key.len() >= 3 && predefined_id(eng, name).starts_with(key))
+    })
+}
+
+fn predefined_id(eng: &Engine, name: &str) -> String {
+    let seed = format!("{}\0{name}", eng.root().display());
+    berth_image::Digest::of(seed.as_bytes()).hex().to_string()
+}
+
+/// Docker's `network inspect` document of a pre-defined network: the containers in
+/// that network mode are its "endpoints", without addresses.
+fn predefined_doc(eng: &Engine, name: &str, driver: &str, created: &str) -> Value {
+    let mut containers = serde_json::Map::new();
+    for c in eng.list().unwrap_or_default() {
+        if c.host.network_mode == name {
+            containers.insert(
+                c.id.clone(),
+                json!({"Name": c.name, "EndpointID": "", "MacAddress": "",
+                       "IPv4Address": "", "IPv6Address": ""}),
+            );
+        }
+    }
+    json!({
+        "Name": name,
+        "Id": predefined_id(eng, name),
+        "Created": created,
+        "Scope": "local",
+        "Driver": driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": null, "Config": []},
+        "Internal": false,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": containers,
+        "Options": {},
+        "Labels": {},
+    })
+}
+
 /// Runs a network command.
 pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
     let m = eng.networks()?;
@@ -199,6 +249,12 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
                 return Err(Fail::user(format!(
                     "plugin \"{}\" not found: berth supports the bridge driver only",
                     a.driver
+                )));
+            }
+            if PREDEFINED.iter().any(|(name, _)| *name == a.name) {
+                return Err(Fail::user(format!(
+                    "network with name {} already exists",
+                    a.name
                 )));
             }
             let net = |s: &str| {
@@ -247,16 +303,30 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             // The default network is there from the start, as under Docker's daemon.
             eng.resolve_network(DEFAULT_NETWORK)?;
             let nets = m.networks().map_err(berth_engine::Error::from)?;
-            let id = |n: &NetworkConfig| {
+            let since = nets
+                .iter()
+                .find(|n| n.name == DEFAULT_NETWORK)
+                .map(created)
+                .unwrap_or_default();
+            // (ID, name, driver, internal, created) of every network, host and none too.
+            let mut rows: Vec<(String, String, &str, bool, String)> = nets
+                .iter()
+                .map(|n| (n.id.clone(), n.name.clone(), "bridge", n.internal, created(n)))
+                .chain(PREDEFINED.iter().map(|(name, driver)| {
+                    (predefined_id(eng, name), name.to_string(), *driver, false, since.clone())
+                }))
+                .collect();
+            rows.sort_by(|x, y| x.1.cmp(&y.1));
+            let id = |full: &str| {
                 if a.no_trunc {
-                    n.id.clone()
+                    full.to_string()
                 } else {
-                    n.id[..12].to_string()
+                    full[..12].to_string()
                 }
             };
             if a.quiet {
-                for n in &nets {
-                    println!("{}", id(n));
+                for r in &rows {
+                    println!("{}", id(&r.0));
                 }
                 return Ok(());
             }
@@ -278,15 +348,15 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
                 ]));
                 text.push('\n');
             }
-            for n in &nets {
+            for (full, name, driver, internal, since) in &rows {
                 let row = json!({
-                    "ID": id(n),
-                    "Name": n.name,
-                    "Driver": "bridge",
+                    "ID": id(full),
+                    "Name": name,
+                    "Driver": driver,
                     "Scope": "local",
                     "IPv6": "false",
-                    "Internal": n.internal.to_string(),
-                    "CreatedAt": created(n),
+                    "Internal": internal.to_string(),
+                    "CreatedAt": since,
                 });
                 text.push_str(&t.render(&row).map_err(Fail::usage)?);
                 text.push('\n');
@@ -302,6 +372,12 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             let mut docs = Vec::new();
             let mut failed = false;
             for n in &a.networks {
+                if let Some((name, driver)) = predefined(eng, n) {
+                    let default = eng.resolve_network(DEFAULT_NETWORK)?;
+                    let since = m.network(&default).map(|d| created(&d)).unwrap_or_default();
+                    docs.push(predefined_doc(eng, name, driver, &since));
+                    continue;
+                }
                 let found = match eng.resolve_network(n) {
                     Ok(name) => m.network(&name),
                     Err(berth_engine::Error::Network(e)) => Err(e),
@@ -332,6 +408,9 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             let mut failed = false;
             for n in &a.networks {
                 let removed = match m.network(n) {
+                    _ if let Some((name, _)) = predefined(eng, n) => Err(Fail::user(format!(
+                        "{name} is a pre-defined network and cannot be removed"
+                    ))),
                     Ok(net) if net.name == DEFAULT_NETWORK => Err(Fail::user(format!(
                         "{DEFAULT_NETWORK} is a pre-defined network and cannot be removed"
                     ))),

@@ -186,6 +186,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if !carries_streams(&cli.cmd) {
+        // A closed pipe ends the command quietly, as it does docker's (`berth ps | head`);
+        // Rust's runtime ignores SIGPIPE, which turns it into a panic at the next print.
+        // SAFETY: restoring a signal's default disposition has no preconditions.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -195,6 +201,26 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Commands that carry a container's streams, and the monitor: they keep SIGPIPE
+/// ignored and handle a closed pipe as an error, so a reader going away never kills
+/// them before the container's exit is reported (or, for the monitor, at all).
+fn carries_streams(cmd: &Cmd) -> bool {
+    use cmd_container::{ContainerCmds as C, ContainerSub as S};
+    matches!(
+        cmd,
+        Cmd::Containers(
+            C::Monitor(_)
+                | C::Run(_)
+                | C::Start(_)
+                | C::Attach(_)
+                | C::Exec(_)
+                | C::Container {
+                    cmd: S::Run(_) | S::Start(_) | S::Attach(_) | S::Exec(_)
+                }
+        )
+    )
 }
 
 fn run(cli: Cli) -> CmdResult {
