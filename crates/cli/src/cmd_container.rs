@@ -862,6 +862,9 @@ pub struct CommitArgs {
     /// Commit message
     #[arg(short, long)]
     message: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long)]
+    change: Vec<String>,
     /// Pause container during commit
     #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pause: bool,
@@ -879,9 +882,6 @@ pub struct ExportArgs {
     output: Option<std::path::PathBuf>,
     /// The container
     container: String,
-    /// Apply Dockerfile instruction to the created image
-    #[arg(short, long)]
-    change: Vec<String>,
 }
 
 /// `container prune`'s flags.
@@ -1056,6 +1056,7 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
                     message: a.message,
                     author: a.author,
                     pause: a.pause,
+                    changes: a.change,
                 },
             )?;
             println!("{id}");
@@ -1073,7 +1074,6 @@ pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
                 let (c, p) = s.split_once(':')?;
                 Some((c.to_string(), p.to_string()))
             };
-                    changes: a.change,
             match (split(&a.src), split(&a.dst)) {
                 (Some((c, p)), None) => Ok(eng.copy_out(&c, &p, std::path::Path::new(&a.dst))?),
                 (None, Some((c, p))) => Ok(eng.copy_in(&c, std::path::Path::new(&a.src), &p)?),
