@@ -330,7 +330,8 @@ fn mount_overlay(options: &[String], target: &Path) -> Result<()> {
 }
 
 /// The new mount API with one `lowerdir+` per layer. Ok(false) when the kernel has
-/// no `fsopen` or no `lowerdir+` (before 6.8).
+/// no `fsopen` or no `lowerdir+` (before 6.8: refused by the first `lowerdir+` from
+/// 6.5 on, by the final create before).
 fn mount_overlay_fsconfig(options: &[String], lowers: &[&str], target: &Path) -> Result<bool> {
     use rustix::io::Errno;
     use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
@@ -358,7 +359,15 @@ fn mount_overlay_fsconfig(options: &[String], lowers: &[&str], target: &Path) ->
         };
         r.ctx("set overlay option", o.as_str())?;
     }
-    rustix::mount::fsconfig_create(fs.as_fd()).ctx("create overlay file system", target)?;
+    match rustix::mount::fsconfig_create(fs.as_fd()) {
+        Ok(()) => {}
+        // Before 6.5 overlayfs has no fs_context of its own: the kernel's legacy one
+        // takes any key and only the final mount parses them, so a kernel without
+        // `lowerdir+` refuses it here, not above. mount(2) then; a real EINVAL comes
+        // back from there with the same cause.
+        Err(Errno::INVAL) => return Ok(false),
+        Err(e) => return Err(Error::io("create overlay file system", target, e.into())),
+    }
     let mnt = rustix::mount::fsmount(
         fs.as_fd(),
         FsMountFlags::FSMOUNT_CLOEXEC,
