@@ -255,9 +255,20 @@ impl Drop for Berth {
             }
         }
         // The parent cgroup the runtime made for this root's containers, in every
-        // hierarchy (empty now that they are gone).
-        for dir in berth_tests::cgroup_leftovers(&self.cgroup_parent) {
+        // hierarchy (empty now that they are gone), with any container cgroup a test
+        // left in it (a simulated reboot kills containers behind the runtime's back).
+        fn remove_tree(dir: &std::path::Path) {
+            if let Ok(rd) = std::fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        remove_tree(&e.path());
+                    }
+                }
+            }
             let _ = std::fs::remove_dir(dir);
+        }
+        for dir in berth_tests::cgroup_leftovers(&self.cgroup_parent) {
+            remove_tree(&dir);
         }
     }
 }
