@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # berth's test command: builds the workspace, runs every unit and integration test on
-# this host, then the runtime tests again on pure cgroup v2 in a qemu guest
+# this host, then the runtime and engine tests again on pure cgroup v2 in a qemu guest
 # (scripts/v2-guest/run.sh). Run it as root: the integration tests make real containers.
 #
 # Usage: scripts/test.sh [--no-guest]

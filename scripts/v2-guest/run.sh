@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs berth's runtime tests on a pure cgroup v2 Linux: boots Debian's cloud kernel
+# Runs berth's runtime and engine tests on a pure cgroup v2 Linux: boots Debian's cloud kernel
 # under qemu (TCG, no network) with an initramfs holding busybox, the workspace's
 # binaries, the test executables and their shared libraries, and exits with the status
 # the tests had in the guest.
@@ -9,22 +9,27 @@
 # Environment:
 #   BERTH_GUEST_TESTS         workspace test targets to run, those that exist (default:
 #                             "v2_guest_smoke runtime_lifecycle runtime_cgroups
-#                              cgroups_host rootfs_host")
+#                              cgroups_host rootfs_host engine_run engine_lifecycle
+#                              engine_network")
 #   BERTH_GUEST_TEST_ARGS     extra arguments for every test executable (e.g. a filter)
 #   BERTH_GUEST_TIMEOUT       seconds before the whole guest counts as hung (1500)
 #   BERTH_GUEST_TEST_TIMEOUT  seconds one test executable may take in the guest (600)
-#   BERTH_GUEST_MODULES       kernel modules to load in the guest (default: "overlay brd";
-#                             brd gives /dev/ram* block devices for io limits)
+#   BERTH_GUEST_MODULES       kernel modules to load in the guest (default: overlay, brd
+#                             for /dev/ram* block devices (io limits), and the bridge,
+#                             veth and nftables modules of the engine's networks)
 #   BERTH_GUEST_CACHE         where the kernel is cached (<repo>/target/v2-guest)
 #   BERTH_GUEST_KEEP=1        keep the initramfs and serial log (path is printed)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$repo/scripts/v2-guest
-tests=${BERTH_GUEST_TESTS:-v2_guest_smoke runtime_lifecycle runtime_cgroups cgroups_host rootfs_host}
+tests=${BERTH_GUEST_TESTS:-v2_guest_smoke runtime_lifecycle runtime_cgroups cgroups_host rootfs_host engine_run engine_lifecycle engine_network}
 timeout_s=${BERTH_GUEST_TIMEOUT:-1500}
 test_timeout_s=${BERTH_GUEST_TEST_TIMEOUT:-600}
-modules=${BERTH_GUEST_MODULES-overlay brd}
+# overlay: the engine's snapshots; brd: /dev/ram* for io limits; the rest: the engine's
+# bridge network (bridge, veth) and its nftables rules (nat chains, masquerade, dnat,
+# ct status, fib daddr type).
+modules=${BERTH_GUEST_MODULES-overlay brd bridge veth nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4}
 cache=${BERTH_GUEST_CACHE:-$repo/target/v2-guest}
 
 log() { echo "v2-guest: $*" >&2; }
@@ -124,13 +129,23 @@ while read -r name exe; do
     strip --strip-debug -o "$root/berth/tests/$(printf %02d "$n")-$name" "$exe"
 done <"$work/tests.list"
 
-# runc, the peer some runtime tests compare berth-runtime with on the same bundle.
-if command -v runc >/dev/null; then
-    cp "$(command -v runc)" "$root/usr/bin/runc"
-fi
+# Host tools, where the host has them: runc, the peer some runtime tests compare
+# berth-runtime with on the same bundle; nft, because the engine's firewall dlopens
+# libnftables.so.1 (which ldd of berth cannot see) or runs `nft`, and nft links
+# libnftables, so copying it brings the library along; script(1) from util-linux,
+# which the engine tests use for a terminal (busybox's has no -e); iproute2's ip in
+# busybox's place (the network tests use `ip netns`, `ip link show master`).
+extras=()
+for tool in /usr/bin/runc /usr/sbin/nft /usr/bin/script /bin/ip; do
+    path=$(command -v "${tool##*/}" || true)
+    [[ -n $path ]] || continue
+    rm -f "$root$tool"
+    cp -L "$path" "$root$tool"
+    extras+=("$root$tool")
+done
 
 # Every shared library they load, at the path the dynamic loader looks for it.
-for exe in "$root"/berth/bin/* "$root"/berth/tests/* "$root"/usr/bin/runc; do
+for exe in "$root"/berth/bin/* "$root"/berth/tests/* "${extras[@]}"; do
     ldd "$exe" 2>/dev/null || true
 done | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u |
     while read -r lib; do
