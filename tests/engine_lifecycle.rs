@@ -459,18 +459,7 @@ fn state_is_reconciled_after_a_simulated_reboot_and_a_killed_cli() {
     let b = Berth::new("eng-reboot");
     b.run(&["run", "-d", "--name", "before", IMAGE, "sleep", "1000"])
         .ok();
-    let doc = b.inspect("before");
-    let init = doc["State"]["Pid"].as_i64().unwrap();
-    let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap();
-    let monitor: i64 = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(2)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (init, monitor) = init_and_monitor(&b, "before");
     // A reboot: every process gone, runtime state and mounts cleared.
     kill9(monitor);
     kill9(init);

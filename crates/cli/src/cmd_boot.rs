@@ -49,12 +49,5 @@ pub fn system_boot(root: &Path, state: &Path) -> CmdResult {
             }
         }
     }
-    if failed {
-        Err(Fail {
-            code: 1,
-            message: String::new(),
-        })
-    } else {
-        Ok(())
-    }
+    crate::fail_if(failed)
 }

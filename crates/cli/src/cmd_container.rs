@@ -1105,14 +1105,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Fail>) -> CmdRes
             failed = true;
         }
     }
-    if failed {
-        Err(Fail {
-            code: 1,
-            message: String::new(),
-        })
-    } else {
-        Ok(())
-    }
+    crate::fail_if(failed)
 }
 
 fn missing_image_hint(e: &berth_engine::Error) {
@@ -1957,14 +1950,7 @@ fn inspect(eng: &Engine, a: InspectArgs) -> CmdResult {
             }
         }
     }
-    if failed {
-        Err(Fail {
-            code: 1,
-            message: String::new(),
-        })
-    } else {
-        Ok(())
-    }
+    crate::fail_if(failed)
 }
 
 /// `top`: the host's `ps` (docker runs it too), rows limited to the container's pids.

@@ -179,17 +179,6 @@ pub fn doc(eng: &Engine, n: &NetworkConfig) -> Value {
     })
 }
 
-fn fail_each(failed: bool) -> CmdResult {
-    if failed {
-        Err(Fail {
-            code: 1,
-            message: String::new(),
-        })
-    } else {
-        Ok(())
-    }
-}
-
 /// The networks Docker's daemon always has besides `bridge`, with their drivers: `host`
 /// (the host's own stack) and `none` (only lo). berth keeps no state for them; their
 /// IDs derive from the root, so they stay the same, and they were "created" with the
@@ -402,7 +391,7 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
                     }
                 }
             }
-            fail_each(failed)
+            crate::fail_if(failed)
         }
         NetworkCmd::Rm(a) => {
             let mut failed = false;
@@ -425,7 +414,7 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
                     }
                 }
             }
-            fail_each(failed)
+            crate::fail_if(failed)
         }
         NetworkCmd::Connect(a) => {
             let opts = berth_engine::network::ConnectOptions {

@@ -152,14 +152,7 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
                     }
                 }
             }
-            if failed {
-                Err(Fail {
-                    code: 1,
-                    message: String::new(),
-                })
-            } else {
-                Ok(())
-            }
+            crate::fail_if(failed)
         }
         VolumeCmd::Prune(a) => {
             if !a.force {
@@ -194,14 +187,7 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
                     }
                 }
             }
-            if failed {
-                Err(Fail {
-                    code: 1,
-                    message: String::new(),
-                })
-            } else {
-                Ok(())
-            }
+            crate::fail_if(failed)
         }
     }
 }

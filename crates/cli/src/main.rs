@@ -46,6 +46,20 @@ impl Fail {
             message: format!("Error: {msg}"),
         }
     }
+
+    /// Exit 1 with `msg` printed as it is.
+    pub fn plain(msg: impl Into<String>) -> Fail {
+        Fail {
+            code: 1,
+            message: msg.into(),
+        }
+    }
+}
+
+/// Exit 1 with nothing more to print when some of a command's items failed (each was
+/// reported as it failed, the others done), as docker's `rm a b`.
+pub fn fail_if(failed: bool) -> CmdResult {
+    if failed { Err(Fail::plain("")) } else { Ok(()) }
 }
 
 impl From<berth_image::Error> for Fail {
