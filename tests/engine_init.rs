@@ -284,20 +284,7 @@ fn the_init_is_read_only_even_without_sbin_and_with_a_read_only_root() {
     let rootfs = b.path("nosbin-rootfs");
     busybox_rootfs(&rootfs);
     std::fs::remove_dir(rootfs.join("sbin")).unwrap();
-    let tar_path = b.path("nosbin.tar");
-    let mut t = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
-    t.follow_symlinks(false);
-    t.append_dir_all(".", &rootfs).unwrap();
-    t.finish().unwrap();
-    drop(t);
-    b.run(&[
-        "import",
-        "-c",
-        "ENV PATH=/bin",
-        tar_path.to_str().unwrap(),
-        "nosbin",
-    ])
-    .ok();
+    b.import_dir(&rootfs, "nosbin", &["ENV PATH=/bin"]);
     for ro in [&[][..], &["--read-only"][..]] {
         let mut args = vec!["--rm", "--init"];
         args.extend_from_slice(ro);

@@ -32,23 +32,25 @@ impl Berth {
         };
         let rootfs = b.path("rootfs");
         busybox_rootfs(&rootfs);
-        let tar_path = b.path("rootfs.tar");
+        b.import_dir(&rootfs, IMAGE, &[r#"CMD ["/bin/sh"]"#, "ENV PATH=/bin:/usr/bin"]);
+        b
+    }
+
+    /// Imports directory `rootfs` as image `name` (`berth import -c CHANGE... TAR NAME`),
+    /// through a tar written beside it.
+    pub fn import_dir(&self, rootfs: &std::path::Path, name: &str, changes: &[&str]) {
+        let tar_path = rootfs.with_extension("tar");
         let mut t = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
         t.follow_symlinks(false);
-        t.append_dir_all(".", &rootfs).unwrap();
+        t.append_dir_all(".", rootfs).unwrap();
         t.finish().unwrap();
         drop(t);
-        b.run(&[
-            "import",
-            "-c",
-            r#"CMD ["/bin/sh"]"#,
-            "-c",
-            "ENV PATH=/bin:/usr/bin",
-            tar_path.to_str().unwrap(),
-            IMAGE,
-        ])
-        .ok();
-        b
+        let mut args = vec!["import"];
+        for c in changes {
+            args.extend(["-c", c]);
+        }
+        args.extend([tar_path.to_str().unwrap(), name]);
+        self.run(&args).ok();
     }
 
     /// Imports busybox with `/seed/{file,link}` (owned by 1000:1000) as image `name`,
@@ -60,22 +62,7 @@ impl Berth {
         std::fs::write(base.join("seed/file"), "from the image\n").unwrap();
         std::os::unix::fs::symlink("file", base.join("seed/link")).unwrap();
         std::os::unix::fs::chown(base.join("seed/file"), Some(1000), Some(1000)).unwrap();
-        let tar_path = self.path("vol-rootfs.tar");
-        let mut t = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
-        t.follow_symlinks(false);
-        t.append_dir_all(".", &base).unwrap();
-        t.finish().unwrap();
-        drop(t);
-        self.run(&[
-            "import",
-            "-c",
-            "VOLUME /seed",
-            "-c",
-            "ENV PATH=/bin",
-            tar_path.to_str().unwrap(),
-            name,
-        ])
-        .ok();
+        self.import_dir(&base, name, &["VOLUME /seed", "ENV PATH=/bin"]);
     }
 
     /// Loads a two-layer image `name` through `berth load`: busybox with `/etc/gone`
