@@ -10,7 +10,7 @@
 #   BERTH_GUEST_TESTS         workspace test targets to run, those that exist (default:
 #                             "v2_guest_smoke runtime_lifecycle runtime_cgroups
 #                              cgroups_host rootfs_host engine_run engine_lifecycle
-#                              engine_network")
+#                              engine_network engine_init engine_reset")
 #   BERTH_GUEST_TEST_ARGS     extra arguments for every test executable (e.g. a filter)
 #   BERTH_GUEST_TIMEOUT       seconds before the whole guest counts as hung (1500)
 #   BERTH_GUEST_TEST_TIMEOUT  seconds one test executable may take in the guest (600)
@@ -23,7 +23,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$repo/scripts/v2-guest
-tests=${BERTH_GUEST_TESTS:-v2_guest_smoke runtime_lifecycle runtime_cgroups cgroups_host rootfs_host engine_run engine_lifecycle engine_network}
+tests=${BERTH_GUEST_TESTS:-v2_guest_smoke runtime_lifecycle runtime_cgroups cgroups_host rootfs_host engine_run engine_lifecycle engine_network engine_init engine_reset}
 timeout_s=${BERTH_GUEST_TIMEOUT:-1500}
 test_timeout_s=${BERTH_GUEST_TEST_TIMEOUT:-600}
 # overlay: the engine's snapshots; brd: /dev/ram* for io limits; the rest: the engine's
