@@ -253,7 +253,7 @@ fn stdin_env_file_hosts_read_only_tmpfs_caps_seccomp_ulimits() {
 
     let env_file = b.path("env.list");
     std::fs::write(&env_file, "A=1\n# comment\n\nB=two\n").unwrap();
-    let script = "echo $A $B; grep db /etc/hosts; touch /x; touch /scratch/y && echo tmpfs-ok; \
+    let script = "echo $A $B; grep -w db /etc/hosts; touch /x; touch /scratch/y && echo tmpfs-ok; \
                   grep -E ' /(scratch|dev/shm) ' /proc/mounts | cut -d' ' -f2,4 | sed s/,inode64//; \
                   grep -E 'CapBnd|NoNewPrivs|Seccomp:' /proc/self/status; ulimit -n; ulimit -Hn";
     let r = b.run(&[
