@@ -323,9 +323,29 @@ fn mount_overlay(options: &[String], target: &Path) -> Result<()> {
         .filter_map(|o| o.strip_prefix("lowerdir="))
         .flat_map(|l| l.split(':'))
         .collect();
+    // Before 6.5 the attempt would fail only at the final create, after overlayfs has
+    // written "unrecognized mount option" to the kernel log: one line per container
+    // start on such hosts (Debian 12's 6.1). Go to mount(2) at once there.
+    if kernel_before(6, 5) {
+        return mount_overlay_legacy(options, target);
+    }
     match mount_overlay_fsconfig(options, &lowers, target)? {
         true => Ok(()),
         false => mount_overlay_legacy(options, target),
+    }
+}
+
+/// Whether the running kernel's release is below `major.minor` (false when it cannot
+/// be read).
+fn kernel_before(major: u32, minor: u32) -> bool {
+    let uname = rustix::system::uname();
+    let release = uname.release().to_string_lossy();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(a), Some(b)) => (a, b) < (major, minor),
+        _ => false,
     }
 }
 
@@ -411,6 +431,13 @@ fn mount_overlay_legacy(options: &[String], target: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_before_compares_the_running_release() {
+        assert!(!kernel_before(0, 0));
+        assert!(!kernel_before(2, 6));
+        assert!(kernel_before(1000, 0));
+    }
 
     /// The mount(2) path that kernels before 6.8 take: it must mount what fits and
     /// refuse, saying why, what does not.
