@@ -560,6 +560,17 @@ fn network_connect_and_disconnect_a_running_container() {
     assert_eq!(members[&app_id]["EndpointID"], k["EndpointID"]);
     let ps = b.run(&["ps", "--filter", "name=app", "--format", "{{.Networks}}"]).ok();
     assert_eq!(ps, "front,back\n");
+    // /etc/hosts names the container at its address on each network, as Docker's.
+    let hostname = b.run(&["exec", "app", "hostname"]).ok();
+    let own = |hosts: &str| -> Vec<String> {
+        hosts
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(hostname.trim()))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    let hosts = b.run(&["exec", "app", "cat", "/etc/hosts"]).ok();
+    assert_eq!(own(&hosts), [eth0.to_string(), eth1.to_string()], "{hosts}");
 
     // Docker's refusals, exit 1.
     let refused = |args: &[&str], msg: &str| {
@@ -595,6 +606,8 @@ fn network_connect_and_disconnect_a_running_container() {
     assert_ne!(b.run(&["exec", "web", "ping", "-c1", "-W1", &eth1.to_string()]).code(), 0);
     let nets = b.inspect("app")["NetworkSettings"]["Networks"].as_object().unwrap().clone();
     assert_eq!(nets.keys().collect::<Vec<_>>(), ["front"]);
+    let hosts = b.run(&["exec", "app", "cat", "/etc/hosts"]).ok();
+    assert_eq!(own(&hosts), [eth0.to_string()], "{hosts}");
     assert_eq!(ports_of(&bk).len(), 1, "web alone on back: {:?}", ports_of(&bk));
     refused(&["network", "disconnect", "back", "app"], &format!("container {app_id} is not connected to network back"));
     // Back on it, a second time, at an address of its choosing: eth1 again.

@@ -35,8 +35,8 @@ pub fn filter_resolv_conf(host: &str) -> String {
 }
 
 /// The container's /etc/hosts: Docker's base (the host's with `--network host`), the
-/// `--add-host` entries, and its own address on a network with its hostname.
-fn hosts(c: &Container, address: Option<std::net::Ipv4Addr>) -> Result<String> {
+/// `--add-host` entries, and its own address on each of its networks with its hostname.
+fn hosts(c: &Container, addresses: &[std::net::Ipv4Addr]) -> Result<String> {
     let mut hosts = if c.host.network_mode == "host" {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_BASE.to_string())
     } else {
@@ -46,17 +46,18 @@ fn hosts(c: &Container, address: Option<std::net::Ipv4Addr>) -> Result<String> {
         let (name, ip) = crate::options::parse_extra_host(h)?;
         hosts.push_str(&format!("{ip}\t{name}\n"));
     }
-    if let Some(ip) = address {
+    for ip in addresses {
         hosts.push_str(&format!("{ip}\t{}\n", c.config.hostname));
     }
     Ok(hosts)
 }
 
-/// Rewrites the hosts file of `c` in `dir` with its network address, in place: the
-/// container's /etc/hosts is a bind mount of that very file. Called between the
-/// runtime's create and start, so the process never sees it half written.
-pub fn write_address(c: &Container, dir: &Path, address: std::net::Ipv4Addr) -> Result<()> {
-    let text = hosts(c, Some(address))?;
+/// Rewrites the hosts file of `c` in `dir` with its addresses on its networks (first
+/// network first), in place: the container's /etc/hosts is a bind mount of that very
+/// file. Called between the runtime's create and start, and when a running container
+/// is connected to a network or disconnected from one, as Docker updates it.
+pub fn write_addresses(c: &Container, dir: &Path, addresses: &[std::net::Ipv4Addr]) -> Result<()> {
+    let text = hosts(c, addresses)?;
     let path = dir.join("hosts");
     std::fs::write(&path, text).map_err(crate::error::io(format!("write {}", path.display())))
 }
@@ -84,7 +85,7 @@ pub fn write(c: &Container, dir: &Path) -> Result<()> {
         &dir.join("hostname"),
         format!("{}\n", c.config.hostname).as_bytes(),
     )?;
-    write_replace(&dir.join("hosts"), hosts(c, None)?.as_bytes())?;
+    write_replace(&dir.join("hosts"), hosts(c, &[])?.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     // On a user-defined network when it starts (any of its networks), as in Docker.
     let user_network = crate::network::is_bridge(&c.host.network_mode) && c.host.embedded_dns();

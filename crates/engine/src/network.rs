@@ -165,9 +165,11 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
         }
         joined.endpoints.insert(a.name.clone(), ep);
     }
-    if let Some(ep) = &joined.endpoint
-        && let Err(e) = crate::etc_files::write_address(&c, &engine.dir(id), ep.ip)
-    {
+    let addresses: Vec<_> = attachments
+        .iter()
+        .filter_map(|a| joined.endpoints.get(&a.name).map(|ep| ep.ip))
+        .collect();
+    if let Err(e) = crate::etc_files::write_addresses(&c, &engine.dir(id), &addresses) {
         let _ = joined.leave();
         return Err(e);
     }
@@ -374,11 +376,29 @@ impl Engine {
         }
         list.push(a);
         c.host.networks = Some(list);
-        self.containers().save(&c, false, &lock).inspect_err(|_| {
+        let saved = self.containers().save(&c, false, &lock).and_then(|()| {
+            if attached.is_some() {
+                self.write_hosts(&c)?;
+            }
+            Ok(())
+        });
+        saved.inspect_err(|_| {
             if let Some(m) = &attached {
                 let _ = m.detach(&target, &c.id);
             }
         })
+    }
+
+    /// Rewrites a running container's /etc/hosts with its address on each network it
+    /// is on now, first network first.
+    fn write_hosts(&self, c: &crate::Container) -> Result<()> {
+        let addresses: Vec<_> = c
+            .host
+            .attachments()
+            .iter()
+            .filter_map(|a| c.state.endpoints.get(&a.name).map(|ep| ep.ip))
+            .collect();
+        crate::etc_files::write_addresses(c, &self.dir(&c.id), &addresses)
     }
 
     /// `network disconnect`: takes container `container` off network `network`, at
@@ -419,7 +439,11 @@ impl Engine {
             c.state.endpoint = None;
         }
         c.host.networks = Some(list);
-        self.containers().save(&c, false, &lock)
+        self.containers().save(&c, false, &lock)?;
+        if c.state.status == Status::Running && c.state.pid > 0 {
+            self.write_hosts(&c)?;
+        }
+        Ok(())
     }
 }
 
