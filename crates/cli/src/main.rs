@@ -181,6 +181,9 @@ struct DfArgs {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = monitor_fast_path() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -215,6 +218,38 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Runs the monitor when berth was started as `monitor::spawn` starts it — `--root R
+/// --state S __monitor ID --sync-fd N [--attach FDS]`, exactly — without clap: building
+/// clap's command tree costs every container start about half a millisecond the
+/// monitor need not pay. Any other shape goes through clap (the `__monitor` subcommand
+/// there is the same).
+fn monitor_fast_path() -> Option<ExitCode> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let [root_flag, root, state_flag, state, sub, id, sync_flag, sync_fd, rest @ ..] =
+        args.as_slice()
+    else {
+        return None;
+    };
+    if root_flag != "--root" || state_flag != "--state" || sub != "__monitor" || sync_flag != "--sync-fd" {
+        return None;
+    }
+    let attach: Vec<i32> = match rest {
+        [] => Vec::new(),
+        [flag, fds] if flag == "--attach" => {
+            fds.to_str()?.split(',').map(|n| n.parse().ok()).collect::<Option<_>>()?
+        }
+        _ => return None,
+    };
+    let sync_fd: i32 = sync_fd.to_str()?.parse().ok()?;
+    let id = id.to_str()?;
+    let exe = std::env::current_exe().ok()?;
+    let Ok(eng) = berth_engine::Engine::open(root.as_ref(), state.as_ref(), &exe) else {
+        return Some(ExitCode::from(125));
+    };
+    berth_engine::monitor::run(&eng, id, sync_fd, &attach);
+    Some(ExitCode::SUCCESS)
 }
 
 /// Commands that carry a container's streams, and the monitor: they keep SIGPIPE

@@ -118,14 +118,16 @@ pub fn spawn(engine: &Engine, id: &str, attach: Option<Attach>) -> Result<Handle
         let nums: Vec<String> = attached.iter().map(|f| f.as_raw_fd().to_string()).collect();
         cmd.arg("--attach").arg(nums.join(","));
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(io(format!("start the monitor {}", engine.exe.display())))?;
+    // Not waited for: the monitor makes a session of its own at once and outlives this
+    // process, to be reparented when it exits (a double fork would cost every start a
+    // fork and a wait for nothing).
+    drop(
+        cmd.spawn()
+            .map_err(io(format!("start the monitor {}", engine.exe.display())))?,
+    );
     drop(w_child);
     drop(attached);
     drop(w);
-    // The first process forks the real monitor and exits at once.
-    let _ = child.wait();
     Ok(Handle {
         reader: BufReader::new(File::from(r)),
     })
@@ -152,14 +154,11 @@ fn send(sync: &mut Option<File>, r: &Report) {
     }
 }
 
-/// The monitor's entry point (`berth __monitor`): returns at once in the process
-/// that was started (after forking the monitor proper), which exits with 0.
+/// The monitor's entry point (`berth __monitor`), in a process `spawn` started and
+/// does not wait for; it leaves the caller's session (a terminal's hangup or ^C must
+/// not reach it) and returns when its container is done.
 /// `attach` holds the inherited stdout, stderr and optional stdin descriptors.
 pub fn run(engine: &Engine, id: &str, sync_fd: RawFd, attach: &[RawFd]) {
-    match berth_runtime::sys::fork() {
-        Ok(berth_runtime::sys::Forked::Child) => {}
-        _ => return,
-    }
     let _ = nix::unistd::setsid();
     let _ = berth_runtime::sys::set_child_subreaper();
     let mut sync = sys::take_fd(sync_fd).map(File::from);
