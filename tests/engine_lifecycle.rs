@@ -1559,3 +1559,44 @@ fn mount_points_stay_out_of_diff_and_commit() {
         ["mnt", "mnt/deep", "mnt/deep/other"]
     );
 }
+
+#[test]
+fn rm_interrupted_by_a_killed_cli_is_finished_by_the_next() {
+    let b = Berth::new("eng-rm-kill");
+    // Processes left in the cgroups of this root's containers.
+    let procs = || -> Vec<String> {
+        let mut left = Vec::new();
+        for parent in berth_tests::cgroup_leftovers(&b.cgroup_parent) {
+            for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+                let f = e.path().join("cgroup.procs");
+                let pids = std::fs::read_to_string(&f).unwrap_or_default();
+                left.extend(pids.lines().map(|p| format!("{}: {p}", f.display())));
+            }
+        }
+        left
+    };
+    for delay_ms in [0u64, 2, 5, 10, 20, 40] {
+        b.run(&["run", "-d", "--name", "victim", IMAGE, "sleep", "1000"]).ok();
+        let mut cli = b
+            .cmd(&["rm", "-f", "victim"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = cli.kill();
+        let _ = cli.wait();
+        // Whatever that rm left, the next commands understand it: the container is
+        // listed or gone, a second rm -f finishes it, and its name is free again.
+        let rows = b.ps();
+        assert!(rows.len() <= 1, "{rows:?}");
+        if !rows.is_empty() {
+            b.run(&["rm", "-f", "victim"]).ok();
+        }
+        assert!(b.ps().is_empty(), "after {delay_ms} ms: {:?}", b.ps());
+        b.eventually(5, "the container's processes to go", || procs().is_empty());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
+    assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
+}
