@@ -691,3 +691,67 @@ fn mac_address_and_a_stopped_container_connected_before_its_start() {
     assert_eq!(b.run(&["network", "rm", "front", "back"]).ok(), "front\nback\n");
     assert_all_gone(&[&bf, &bk], &[front, back]);
 }
+
+#[test]
+fn bad_network_input_leaves_nothing_half_configured() {
+    let n = Networks {
+        b: Berth::new("engnet-bad"),
+    };
+    let b = &n.b;
+    let bridge = short("btb");
+    let subnet = user_network(b, "one", &bridge);
+
+    // An overlapping subnet: refused, no second network.
+    let r = b.run(&["network", "create", "--subnet", &subnet.to_string(), "two"]);
+    assert_eq!(
+        (r.code(), r.stderr()),
+        (1, "Error response from daemon: Pool overlaps with other one on this address space\n".to_string())
+    );
+    let ls = b.run(&["network", "ls", "--format", "{{.Name}}"]).ok();
+    assert!(!ls.lines().any(|l| l == "two"), "{ls}");
+
+    // A host port someone holds: the start fails with Docker's message; no veth, port
+    // rule or running process is left, and the port stays the holder's.
+    let holder = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let publish = format!("{port}:80");
+    let r = b.run(&["run", "-d", "--name", "pub1", "--network", "one", "-p", &publish, IMAGE, "sleep", "60"]);
+    assert_eq!(r.code(), 125, "stdout: {} stderr: {}", r.stdout(), r.stderr());
+    // Docker 25's words for a port another program holds.
+    assert!(
+        r.stderr().contains(&format!("failed to bind host port for 0.0.0.0:{port}:"))
+            && r.stderr().contains("address already in use"),
+        "{}",
+        r.stderr()
+    );
+    assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
+    assert!(nft_with(&format!("dport {port}")).is_empty(), "{:?}", nft_with(&format!("dport {port}")));
+    let state = b.run(&["inspect", "-f", "{{.State.Status}}", "pub1"]).ok();
+    assert_eq!(state.trim(), "created");
+    b.run(&["rm", "pub1"]).ok();
+    // A port another container publishes: Docker's "already allocated".
+    let first = b.run(&["run", "-d", "--name", "first", "--network", "one", "-p", "80", IMAGE, "sleep", "60"]);
+    assert_eq!(first.code(), 0, "{}", first.stderr());
+    let taken = b.run(&["port", "first", "80"]).ok();
+    let taken_port = taken.trim().rsplit(':').next().unwrap().to_string();
+    let publish = format!("{taken_port}:80");
+    let r = b.run(&["run", "-d", "--name", "second", "--network", "one", "-p", &publish, IMAGE, "sleep", "60"]);
+    assert_eq!(r.code(), 125, "{}", r.stderr());
+    assert!(
+        r.stderr().contains(&format!("Bind for 0.0.0.0:{taken_port} failed: port is already allocated")),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(ports_of(&bridge).len(), 1, "only first's veth: {:?}", ports_of(&bridge));
+    b.run(&["rm", "-f", "first", "second"]).ok();
+
+    // An unknown network: refused before anything is made.
+    let r = b.run(&["run", "--rm", "--network", "nope", IMAGE, "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("network nope not found"), "{}", r.stderr());
+    assert!(b.ps().is_empty(), "{:?}", b.ps());
+
+    assert_eq!(b.run(&["network", "rm", "one"]).ok(), "one\n");
+    assert_all_gone(&[&bridge], &[subnet]);
+    drop(holder);
+}
