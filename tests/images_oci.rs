@@ -314,10 +314,9 @@ fn lying_or_malformed_archives_are_refused_whole() {
         tar: layer1(),
         compression: "gzip",
     };
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(&mut serde_json::Value, &mut serde_json::Value)>,
-    )> = vec![
+    // How each case spoils the config and the manifest.
+    type Spoil = Box<dyn Fn(&mut serde_json::Value, &mut serde_json::Value)>;
+    let cases: Vec<(&str, Spoil)> = vec![
         (
             "digest mismatch for layer diff ID",
             Box::new(|c: &mut serde_json::Value, _: &mut serde_json::Value| {

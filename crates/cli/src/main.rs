@@ -101,6 +101,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only complicate every match"
+)]
 enum Cmd {
     /// List images
     Images(cmd_images::ImagesArgs),
