@@ -28,6 +28,18 @@ fn nft() -> String {
 #[test]
 fn system_reset_removes_everything_the_root_made() {
     let b = Berth::new("eng-reset");
+    // Another root on the same host, with its own default network (also named
+    // `bridge`) and a published port: the reset must leave all of it alone.
+    let other = Berth::new("eng-reset-other");
+    other
+        .run(&["run", "-d", "--name", "stay", "-p", "127.0.0.1::80", IMAGE, "sleep", "60"])
+        .ok();
+    let other_net: serde_json::Value =
+        serde_json::from_str(&other.run(&["network", "inspect", "bridge"]).ok()).unwrap();
+    let other_bridge = other_net[0]["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let user_bridge = format!("brs{}", std::process::id() % 1_000_000);
     let opt = format!("com.docker.network.bridge.name={user_bridge}");
     let subnet = network_support::subnet().to_string();
@@ -64,6 +76,16 @@ fn system_reset_removes_everything_the_root_made() {
     assert!(berth_tests::cgroup_leftovers(&b.cgroup_parent).iter().all(|d| {
         std::fs::read_dir(d).map(|rd| rd.flatten().all(|e| !e.path().is_dir())).unwrap_or(true)
     }));
+    // The other root's bridge, its network's rules and its container's port rule stay,
+    // and it can still publish.
+    let l = links();
+    assert!(l.contains(&format!(" {other_bridge}:")), "{other_bridge} gone: {l}");
+    let rules = nft();
+    assert!(rules.contains(&format!("berth:net:{other_bridge}\"")), "{rules}");
+    assert!(rules.contains(&format!("berth:ctr:{other_bridge}:")), "{rules}");
+    other
+        .run(&["run", "--rm", "-p", "127.0.0.1::80", IMAGE, "true"])
+        .ok();
     // berth works on the empty root again.
     assert_eq!(b.run(&["ps", "-aq"]).ok(), "");
     assert_eq!(b.run(&["images", "-q"]).ok(), "");

@@ -97,7 +97,7 @@ fn two_containers_on_a_bridge_ping_each_other_and_leave_nothing_behind() {
     assert!(!link_exists(&eb.host_veth));
     net.manager.remove_network(&cfg.name).unwrap();
     assert!(!link_exists(&cfg.bridge));
-    assert!(nft_rules_with(&format!("berth:net:{}\"", cfg.name)).is_empty());
+    assert!(nft_rules_with(&format!("berth:net:{}\"", cfg.bridge)).is_empty());
     assert!(net.manager.networks().unwrap().is_empty());
     assert!(
         !net.dir

@@ -46,7 +46,7 @@ fn published_port_answers_on_loopback_host_address_containers_and_another_host()
     let port = ep.ports[0].host_port;
     assert_ne!(port, 0);
     assert_eq!(
-        nft_rules_with(&format!("berth:ctr:{}:web\"", cfg.name)).len(),
+        nft_rules_with(&format!("berth:ctr:{}:web\"", cfg.bridge)).len(),
         1
     );
 
@@ -108,11 +108,11 @@ fn published_port_answers_on_loopback_host_address_containers_and_another_host()
 
     // Teardown removes exactly this container's rules; the port stops answering.
     net.manager.detach(&cfg.name, "web").unwrap();
-    assert!(nft_rules_with(&format!("berth:ctr:{}:web\"", cfg.name)).is_empty());
+    assert!(nft_rules_with(&format!("berth:ctr:{}:web\"", cfg.bridge)).is_empty());
     assert!(fetch(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_err());
     net.manager.detach(&cfg.name, "client").unwrap();
     net.manager.remove_network(&cfg.name).unwrap();
-    assert!(nft_rules_with(&format!("berth:net:{}\"", cfg.name)).is_empty());
+    assert!(nft_rules_with(&format!("berth:net:{}\"", cfg.bridge)).is_empty());
     // The bridge left berth's set (or the whole table went with the last network).
     let set = std::process::Command::new("nft")
         .args(["list", "set", "ip", "berth", "bridges"])
@@ -199,7 +199,7 @@ fn fixed_ports_ranges_udp_and_conflicts() {
         format!("Bind for 0.0.0.0:{base} failed: port is already allocated")
     );
     assert_eq!(other.ip(&["-o", "link"]).lines().count(), 1);
-    assert!(nft_rules_with(&format!("berth:ctr:{}:again\"", cfg.name)).is_empty());
+    assert!(nft_rules_with(&format!("berth:ctr:{}:again\"", cfg.bridge)).is_empty());
     // A port a host process holds is refused too.
     let held = std::net::TcpListener::bind(("0.0.0.0", 0)).unwrap();
     let held_port = held.local_addr().unwrap().port();
@@ -223,7 +223,7 @@ fn fixed_ports_ranges_udp_and_conflicts() {
     assert_eq!(net.manager.endpoints(&cfg.name).unwrap().len(), 1);
 
     net.manager.detach(&cfg.name, "ranged").unwrap();
-    assert!(nft_rules_with(&format!("berth:ctr:{}:ranged\"", cfg.name)).is_empty());
+    assert!(nft_rules_with(&format!("berth:ctr:{}:ranged\"", cfg.bridge)).is_empty());
 }
 
 #[test]
@@ -324,7 +324,7 @@ fn internal_network_has_no_way_out() {
         "an internal container reached another network"
     );
     net.manager.detach(&open.name, "web").unwrap();
-    assert!(nft_rules_with(&format!("berth:ctr:{}:unpublished\"", internal.name)).is_empty());
+    assert!(nft_rules_with(&format!("berth:ctr:{}:unpublished\"", internal.bridge)).is_empty());
     // Leaving the bridge is dropped: a second host beyond the host is unreachable.
     let other = OtherHost::new();
     let _srv = other.ns.serve(80);
@@ -349,7 +349,7 @@ fn internal_network_has_no_way_out() {
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, ep.ports[0].host_port);
     assert!(fetch(addr).unwrap().starts_with(&srv.name));
     net.manager.detach(&open.name, "web").unwrap();
-    assert!(nft_rules_with(&format!("berth:ctr:{}:web\"", open.name)).is_empty());
+    assert!(nft_rules_with(&format!("berth:ctr:{}:web\"", open.bridge)).is_empty());
 }
 
 #[test]
@@ -369,11 +369,11 @@ fn restore_rebuilds_lost_rules_without_duplicates() {
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, ep.ports[0].host_port);
     assert!(fetch(addr).is_ok());
     let owned = |c: &str| nft_rules_with(&format!("{c}\""));
-    let net_rules = owned(&format!("berth:net:{}", cfg.name)).len();
-    let ctr_rules = owned(&format!("berth:ctr:{}:web", cfg.name)).len();
+    let net_rules = owned(&format!("berth:net:{}", cfg.bridge)).len();
+    let ctr_rules = owned(&format!("berth:ctr:{}:web", cfg.bridge)).len();
     // Lose this network's rules (only this test's own: the table is shared).
-    let mut lost = nft_rules_with(&format!("berth:net:{}\"", cfg.name));
-    lost.extend(nft_rules_with(&format!("berth:ctr:{}:", cfg.name)));
+    let mut lost = nft_rules_with(&format!("berth:net:{}\"", cfg.bridge));
+    lost.extend(nft_rules_with(&format!("berth:ctr:{}:", cfg.bridge)));
     for line in lost {
         let handle = line.rsplit("# handle ").next().unwrap().trim().to_string();
         for chain in [
@@ -389,15 +389,15 @@ fn restore_rebuilds_lost_rules_without_duplicates() {
                 .output();
         }
     }
-    assert!(owned(&format!("berth:ctr:{}:web", cfg.name)).is_empty());
+    assert!(owned(&format!("berth:ctr:{}:web", cfg.bridge)).is_empty());
     assert!(fetch(addr).is_err(), "the port answered without its rule");
     net.manager.restore().unwrap();
     assert!(fetch(addr).is_ok(), "restore did not bring the port back");
     // Restoring again changes nothing.
     net.manager.restore().unwrap();
-    assert_eq!(owned(&format!("berth:net:{}", cfg.name)).len(), net_rules);
+    assert_eq!(owned(&format!("berth:net:{}", cfg.bridge)).len(), net_rules);
     assert_eq!(
-        owned(&format!("berth:ctr:{}:web", cfg.name)).len(),
+        owned(&format!("berth:ctr:{}:web", cfg.bridge)).len(),
         ctr_rules
     );
 }

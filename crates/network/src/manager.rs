@@ -301,12 +301,12 @@ impl Manager {
         };
         let mut rest = || -> Result<()> {
             self.firewall
-                .add_ports(network, opts.container, ip, &endpoint.ports)?;
+                .add_ports(&state.config.bridge, opts.container, ip, &endpoint.ports)?;
             state
                 .endpoints
                 .insert(opts.container.to_string(), endpoint.clone());
             self.store.save(&lock, &state, false).inspect_err(|_| {
-                let _ = self.firewall.remove_ports(network, opts.container);
+                let _ = self.firewall.remove_ports(&state.config.bridge, opts.container);
             })
         };
         rest().inspect_err(|_| {
@@ -326,7 +326,7 @@ impl Manager {
             )));
         };
         if !endpoint.ports.is_empty() {
-            self.firewall.remove_ports(network, container)?;
+            self.firewall.remove_ports(&state.config.bridge, container)?;
         }
         let mut nl = Netlink::open().map_err(|e| Error::io("open netlink socket", e))?;
         veth::detach(&mut nl, &endpoint.host_veth)?;
@@ -346,9 +346,9 @@ impl Manager {
             self.firewall.add_network(&state.config)?;
             for ep in state.endpoints.values().filter(|ep| !ep.ports.is_empty()) {
                 self.firewall
-                    .remove_ports(&state.config.name, &ep.container)?;
+                    .remove_ports(&state.config.bridge, &ep.container)?;
                 self.firewall
-                    .add_ports(&state.config.name, &ep.container, ep.ip, &ep.ports)?;
+                    .add_ports(&state.config.bridge, &ep.container, ep.ip, &ep.ports)?;
             }
         }
         Ok(())

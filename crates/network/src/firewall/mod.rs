@@ -21,14 +21,17 @@ pub trait Firewall: Send + Sync {
     fn add_network(&self, network: &NetworkConfig) -> Result<()>;
     /// Removes everything `add_network` and `add_ports` installed for the network.
     fn remove_network(&self, network: &NetworkConfig) -> Result<()>;
-    /// Publishes `ports` (host ports already chosen) to `container` at address `ip`.
+    /// Publishes `ports` (host ports already chosen) to `container` at address `ip` on
+    /// the network whose Linux bridge is `bridge`. Rules are owned by bridge names, which
+    /// are unique on the host, not by network names, which each berth root (and every
+    /// root's default network `bridge`) may repeat.
     fn add_ports(
         &self,
-        network: &str,
+        bridge: &str,
         container: &str,
         ip: Ipv4Addr,
         ports: &[PortMapping],
     ) -> Result<()>;
-    /// Removes the rules `add_ports` installed for `container` on `network`.
-    fn remove_ports(&self, network: &str, container: &str) -> Result<()>;
+    /// Removes the rules `add_ports` installed for `container` on `bridge`'s network.
+    fn remove_ports(&self, bridge: &str, container: &str) -> Result<()>;
 }

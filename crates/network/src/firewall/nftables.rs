@@ -20,9 +20,11 @@
 //! is in. `route_localnet` would also let a container send to the host's loopback
 //! services (CVE-2020-8558), which is what the `guard` chain's rule prevents.
 //!
-//! Every rule carries a comment naming its owner (`berth:base`, `berth:net:NAME`,
-//! `berth:ctr:NAME:CONTAINER`); teardown lists the table and deletes exactly the rules
-//! with the owner's comment, in one atomic batch.
+//! Every rule carries a comment naming its owner (`berth:base`, `berth:net:BRIDGE`,
+//! `berth:ctr:BRIDGE:CONTAINER`); teardown lists the table and deletes exactly the rules
+//! with the owner's comment, in one atomic batch. Owners are bridge names, unique on the
+//! host, not network names: every berth root has a network `bridge`, and two roots may
+//! both have a `front`, all sharing this one table.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -156,7 +158,7 @@ impl Firewall for Nftables {
     fn add_network(&self, network: &NetworkConfig) -> Result<()> {
         let _lock = self.lock()?;
         // Re-adding a network (a restarted engine restoring its rules) replaces its rules.
-        let owner = format!("berth:net:{}", network.name);
+        let owner = format!("berth:net:{}", network.bridge);
         let mut commands = structure_commands();
         match self.list()? {
             None => commands.extend(base_commands()),
@@ -177,7 +179,7 @@ impl Firewall for Nftables {
 
     fn add_ports(
         &self,
-        network: &str,
+        bridge: &str,
         container: &str,
         ip: Ipv4Addr,
         ports: &[PortMapping],
@@ -186,15 +188,15 @@ impl Firewall for Nftables {
             return Ok(());
         }
         let _lock = self.lock()?;
-        self.apply(port_commands(network, container, ip, ports))
+        self.apply(port_commands(bridge, container, ip, ports))
     }
 
-    fn remove_ports(&self, network: &str, container: &str) -> Result<()> {
+    fn remove_ports(&self, bridge: &str, container: &str) -> Result<()> {
         let _lock = self.lock()?;
         let Some(objects) = self.list()? else {
             return Ok(());
         };
-        let owner = format!("berth:ctr:{network}:{container}");
+        let owner = format!("berth:ctr:{bridge}:{container}");
         self.apply(delete_rules(&objects, |c| c == owner))
     }
 }
@@ -232,8 +234,8 @@ fn delete_rules(objects: &[Value], owned: impl Fn(&str) -> bool) -> Vec<Value> {
 /// containers' rules and its bridge's set element, or, when no other network has rules
 /// left, the whole table.
 fn teardown_commands(objects: &[Value], network: &NetworkConfig) -> Vec<Value> {
-    let owner = format!("berth:net:{}", network.name);
-    let containers = format!("berth:ctr:{}:", network.name);
+    let owner = format!("berth:net:{}", network.bridge);
+    let containers = format!("berth:ctr:{}:", network.bridge);
     let mut commands = delete_rules(objects, |c| c == owner || c.starts_with(&containers));
     let remaining = rules(objects).filter(|(_, c)| *c != BASE).count();
     if remaining == commands.len() {
@@ -328,7 +330,7 @@ fn base_commands() -> Vec<Value> {
 
 /// A network's own rules (see the module documentation).
 fn network_commands(net: &NetworkConfig) -> Vec<Value> {
-    let owner = format!("berth:net:{}", net.name);
+    let owner = format!("berth:net:{}", net.bridge);
     let br = json!(net.bridge);
     let masq = json!({ "masquerade": null });
     let drop = json!({ "drop": null });
@@ -409,12 +411,12 @@ fn network_commands(net: &NetworkConfig) -> Vec<Value> {
 
 /// One DNAT rule per published port.
 fn port_commands(
-    network: &str,
+    bridge: &str,
     container: &str,
     ip: Ipv4Addr,
     ports: &[PortMapping],
 ) -> Vec<Value> {
-    let owner = format!("berth:ctr:{network}:{container}");
+    let owner = format!("berth:ctr:{bridge}:{container}");
     ports
         .iter()
         .map(|p| {
@@ -466,7 +468,7 @@ mod tests {
     #[test]
     fn network_rules_are_owned_and_internal_networks_do_not_masquerade() {
         let open = network_commands(&net(false));
-        assert!(comments(&open).iter().all(|c| *c == "berth:net:front"));
+        assert!(comments(&open).iter().all(|c| *c == "berth:net:br-front"));
         let masq_out = |cmds: &[Value]| {
             cmds.iter().any(|c| {
                 c["add"]["rule"]["chain"] == "postrouting"
@@ -504,10 +506,10 @@ mod tests {
                 protocol: Protocol::Udp,
             },
         ];
-        let cmds = port_commands("front", "c1", "10.5.0.2".parse().unwrap(), &ports);
+        let cmds = port_commands("br-front", "c1", "10.5.0.2".parse().unwrap(), &ports);
         assert_eq!(
             comments(&cmds),
-            ["berth:ctr:front:c1", "berth:ctr:front:c1"]
+            ["berth:ctr:br-front:c1", "berth:ctr:br-front:c1"]
         );
         let r0 = &cmds[0]["add"]["rule"]["expr"];
         assert_eq!(r0[0]["match"]["right"], "127.0.0.1");
@@ -524,15 +526,15 @@ mod tests {
         let mut listing: Vec<Value> = vec![
             json!({ "set": { "name": "bridges", "elem": ["br-front", "br-back"] } }),
             json!({ "rule": { "chain": "prerouting", "handle": 2, "comment": "berth:base" } }),
-            json!({ "rule": { "chain": "postrouting", "handle": 9, "comment": "berth:net:front" } }),
-            json!({ "rule": { "chain": "published", "handle": 10, "comment": "berth:ctr:front:c1" } }),
+            json!({ "rule": { "chain": "postrouting", "handle": 9, "comment": "berth:net:br-front" } }),
+            json!({ "rule": { "chain": "published", "handle": 10, "comment": "berth:ctr:br-front:c1" } }),
         ];
         let last = teardown_commands(&listing, &front);
         assert_eq!(
             last,
             vec![json!({ "delete": { "table": { "family": "ip", "name": "berth" } } })]
         );
-        listing.push(json!({ "rule": { "chain": "postrouting", "handle": 11, "comment": "berth:net:back" } }));
+        listing.push(json!({ "rule": { "chain": "postrouting", "handle": 11, "comment": "berth:net:br-back" } }));
         let one_of_two = teardown_commands(&listing, &front);
         let handles: Vec<&Value> = one_of_two
             .iter()
@@ -547,14 +549,35 @@ mod tests {
     }
 
     #[test]
+    fn networks_of_the_same_name_in_two_roots_are_torn_down_apart() {
+        // Every root has a default network `bridge`; rules are owned by bridge names.
+        let mut a = net(false);
+        a.name = "bridge".into();
+        a.bridge = "berth-aaaa".into();
+        let mut b = a.clone();
+        b.bridge = "berth-bbbb".into();
+        assert_ne!(comments(&network_commands(&a)), comments(&network_commands(&b)));
+        let listing: Vec<Value> = vec![
+            json!({ "set": { "name": "bridges", "elem": ["berth-aaaa", "berth-bbbb"] } }),
+            json!({ "rule": { "chain": "prerouting", "handle": 2, "comment": "berth:base" } }),
+            json!({ "rule": { "chain": "postrouting", "handle": 3, "comment": "berth:net:berth-aaaa" } }),
+            json!({ "rule": { "chain": "postrouting", "handle": 4, "comment": "berth:net:berth-bbbb" } }),
+            json!({ "rule": { "chain": "published", "handle": 5, "comment": "berth:ctr:berth-bbbb:c1" } }),
+        ];
+        let teardown = teardown_commands(&listing, &a);
+        assert_eq!(teardown.len(), 2, "a's rule and set element only: {teardown:?}");
+        assert_eq!(teardown[0]["delete"]["rule"]["handle"], 3);
+    }
+
+    #[test]
     fn teardown_deletes_only_the_owners_rules() {
         let listing: Vec<Value> = vec![
-            json!({ "rule": { "chain": "published", "handle": 7, "comment": "berth:ctr:front:c1" } }),
-            json!({ "rule": { "chain": "published", "handle": 8, "comment": "berth:ctr:front:c10" } }),
-            json!({ "rule": { "chain": "postrouting", "handle": 9, "comment": "berth:net:front" } }),
+            json!({ "rule": { "chain": "published", "handle": 7, "comment": "berth:ctr:br-front:c1" } }),
+            json!({ "rule": { "chain": "published", "handle": 8, "comment": "berth:ctr:br-front:c10" } }),
+            json!({ "rule": { "chain": "postrouting", "handle": 9, "comment": "berth:net:br-front" } }),
             json!({ "rule": { "chain": "prerouting", "handle": 2, "comment": "berth:base" } }),
         ];
-        let del = delete_rules(&listing, |c| c == "berth:ctr:front:c1");
+        let del = delete_rules(&listing, |c| c == "berth:ctr:br-front:c1");
         assert_eq!(del.len(), 1);
         assert_eq!(del[0]["delete"]["rule"]["handle"], 7);
     }
