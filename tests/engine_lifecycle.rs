@@ -482,21 +482,8 @@ fn state_is_reconciled_after_a_simulated_reboot_and_a_killed_cli() {
     // The CLI killed in the middle of `run -d`: whatever it left, the next
     // commands understand it and rm cleans it.
     for delay_ms in [0u64, 5, 20, 60] {
-        let mut cli = b
-            .cmd(&["run", "-d", "--name", "interrupted", IMAGE, "sleep", "1000"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = cli.kill();
-        let _ = cli.wait();
-        let rows = b.ps();
-        assert!(rows.len() <= 1, "{rows:?}");
-        if !rows.is_empty() {
-            b.run(&["rm", "-f", "interrupted"]).ok();
-        }
-        assert!(b.ps().is_empty());
+        kill_cli_after(&b, &["run", "-d", "--name", "interrupted", IMAGE, "sleep", "1000"], delay_ms);
+        finish_with_rm(&b, "interrupted");
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
@@ -1577,26 +1564,38 @@ fn rm_interrupted_by_a_killed_cli_is_finished_by_the_next() {
     };
     for delay_ms in [0u64, 2, 5, 10, 20, 40] {
         b.run(&["run", "-d", "--name", "victim", IMAGE, "sleep", "1000"]).ok();
-        let mut cli = b
-            .cmd(&["rm", "-f", "victim"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = cli.kill();
-        let _ = cli.wait();
+        kill_cli_after(&b, &["rm", "-f", "victim"], delay_ms);
         // Whatever that rm left, the next commands understand it: the container is
         // listed or gone, a second rm -f finishes it, and its name is free again.
-        let rows = b.ps();
-        assert!(rows.len() <= 1, "{rows:?}");
-        if !rows.is_empty() {
-            b.run(&["rm", "-f", "victim"]).ok();
-        }
-        assert!(b.ps().is_empty(), "after {delay_ms} ms: {:?}", b.ps());
+        finish_with_rm(&b, "victim");
         b.eventually(5, "the container's processes to go", || procs().is_empty());
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
     assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
+}
+
+/// Runs `berth ARGS` and kills it (SIGKILL) after `delay_ms`, wherever it is.
+fn kill_cli_after(b: &Berth, args: &[&str], delay_ms: u64) {
+    let mut cli = b
+        .cmd(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(delay_ms));
+    let _ = cli.kill();
+    let _ = cli.wait();
+}
+
+/// After an interrupted command: container `name` is listed or gone, never half there,
+/// and `rm -f` removes whatever is left.
+#[track_caller]
+fn finish_with_rm(b: &Berth, name: &str) {
+    let rows = b.ps();
+    assert!(rows.len() <= 1, "{rows:?}");
+    if !rows.is_empty() {
+        b.run(&["rm", "-f", name]).ok();
+    }
+    assert!(b.ps().is_empty(), "{:?}", b.ps());
 }
