@@ -1,6 +1,6 @@
 //! `start`: releases a created container's init into exec.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -10,7 +10,7 @@ use super::Runtime;
 use crate::error::{Error, Result, sys};
 use crate::explain::step;
 use crate::hooks::{self, Kind};
-use crate::state::{EXEC_FIFO, Status};
+use crate::state::{EXEC_FIFO, Saved, Status};
 
 impl Runtime {
     /// Starts a created container: opens its exec fifo, which unblocks init, and
@@ -40,22 +40,10 @@ impl Runtime {
         step(
             || "read exec.fifo (init's go-ahead)".into(),
             || -> Result<()> {
-                loop {
-                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                    let n = poll(&mut fds, PollTimeout::from(100u16)).map_err(sys("poll exec fifo"))?;
-                    if n > 0 {
-                        let mut b = [0u8; 1];
-                        match nix::unistd::read(&fd, &mut b) {
-                            Ok(1) => return Ok(()),
-                            Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}
-                            Err(e) => return Err(sys("read exec fifo")(e)),
-                        }
-                    }
-                    if !s.alive() {
-                        return Err(Error::WrongState(
-                            "cannot start a container that has stopped".into(),
-                        ));
-                    }
+                if read_fifo(fd.as_fd(), &s, &mut [0u8; 1], |n| n == 1)? {
+                    Ok(())
+                } else {
+                    Err(Error::WrongState("cannot start a container that has stopped".into()))
                 }
             },
         )?;
@@ -65,28 +53,31 @@ impl Runtime {
             // says the container's process is executed, as poststart needs.
             step(
                 || "wait for exec.fifo's end of file (init executed)".into(),
-                || -> Result<()> {
-                    loop {
-                        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                        let n = poll(&mut fds, PollTimeout::from(100u16)).map_err(sys("poll exec fifo"))?;
-                        if n > 0 {
-                            let mut b = [0u8; 16];
-                            match nix::unistd::read(&fd, &mut b) {
-                                Ok(0) => return Ok(()),
-                                Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}
-                                Err(e) => return Err(sys("read exec fifo")(e)),
-                            }
-                        }
-                        if !s.alive() {
-                            return Ok(());
-                        }
-                    }
-                },
+                || read_fifo(fd.as_fd(), &s, &mut [0u8; 16], |n| n == 0).map(drop),
             )?;
             let spec = crate::spec::load(&s.bundle)?;
             let state = hooks::state_json(id, "running", s.pid, &s.bundle, &spec);
             hooks::run_warn(&spec, Kind::Poststart, &state);
         }
         Ok(())
+    }
+}
+
+/// Polls the non-blocking exec fifo `fd` and reads it into `buf` until a read's
+/// length is one `done` accepts (true), or init has died (false).
+fn read_fifo(fd: BorrowedFd<'_>, s: &Saved, buf: &mut [u8], done: impl Fn(usize) -> bool) -> Result<bool> {
+    loop {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let n = poll(&mut fds, PollTimeout::from(100u16)).map_err(sys("poll exec fifo"))?;
+        if n > 0 {
+            match nix::unistd::read(fd, buf) {
+                Ok(n) if done(n) => return Ok(true),
+                Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}
+                Err(e) => return Err(sys("read exec fifo")(e)),
+            }
+        }
+        if !s.alive() {
+            return Ok(false);
+        }
     }
 }
