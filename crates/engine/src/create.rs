@@ -8,7 +8,7 @@ use berth_image::snapshot::Snapshotter;
 
 use crate::error::{Error, Result, io};
 use crate::options::{CreateOptions, VolumeSpec, merge_env, parse_volume};
-use crate::record::{Config, Container, HostConfig, MountPoint, State, Status, ZERO_TIME, now};
+use crate::record::{Config, Container, HostConfig, MountPoint, State, now};
 use crate::{Engine, names};
 
 /// The label the engine puts on a container's snapshot.
@@ -427,23 +427,7 @@ impl Engine {
                 init: o.init,
             },
             mounts,
-            state: State {
-                status: Status::Created,
-                pid: 0,
-                exit_code: 0,
-                error: String::new(),
-                started_at: ZERO_TIME.into(),
-                finished_at: ZERO_TIME.into(),
-                monitor_pid: 0,
-                monitor_start: 0,
-                oom_killed: false,
-                restart_count: 0,
-                manual_stop: false,
-                paused: false,
-                health: None,
-                endpoint: None,
-                endpoints: Default::default(),
-            },
+            state: State::created(),
         };
         std::fs::create_dir(&dir).map_err(io(format!("create {}", dir.display())))?;
         let undo = |e: Error| {

@@ -95,6 +95,27 @@ pub struct State {
 }
 
 impl State {
+    /// The state of a container just created, never started.
+    pub fn created() -> State {
+        State {
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            monitor_pid: 0,
+            monitor_start: 0,
+            oom_killed: false,
+            restart_count: 0,
+            manual_stop: false,
+            paused: false,
+            health: None,
+            endpoint: None,
+            endpoints: BTreeMap::new(),
+        }
+    }
+
     /// Forgets the endpoints of a run that ended.
     pub fn clear_endpoints(&mut self) {
         self.endpoint = None;
@@ -636,23 +657,7 @@ mod tests {
             config: Config::default(),
             host: HostConfig::default(),
             mounts: vec![],
-            state: State {
-                status: Status::Created,
-                pid: 0,
-                exit_code: 0,
-                error: String::new(),
-                started_at: ZERO_TIME.into(),
-                finished_at: ZERO_TIME.into(),
-                monitor_pid: 0,
-                monitor_start: 0,
-                oom_killed: false,
-                restart_count: 0,
-                manual_stop: false,
-                paused: false,
-                health: None,
-                endpoint: None,
-                endpoints: BTreeMap::new(),
-            },
+            state: State::created(),
         }
     }
 

@@ -314,23 +314,16 @@ mod tests {
                 mode: "ro".into(),
                 anonymous: false,
             }],
-            state: State {
-                status: Status::Created,
-                pid: 0,
-                exit_code: 0,
-                error: String::new(),
-                started_at: ZERO_TIME.into(),
-                finished_at: ZERO_TIME.into(),
-                monitor_pid: 0,
-                monitor_start: 0,
-                oom_killed: false,
-                restart_count: 0,
-                manual_stop: false,
-                paused: false,
-                health: None,
-                endpoint: None,
-                endpoints: Default::default(),
-            },
+            state: State::created(),
+        }
+    }
+
+    fn paths(init: Option<std::path::PathBuf>) -> Paths<'static> {
+        Paths {
+            rootfs: Path::new("/r"),
+            dir: Path::new("/d"),
+            shared_pid: Default::default(),
+            init,
         }
     }
 
@@ -342,17 +335,7 @@ mod tests {
             gid: 1000,
             additional_gids: vec![5],
         };
-        let v = generate(
-            &c,
-            &u,
-            &Paths {
-                rootfs: Path::new("/r"),
-                dir: Path::new("/d"),
-                shared_pid: Default::default(),
-                init: None,
-            },
-        )
-        .unwrap();
+        let v = generate(&c, &u, &paths(None)).unwrap();
         assert_eq!(v["process"]["args"], json!(["sh", "-c", "exit 7"]));
         assert_eq!(
             v["process"]["env"],
@@ -438,17 +421,7 @@ mod tests {
         let mut c = container();
         c.host.network_mode = "host".into();
         let u = ExecUser::default();
-        let v = generate(
-            &c,
-            &u,
-            &Paths {
-                rootfs: Path::new("/r"),
-                dir: Path::new("/d"),
-                shared_pid: Default::default(),
-                init: None,
-            },
-        )
-        .unwrap();
+        let v = generate(&c, &u, &paths(None)).unwrap();
         assert!(
             !v["linux"]["namespaces"]
                 .as_array()
