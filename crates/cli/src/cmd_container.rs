@@ -14,7 +14,7 @@ use berth_network::DEFAULT_NETWORK;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::template::{Template, tabwrite};
+use crate::template::{Template, inspect_template, print_docs, tabwrite};
 use crate::units::{human_duration, since};
 use crate::{CmdResult, Fail};
 
@@ -1924,10 +1924,7 @@ fn network_settings(eng: &Engine, c: &Container) -> Value {
 }
 
 fn inspect(eng: &Engine, a: InspectArgs) -> CmdResult {
-    let tmpl = match a.format.as_deref() {
-        Some("json") | None => None,
-        Some(f) => Some(Template::parse(f).map_err(Fail::usage)?),
-    };
+    let tmpl = inspect_template(a.format.as_deref())?;
     let mut docs = Vec::new();
     let mut failed = false;
     for n in &a.containers {
@@ -1939,17 +1936,7 @@ fn inspect(eng: &Engine, a: InspectArgs) -> CmdResult {
             }
         }
     }
-    match tmpl {
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&docs).unwrap_or_default()
-        ),
-        Some(t) => {
-            for d in &docs {
-                println!("{}", t.render(d).map_err(Fail::usage)?);
-            }
-        }
-    }
+    print_docs(tmpl.as_ref(), &docs)?;
     crate::fail_if(failed)
 }
 

@@ -5,7 +5,7 @@ use berth_network::{DEFAULT_NETWORK, NetworkConfig, NetworkOptions};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::template::{Template, tabwrite};
+use crate::template::{Template, inspect_template, print_docs, tabwrite};
 use crate::{CmdResult, Fail};
 
 /// The driver option naming a network's Linux bridge, as Docker spells it.
@@ -354,10 +354,7 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             Ok(())
         }
         NetworkCmd::Inspect(a) => {
-            let tmpl = match a.format.as_deref() {
-                Some("json") | None => None,
-                Some(f) => Some(Template::parse(f).map_err(Fail::usage)?),
-            };
+            let tmpl = inspect_template(a.format.as_deref())?;
             let mut docs = Vec::new();
             let mut failed = false;
             for n in &a.networks {
@@ -380,17 +377,7 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
                     }
                 }
             }
-            match tmpl {
-                None => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&docs).unwrap_or_default()
-                ),
-                Some(t) => {
-                    for d in &docs {
-                        println!("{}", t.render(d).map_err(Fail::usage)?);
-                    }
-                }
-            }
+            print_docs(tmpl.as_ref(), &docs)?;
             crate::fail_if(failed)
         }
         NetworkCmd::Rm(a) => {

@@ -4,7 +4,7 @@ use berth_engine::Engine;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::template::{Template, tabwrite};
+use crate::template::{Template, inspect_template, print_docs, tabwrite};
 use crate::{CmdResult, Fail};
 
 /// `berth volume ...`.
@@ -126,10 +126,7 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
             Ok(())
         }
         VolumeCmd::Inspect(a) => {
-            let tmpl = match a.format.as_deref() {
-                Some("json") | None => None,
-                Some(f) => Some(Template::parse(f).map_err(Fail::usage)?),
-            };
+            let tmpl = inspect_template(a.format.as_deref())?;
             let mut docs = Vec::new();
             let mut failed = false;
             for n in &a.volumes {
@@ -141,17 +138,7 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
                     }
                 }
             }
-            match tmpl {
-                None => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&docs).unwrap_or_default()
-                ),
-                Some(t) => {
-                    for d in &docs {
-                        println!("{}", t.render(d).map_err(Fail::usage)?);
-                    }
-                }
-            }
+            print_docs(tmpl.as_ref(), &docs)?;
             crate::fail_if(failed)
         }
         VolumeCmd::Prune(a) => {

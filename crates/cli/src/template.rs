@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::{CmdResult, Fail};
+
 /// A parsed format.
 #[derive(Debug)]
 pub struct Template {
@@ -112,6 +114,28 @@ impl Template {
         }
         out
     }
+}
+
+/// An `inspect --format`: `None` for docker's JSON array (no format, or `json`).
+pub fn inspect_template(format: Option<&str>) -> Result<Option<Template>, Fail> {
+    match format {
+        Some("json") | None => Ok(None),
+        Some(f) => Ok(Some(Template::parse(f).map_err(Fail::usage)?)),
+    }
+}
+
+/// Prints an inspect command's `docs`: one indented JSON array, or each document
+/// through `tmpl`, a line each.
+pub fn print_docs(tmpl: Option<&Template>, docs: &[Value]) -> CmdResult {
+    match tmpl {
+        None => println!("{}", serde_json::to_string_pretty(docs).unwrap_or_default()),
+        Some(t) => {
+            for d in docs {
+                println!("{}", t.render(d).map_err(Fail::usage)?);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Prints a value as Go's fmt does with %v.
