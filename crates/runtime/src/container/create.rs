@@ -385,20 +385,21 @@ fn unified_only() -> bool {
 /// but takes the same lock. Only for v1 and hybrid hosts; on v2 the container is
 /// born in its cgroup and no migration happens.
 fn prime_migration_lock() {
-    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else {
+    let Ok(own) = cgroups::detect::OwnCgroups::read() else {
         return;
     };
-    let target = text.lines().find_map(|l| {
-        let mut f = l.splitn(3, ':');
-        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
-        let dir = match ctrls {
-            "" => "unified",
-            c if c.starts_with("name=") => return None,
-            c => c,
-        };
-        let p = Path::new("/sys/fs/cgroup").join(dir).join(path.trim_start_matches('/')).join("cgroup.procs");
-        p.exists().then_some(p)
-    });
+    // v1 hierarchies first, as /proc/self/cgroup lists them (named ones control
+    // nothing), then the hybrid host's unified one.
+    let dirs = own
+        .v1
+        .iter()
+        .filter(|(cs, _)| !cs.first().is_some_and(|c| c.starts_with("name=")))
+        .map(|(cs, path)| (cs.join(","), path))
+        .chain(own.v2.iter().map(|path| ("unified".to_string(), path)));
+    let target = dirs.map(|(dir, path)| {
+        Path::new("/sys/fs/cgroup").join(dir).join(path.trim_start_matches('/')).join("cgroup.procs")
+    })
+    .find(|p| p.exists());
     if let Some(p) = target {
         crate::explain::note(|| format!("prime the cgroup migration lock: write own pid > {} (background)", p.display()));
         let pid = std::process::id().to_string();
