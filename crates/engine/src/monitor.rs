@@ -224,7 +224,7 @@ fn monitor(
         .as_ref()
         .and_then(|i| berth_runtime::sys::window_size(i.as_raw_fd()));
     let started = create_and_start(engine, &rt, id, input, tty.then_some(size));
-    let (_, init) = match started {
+    let (c, init) = match started {
         Ok(v) => v,
         Err(e) => {
             let (message, code) = match &e {
@@ -264,13 +264,13 @@ fn monitor(
     sys::trim_heap();
     sys::release_unused_stack();
 
-    let c = engine.containers().load(id)?;
     let mut log = logs::Writer::open(
         &logs::path(&dir, id),
         c.host.log_max_size,
         c.host.log_max_file,
     )?;
     let policy = c.host.restart_policy.clone();
+    let cgroups_path = c.host.cgroups_path(id);
     let mut buf = vec![0u8; 16 * 1024];
     let mut init = init;
     let mut delay = Duration::from_millis(100);
@@ -307,10 +307,6 @@ fn monitor(
             &mut att,
         );
         let _ = log.flush();
-        let cgroups_path = record
-            .as_ref()
-            .map(|c| c.host.cgroups_path(id))
-            .unwrap_or_else(|| format!("{}/{id}", crate::record::DEFAULT_CGROUP_PARENT));
         let oom = oom_killed(&cgroups_path);
         let _ = rt.delete(id, true);
         let Ok(c) = engine.containers().load(id) else {
@@ -383,15 +379,10 @@ fn monitor(
     drop(held_stdin);
     att.close(engine, id);
     let _ = rootfs::unmount(&dir.join("rootfs"));
-    let auto_remove = engine
-        .containers()
-        .load(id)
-        .map(|c| c.host.auto_remove)
-        .unwrap_or(false);
-    if auto_remove {
+    let rec = engine.containers().load(id);
+    if rec.as_ref().is_ok_and(|c| c.host.auto_remove) {
         // Out of sight first, then the reply; the deletion follows, the network's
         // teardown first (deleting a veth waits for the kernel's grace periods).
-        let rec = engine.containers().load(id);
         let trash = engine.detach_stopped(id);
         send(sync, &Report::Exited { code });
         leave(&mut init);
