@@ -107,9 +107,7 @@ fn detached_container_ps_logs_exec_stop_rm() {
         "a stopped container's root is unmounted: {:?}",
         b.mounts()
     );
-    let r = b.run(&["exec", "ticker", "true"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("is not running"), "{}", r.stderr());
+    b.fails_with(&["exec", "ticker", "true"], 1, "is not running");
 
     // start again, kill, wait.
     b.run(&["start", "ticker"]).ok();
@@ -133,25 +131,16 @@ fn detached_container_ps_logs_exec_stop_rm() {
 
     // rm refuses a running container without -f.
     b.run(&["start", "ticker"]).ok();
-    let r = b.run(&["rm", "ticker"]);
-    assert_eq!(r.code(), 1);
-    assert!(
-        r.stderr()
-            .contains("container is running: stop the container before removing or force remove"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["rm", "ticker"],
+        1,
+        "container is running: stop the container before removing or force remove",
     );
     b.run(&["rm", "-f", "ticker"]).ok();
     assert!(b.ps().is_empty());
     assert!(!b.root().join("containers").join(&id).exists());
     assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    let r = b.run(&["rm", "ticker"]);
-    assert_eq!(r.code(), 1);
-    assert!(
-        r.stderr().contains("No such container: ticker"),
-        "{}",
-        r.stderr()
-    );
+    b.fails_with(&["rm", "ticker"], 1, "No such container: ticker");
 }
 
 #[test]
@@ -320,20 +309,15 @@ fn restart_policies_and_log_rotation() {
     assert_eq!(b.inspect("forever")["RestartCount"], count);
     assert_eq!(b.inspect("forever")["State"]["Status"], "exited");
 
-    let r = b.run(&["run", "--restart", "sometimes", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(
-        r.stderr().contains("invalid restart policy: sometimes"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "--restart", "sometimes", IMAGE, "true"],
+        125,
+        "invalid restart policy: sometimes",
     );
-    let r = b.run(&["run", "--rm", "--restart", "always", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(
-        r.stderr()
-            .contains("Conflicting options: --restart and --rm"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "--rm", "--restart", "always", IMAGE, "true"],
+        125,
+        "Conflicting options: --restart and --rm",
     );
 
     // Rotation: at most max-file files of about max-size each; logs reads them all.
@@ -429,9 +413,7 @@ fn pause_rename_top_restart_and_ps_filters() {
     // rename, top, restart
     b.run(&["rename", "frozen", "thawed"]).ok();
     assert_eq!(b.inspect("thawed")["Name"], "/thawed");
-    let r = b.run(&["rename", "thawed", "done3"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("is already in use"), "{}", r.stderr());
+    b.fails_with(&["rename", "thawed", "done3"], 1, "is already in use");
     let top = b.run(&["top", "thawed"]).ok();
     assert!(top.lines().next().unwrap().contains("PID"), "{top}");
     assert!(top.contains("sh -c while true"), "{top}");
@@ -534,13 +516,7 @@ fn terminals() {
     assert!(text.contains("got hello\r\n"), "{text:?}");
     drop(input);
     // -it without a terminal on stdin: Docker's refusal.
-    let r = b.run(&["run", "--rm", "-it", IMAGE, "true"]);
-    assert_eq!(r.code(), 1);
-    assert!(
-        r.stderr().contains("the input device is not a TTY"),
-        "{}",
-        r.stderr()
-    );
+    b.fails_with(&["run", "--rm", "-it", IMAGE, "true"], 1, "the input device is not a TTY");
     // -dit keeps a shell running on its pty.
     b.run(&["run", "-dit", "--name", "shell", IMAGE, "sh"]).ok();
     std::thread::sleep(Duration::from_millis(300));
@@ -881,13 +857,10 @@ fn cp_both_ways_stays_inside_the_root() {
         1
     );
     assert!(!out.join("s").exists());
-    let r = b.run(&["cp", "box:/no/such", out.to_str().unwrap()]);
-    assert_eq!(r.code(), 1);
-    assert!(
-        r.stderr()
-            .contains("Could not find the file /no/such in container box"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["cp", "box:/no/such", out.to_str().unwrap()],
+        1,
+        "Could not find the file /no/such in container box",
     );
 
     // A stopped container: its root is mounted for the copy, then unmounted.
@@ -1227,9 +1200,7 @@ fn logs_follow_and_kill_with_a_signal() {
     b.run(&["kill", "-s", "USR1", "trapper"]).ok();
     assert_eq!(b.run(&["wait", "trapper"]).ok(), "42\n");
     assert_eq!(b.run(&["logs", "trapper"]).ok(), "got-usr1\n");
-    let r = b.run(&["kill", "trapper"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("is not running"), "{}", r.stderr());
+    b.fails_with(&["kill", "trapper"], 1, "is not running");
     let r = b.run(&["kill", "-s", "NOPE", "talker"]);
     assert_ne!(r.code(), 0);
 }
@@ -1349,13 +1320,7 @@ fn commit_with_changes_author_and_message() {
     assert_eq!(hist.lines().next(), Some("with changes"), "{hist}");
     // An instruction commit does not take: refused, nothing made.
     let images = b.run(&["images", "-q"]).ok();
-    let r = b.run(&["commit", "-c", "RUN true", "src", "bad:v1"]);
-    assert_eq!(r.code(), 1, "{}", r.stderr());
-    assert!(
-        r.stderr().contains("not a valid change command"),
-        "{}",
-        r.stderr()
-    );
+    b.fails_with(&["commit", "-c", "RUN true", "src", "bad:v1"], 1, "not a valid change command");
     assert_eq!(b.run(&["images", "-q"]).ok(), images);
     // The container itself is unchanged and runs as before.
     b.run(&["start", "src"]).ok();

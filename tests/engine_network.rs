@@ -298,9 +298,11 @@ fn user_network_containers_reach_each_other_by_name() {
     ]);
     assert_eq!(r.code(), 0, "stdout: {} stderr: {}", r.stdout(), r.stderr());
     assert!(r.stdout().contains(&format!("inet {alpha}/")), "{}", r.stdout());
-    let r = b.run(&["run", "--rm", "--network", "container:alpha", "-p", "80", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("conflicting options: port publishing and the container type network mode"));
+    b.fails_with(
+        &["run", "--rm", "--network", "container:alpha", "-p", "80", IMAGE, "true"],
+        125,
+        "conflicting options: port publishing and the container type network mode",
+    );
 
     // --dns*: the embedded server stays the container's resolver on a user network;
     // without one the container's resolv.conf takes them as they are.
@@ -318,9 +320,11 @@ fn user_network_containers_reach_each_other_by_name() {
     ]);
     // (the host's options, if any, follow)
     assert!(r.ok().starts_with("nameserver 192.0.2.53\nsearch example.test\n"), "{}", r.stdout());
-    let r = b.run(&["run", "--rm", "--dns", "nope", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("nope is not an ip address"), "{}", r.stderr());
+    b.fails_with(
+        &["run", "--rm", "--dns", "nope", IMAGE, "true"],
+        125,
+        "nope is not an ip address",
+    );
     // Docker's refusals, nothing created.
     let outside = b.run(&["run", "--rm", "--network", "front", "--ip", "192.0.2.7", IMAGE, "true"]);
     assert_eq!(outside.code(), 125);
@@ -340,9 +344,7 @@ fn user_network_containers_reach_each_other_by_name() {
     // A `--rm` container's monitor leaves the network right after reporting the exit.
     b.eventually(5, "the --rm containers' veths to go", || ports_of(&bridge).len() == 1);
     let veths = ports_of(&bridge);
-    let r = b.run(&["network", "rm", "front"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("has active endpoints"), "{}", r.stderr());
+    b.fails_with(&["network", "rm", "front"], 1, "has active endpoints");
 
     assert_eq!(b.run(&["stop", "-t", "1", "alpha"]).code(), 0);
     assert!(!link_exists(&veths[0]), "stop left {} behind", veths[0]);
@@ -583,9 +585,7 @@ fn network_connect_and_disconnect_a_running_container() {
     refused(&["network", "connect", "host", "app"], "container cannot be disconnected from host network or connected to host network");
     refused(&["network", "connect", "none", "app"], "container cannot be connected to multiple networks with one of the networks in private (none) mode");
     refused(&["network", "connect", "back", "nobody"], "No such container: nobody");
-    let r = b.run(&["network", "rm", "back"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("has active endpoints"), "{}", r.stderr());
+    b.fails_with(&["network", "rm", "back"], 1, "has active endpoints");
     for (name, mode) in [("hh", "host"), ("nn", "none"), ("shared", "container:web")] {
         let r = b.run(&["run", "-d", "--name", name, "--network", mode, IMAGE, "sleep", "300"]);
         assert_eq!(r.code(), 0, "stderr: {}", r.stderr());
@@ -612,9 +612,11 @@ fn network_connect_and_disconnect_a_running_container() {
     refused(&["network", "disconnect", "back", "app"], &format!("container {app_id} is not connected to network back"));
     // Back on it, a second time, at an address of its choosing: eth1 again.
     let fixed = back.hosts().nth(49).unwrap();
-    let r = b.run(&["network", "connect", "--ip", "192.0.2.9", "back", "app"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("Invalid address 192.0.2.9: It does not belong to any of this network's subnets"), "{}", r.stderr());
+    b.fails_with(
+        &["network", "connect", "--ip", "192.0.2.9", "back", "app"],
+        1,
+        "Invalid address 192.0.2.9: It does not belong to any of this network's subnets",
+    );
     b.run(&["network", "connect", "--ip", &fixed.to_string(), "back", "app"]).ok();
     assert_eq!(address_in(b, "app", "eth1"), Some(fixed));
     let k = &b.inspect("app")["NetworkSettings"]["Networks"]["back"];
@@ -735,20 +737,20 @@ fn bad_network_input_leaves_nothing_half_configured() {
     let taken = b.run(&["port", "first", "80"]).ok();
     let taken_port = taken.trim().rsplit(':').next().unwrap().to_string();
     let publish = format!("{taken_port}:80");
-    let r = b.run(&["run", "-d", "--name", "second", "--network", "one", "-p", &publish, IMAGE, "sleep", "60"]);
-    assert_eq!(r.code(), 125, "{}", r.stderr());
-    assert!(
-        r.stderr().contains(&format!("Bind for 0.0.0.0:{taken_port} failed: port is already allocated")),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "-d", "--name", "second", "--network", "one", "-p", &publish, IMAGE, "sleep", "60"],
+        125,
+        &format!("Bind for 0.0.0.0:{taken_port} failed: port is already allocated"),
     );
     assert_eq!(ports_of(&bridge).len(), 1, "only first's veth: {:?}", ports_of(&bridge));
     b.run(&["rm", "-f", "first", "second"]).ok();
 
     // An unknown network: refused before anything is made.
-    let r = b.run(&["run", "--rm", "--network", "nope", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("network nope not found"), "{}", r.stderr());
+    b.fails_with(
+        &["run", "--rm", "--network", "nope", IMAGE, "true"],
+        125,
+        "network nope not found",
+    );
     assert!(b.ps().is_empty(), "{:?}", b.ps());
 
     assert_eq!(b.run(&["network", "rm", "one"]).ok(), "one\n");

@@ -138,9 +138,7 @@ fn named_volume_persists_across_containers() {
     // In use by a container (even stopped): refused.
     b.run(&["create", "--name", "user", "-v", "data:/d", IMAGE, "true"])
         .ok();
-    let r = b.run(&["volume", "rm", "data"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("volume is in use"), "{}", r.stderr());
+    b.fails_with(&["volume", "rm", "data"], 1, "volume is in use");
     b.run(&["rm", "user"]).ok();
     b.run(&["volume", "rm", "data"]).ok();
     assert_eq!(b.run(&["volume", "ls", "-q"]).ok(), "");
@@ -193,31 +191,23 @@ fn memory_pids_and_cpu_limits_are_seen_inside() {
 #[test]
 fn refused_runs_leave_nothing_behind() {
     let b = Berth::new("eng-refuse");
-    let r = b.run(&["run", "--rm", "-m", "4x", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(
-        r.stderr()
-            .contains("invalid argument \"4x\" for \"-m, --memory\" flag"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "--rm", "-m", "4x", IMAGE, "true"],
+        125,
+        "invalid argument \"4x\" for \"-m, --memory\" flag",
     );
     let r = b.run(&["run", "--rm", "--cpus", "abc", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
-    let r = b.run(&["run", "--rm", "no-such-image", "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(
-        r.stderr().contains("No such image: no-such-image:latest"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "--rm", "no-such-image", "true"],
+        125,
+        "No such image: no-such-image:latest",
     );
     b.run(&["create", "--name", "taken", IMAGE, "true"]).ok();
-    let r = b.run(&["run", "--name", "taken", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(
-        r.stderr()
-            .contains("Conflict. The container name \"/taken\" is already in use"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "--name", "taken", IMAGE, "true"],
+        125,
+        "Conflict. The container name \"/taken\" is already in use",
     );
     assert_eq!(b.ps().len(), 1, "{:?}", b.ps());
     b.run(&["rm", "taken"]).ok();
@@ -319,12 +309,10 @@ fn stdin_env_file_hosts_read_only_tmpfs_caps_seccomp_ulimits() {
         ])
         .ok();
     assert_eq!(out, "Seccomp:\t0\n");
-    let r = b.run(&["run", "--rm", "--ulimit", "bogus=1", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(
-        r.stderr().contains("invalid ulimit type: bogus"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "--rm", "--ulimit", "bogus=1", IMAGE, "true"],
+        125,
+        "invalid ulimit type: bogus",
     );
     let r = b.run(&["run", "--rm", "--cap-add", "NOT_A_CAP", IMAGE, "true"]);
     assert_eq!(r.code(), 125);
@@ -482,19 +470,10 @@ fn oom_kill_fork_bomb_and_more_resources() {
     } else {
         assert_eq!(out, "134217728\n512\n0\n1000000\n");
     }
-    let r = b.run(&[
-        "run",
-        "--rm",
-        "--sysctl",
-        "kernel.hostname=x",
-        IMAGE,
-        "true",
-    ]);
-    assert_eq!(r.code(), 125);
-    assert!(
-        r.stderr().contains("is not in a separate kernel namespace"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "--rm", "--sysctl", "kernel.hostname=x", IMAGE, "true"],
+        125,
+        "is not in a separate kernel namespace",
     );
     let r = b.run(&[
         "run",
@@ -564,19 +543,10 @@ fn host_and_container_namespaces() {
         ])
         .ok();
     assert_eq!(joined.trim(), owner_ipc.to_str().unwrap());
-    let r = b.run(&[
-        "run",
-        "--rm",
-        "--pid",
-        "container:nobody-here",
-        IMAGE,
-        "true",
-    ]);
-    assert_eq!(r.code(), 125);
-    assert!(
-        r.stderr().contains("No such container: nobody-here"),
-        "{}",
-        r.stderr()
+    b.fails_with(
+        &["run", "--rm", "--pid", "container:nobody-here", IMAGE, "true"],
+        125,
+        "No such container: nobody-here",
     );
 }
 
@@ -732,9 +702,7 @@ fn inspect_finds_any_kind_of_object() {
     assert_eq!(r.code(), 1);
     assert!(r.stderr().starts_with("unknown type: \"bogus\""), "{}", r.stderr());
     // The per-kind commands are as they were.
-    let r = b.run(&["container", "inspect", "data"]);
-    assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("No such container: data"), "{}", r.stderr());
+    b.fails_with(&["container", "inspect", "data"], 1, "No such container: data");
     let r = b.run(&["image", "inspect", "-f", "{{.Id}}", IMAGE]);
     assert!(r.ok().starts_with("sha256:"));
 }

@@ -155,6 +155,21 @@ impl Berth {
         run(&mut self.cmd(args))
     }
 
+    /// Runs `berth <args>`, asserts it exits `code` (not 0) with `needle` in its
+    /// stderr, and returns that stderr.
+    #[track_caller]
+    pub fn fails_with(&self, args: &[&str], code: i32, needle: &str) -> String {
+        let r = self.run(args);
+        let err = r.fails();
+        assert!(
+            r.code() == code && err.contains(needle),
+            "{}: exit {} (want {code}), stderr {err:?} (want it to contain {needle:?})",
+            r.what,
+            r.code()
+        );
+        err
+    }
+
     /// `ps -a --no-trunc --format '{{.ID}} {{.Names}} {{.State}}|{{.Status}}'` rows.
     pub fn ps(&self) -> Vec<String> {
         self.run(&[
