@@ -14,7 +14,7 @@ use berth_network::DEFAULT_NETWORK;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::template::{Template, inspect_template, print_docs, tabwrite};
+use crate::template::{inspect_template, print_docs, print_rows, tabwrite};
 use crate::units::{human_duration, since};
 use crate::{CmdResult, Fail};
 
@@ -1548,20 +1548,25 @@ fn ps(eng: &Engine, a: PsArgs) -> CmdResult {
         }
         return Ok(());
     }
-    let format = match a.format.as_deref() {
-        None | Some("") | Some("table") if a.size => {
-            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
-        }
-        None | Some("") | Some("table") => {
-            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-        }
-        Some("json") => "{{json .}}",
-        Some(f) => f,
+    let default = if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
-    let t = Template::parse(format).map_err(Fail::usage)?;
-    let mut text = String::new();
-    if t.table {
-        text.push_str(&t.header(&[
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            let mut row = ps_row(c, a.no_trunc);
+            if a.size {
+                row["Size"] = json!(size_text(eng, c));
+            }
+            row
+        })
+        .collect();
+    print_rows(
+        a.format.as_deref(),
+        default,
+        &[
             ("ID", "CONTAINER ID"),
             ("Image", "IMAGE"),
             ("Command", "COMMAND"),
@@ -1571,20 +1576,9 @@ fn ps(eng: &Engine, a: PsArgs) -> CmdResult {
             ("Ports", "PORTS"),
             ("Names", "NAMES"),
             ("Size", "SIZE"),
-        ]));
-        text.push('\n');
-    }
-    for c in &list {
-        let mut row = ps_row(c, a.no_trunc);
-        if a.size {
-            row["Size"] = json!(size_text(eng, c));
-        }
-        text.push_str(&t.render(&row).map_err(Fail::usage)?);
-        text.push('\n');
-    }
-    let out = if t.table { tabwrite(&text) } else { text };
-    print!("{out}");
-    Ok(())
+        ],
+        &rows,
+    )
 }
 
 /// Docker's fixed-width RFC3339Nano for `logs -t`: always nine fractional digits.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use berth_image::store::Image;
 use berth_image::{Reference, Store};
 
-use crate::template::{Template, tabwrite};
+use crate::template;
 use crate::units::{go_time, human_size, since};
 use crate::{CmdResult, Fail};
 
@@ -233,23 +233,7 @@ pub fn images(store: &Store, a: ImagesArgs) -> CmdResult {
 
 /// Prints `rows` through `--format` (or the default table).
 fn print_rows(format: Option<&str>, default: &str, rows: &[Value]) -> CmdResult {
-    let format = match format {
-        None | Some("") | Some("table") => default,
-        Some("json") => "{{json .}}",
-        Some(f) => f,
-    };
-    let t = Template::parse(format).map_err(Fail::usage)?;
-    let mut out = String::new();
-    if t.table {
-        out.push_str(&t.header(HEADERS));
-        out.push('\n');
-    }
-    for r in rows {
-        out.push_str(&t.render(r).map_err(Fail::usage)?);
-        out.push('\n');
-    }
-    print!("{}", if t.table { tabwrite(&out) } else { out });
-    Ok(())
+    template::print_rows(format, default, HEADERS, rows)
 }
 
 /// `history` flags.

@@ -5,7 +5,7 @@ use berth_network::{DEFAULT_NETWORK, NetworkConfig, NetworkOptions};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::template::{Template, inspect_template, print_docs, tabwrite};
+use crate::template::{inspect_template, print_docs, print_rows};
 use crate::{CmdResult, Fail};
 
 /// The driver option naming a network's Linux bridge, as Docker spells it.
@@ -319,39 +319,26 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
                 }
                 return Ok(());
             }
-            let format = match a.format.as_deref() {
-                None | Some("") | Some("table") => {
-                    "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-                }
-                Some("json") => "{{json .}}",
-                Some(f) => f,
-            };
-            let t = Template::parse(format).map_err(Fail::usage)?;
-            let mut text = String::new();
-            if t.table {
-                text.push_str(&t.header(&[
-                    ("ID", "NETWORK ID"),
-                    ("Name", "NAME"),
-                    ("Driver", "DRIVER"),
-                    ("Scope", "SCOPE"),
-                ]));
-                text.push('\n');
-            }
-            for (full, name, driver, internal, since) in &rows {
-                let row = json!({
-                    "ID": id(full),
-                    "Name": name,
-                    "Driver": driver,
-                    "Scope": "local",
-                    "IPv6": "false",
-                    "Internal": internal.to_string(),
-                    "CreatedAt": since,
-                });
-                text.push_str(&t.render(&row).map_err(Fail::usage)?);
-                text.push('\n');
-            }
-            print!("{}", if t.table { tabwrite(&text) } else { text });
-            Ok(())
+            let rows: Vec<Value> = rows
+                .iter()
+                .map(|(full, name, driver, internal, since)| {
+                    json!({
+                        "ID": id(full),
+                        "Name": name,
+                        "Driver": driver,
+                        "Scope": "local",
+                        "IPv6": "false",
+                        "Internal": internal.to_string(),
+                        "CreatedAt": since,
+                    })
+                })
+                .collect();
+            print_rows(
+                a.format.as_deref(),
+                "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+                &[("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER"), ("Scope", "SCOPE")],
+                &rows,
+            )
         }
         NetworkCmd::Inspect(a) => {
             let tmpl = inspect_template(a.format.as_deref())?;

@@ -4,7 +4,7 @@ use berth_engine::Engine;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::template::{Template, inspect_template, print_docs, tabwrite};
+use crate::template::{inspect_template, print_docs, print_rows};
 use crate::{CmdResult, Fail};
 
 /// `berth volume ...`.
@@ -107,23 +107,13 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
                 }
                 return Ok(());
             }
-            let format = match a.format.as_deref() {
-                None | Some("") | Some("table") => "table {{.Driver}}\t{{.Name}}",
-                Some("json") => "{{json .}}",
-                Some(f) => f,
-            };
-            let t = Template::parse(format).map_err(Fail::usage)?;
-            let mut text = String::new();
-            if t.table {
-                text.push_str(&t.header(&[("Driver", "DRIVER"), ("Name", "VOLUME NAME")]));
-                text.push('\n');
-            }
-            for v in &vols {
-                text.push_str(&t.render(&doc(v)).map_err(Fail::usage)?);
-                text.push('\n');
-            }
-            print!("{}", if t.table { tabwrite(&text) } else { text });
-            Ok(())
+            let rows: Vec<_> = vols.iter().map(doc).collect();
+            print_rows(
+                a.format.as_deref(),
+                "table {{.Driver}}\t{{.Name}}",
+                &[("Driver", "DRIVER"), ("Name", "VOLUME NAME")],
+                &rows,
+            )
         }
         VolumeCmd::Inspect(a) => {
             let tmpl = inspect_template(a.format.as_deref())?;

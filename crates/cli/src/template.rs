@@ -116,6 +116,34 @@ impl Template {
     }
 }
 
+/// Prints a listing's `rows` through `--format`: `default` (a `table` format) when
+/// none is given or it is `table`, one JSON object a line for `json`; a table gets a
+/// header from `headers` and aligned columns.
+pub fn print_rows(
+    format: Option<&str>,
+    default: &str,
+    headers: &[(&str, &str)],
+    rows: &[Value],
+) -> CmdResult {
+    let format = match format {
+        None | Some("") | Some("table") => default,
+        Some("json") => "{{json .}}",
+        Some(f) => f,
+    };
+    let t = Template::parse(format).map_err(Fail::usage)?;
+    let mut out = String::new();
+    if t.table {
+        out.push_str(&t.header(headers));
+        out.push('\n');
+    }
+    for r in rows {
+        out.push_str(&t.render(r).map_err(Fail::usage)?);
+        out.push('\n');
+    }
+    print!("{}", if t.table { tabwrite(&out) } else { out });
+    Ok(())
+}
+
 /// An `inspect --format`: `None` for docker's JSON array (no format, or `json`).
 pub fn inspect_template(format: Option<&str>) -> Result<Option<Template>, Fail> {
     match format {
