@@ -83,12 +83,12 @@ pub(crate) fn effective_resources(spec: &Spec) -> LinuxResources {
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     let mut devices = r.devices().clone().unwrap_or_default();
+    let own_rules = devices.len();
     devices.extend(spec::default_allowed_devices());
     // Devices the config creates in the container must also be usable, unless the
     // config's own rules already say how (docker --device /dev/x:r narrows access).
-    let own_rules = r.devices().clone().unwrap_or_default();
-    for d in spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default() {
-        if own_rules.iter().any(|rule| {
+    for d in spec.linux().iter().flat_map(|l| l.devices().iter().flatten()) {
+        if devices[..own_rules].iter().any(|rule| {
             rule.typ() == Some(d.typ()) && rule.major() == Some(d.major()) && rule.minor() == Some(d.minor())
         }) {
             continue;
