@@ -4,18 +4,9 @@
 
 use std::path::Path;
 
-use berth_engine::Engine;
 use berth_engine::boot::Action;
 
-use crate::{CmdResult, Fail};
-
-fn engine(root: &Path, state: &Path) -> Result<Engine, Fail> {
-    let exe = std::env::current_exe().map_err(|e| Fail {
-        code: 125,
-        message: format!("Error: cannot find berth's own executable: {e}"),
-    })?;
-    Ok(Engine::open(root, state, &exe)?)
-}
+use crate::CmdResult;
 
 /// Before any command: the boot reconciliation, if this boot has not had it. It
 /// never fails the command; containers that could not be brought back are named on
@@ -24,7 +15,7 @@ pub fn on_command(root: &Path, state: &Path) {
     if berth_engine::boot::done(state) {
         return;
     }
-    let Ok(eng) = engine(root, state) else { return };
+    let Ok(eng) = crate::open_engine(root, state) else { return };
     if let Ok(Some(report)) = eng.boot_once() {
         for (name, action) in report {
             if let Action::Failed(e) = action {
@@ -37,7 +28,7 @@ pub fn on_command(root: &Path, state: &Path) {
 /// `berth system boot`: the boot reconciliation (once per boot); prints the
 /// containers it started and removed, fails (1) if one could not be started.
 pub fn system_boot(root: &Path, state: &Path) -> CmdResult {
-    let eng = engine(root, state)?;
+    let eng = crate::open_engine(root, state)?;
     let mut failed = false;
     for (name, action) in eng.boot_once()?.unwrap_or_default() {
         match action {

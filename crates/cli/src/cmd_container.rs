@@ -926,11 +926,7 @@ pub struct MonitorArgs {
 
 /// Runs a container command against the root and state directories.
 pub fn dispatch(root: &Path, state: &Path, cmd: ContainerCmds) -> CmdResult {
-    let exe = std::env::current_exe().map_err(|e| Fail {
-        code: 125,
-        message: format!("Error: cannot find berth's own executable: {e}"),
-    })?;
-    let eng = Engine::open(root, state, &exe)?;
+    let eng = crate::open_engine(root, state)?;
     match cmd {
         ContainerCmds::Volume { cmd } => crate::cmd_volume::dispatch(&eng, cmd),
         ContainerCmds::Network { cmd } => crate::cmd_network::dispatch(&eng, cmd),

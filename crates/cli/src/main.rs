@@ -349,12 +349,21 @@ fn reset(root: &std::path::Path, state: &std::path::Path, force: bool) -> CmdRes
             return Ok(());
         }
     }
+    open_engine(root, state)?.reset()?;
+    Ok(())
+}
+
+/// The engine over `root` and `state`, with berth's own executable as the one it
+/// re-executes for monitors.
+pub fn open_engine(
+    root: &std::path::Path,
+    state: &std::path::Path,
+) -> Result<berth_engine::Engine, Fail> {
     let exe = std::env::current_exe().map_err(|e| Fail {
         code: 125,
         message: format!("Error: cannot find berth's own executable: {e}"),
     })?;
-    berth_engine::Engine::open(root, state, &exe)?.reset()?;
-    Ok(())
+    Ok(berth_engine::Engine::open(root, state, &exe)?)
 }
 
 /// True when file descriptor `fd` is a terminal.
