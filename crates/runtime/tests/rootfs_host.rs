@@ -127,15 +127,19 @@ fn in_container_with(
     }
 }
 
+/// Whether /sys/fs/cgroup is a cgroup v2 mount (seen from wherever this runs).
+fn cgroup_v2_host() -> bool {
+    rustix::fs::statfs("/sys/fs/cgroup")
+        .map(|s| s.f_type == 0x6367_7270)
+        .unwrap_or(false)
+}
+
 /// A child cgroup of the v2 root for one container, removed when dropped.
 struct TestCgroup(PathBuf);
 
 impl TestCgroup {
     fn new() -> Option<TestCgroup> {
-        let v2 = rustix::fs::statfs("/sys/fs/cgroup")
-            .map(|s| s.f_type == 0x6367_7270)
-            .unwrap_or(false);
-        if !v2 {
+        if !cgroup_v2_host() {
             return None;
         }
         // A counter, not the clock: a coarse guest clock gave two tests one name.
@@ -249,6 +253,13 @@ fn enter_user_ns() -> Check {
         fs::write(format!("/proc/self/{file}"), text).map_err(|e| format!("{file}: {e}"))?;
     }
     Ok(())
+}
+
+/// The container's root as its init makes it: prepare, pivot, finish.
+fn set_up_root(spec: &Spec, opts: &Options) -> Check {
+    rootfs::prepare(spec, opts).map_err(|e| format!("prepare: {e}"))?;
+    rootfs::pivot(opts).map_err(|e| format!("pivot: {e}"))?;
+    rootfs::finish(spec, opts).map_err(|e| format!("finish: {e}"))
 }
 
 /// No mount on the host mentions `base`.
@@ -421,10 +432,7 @@ fn check_default_container(user_ns: bool) -> Check {
     })?;
     expect_erofs("/sys/probe")?;
     expect_erofs("/sys/fs/cgroup/probe")?;
-    let on_v2 = rustix::fs::statfs("/sys/fs/cgroup")
-        .map(|s| s.f_type == 0x6367_7270)
-        .unwrap_or(false);
-    if on_v2 {
+    if cgroup_v2_host() {
         let procs = fs::read_to_string("/sys/fs/cgroup/cgroup.procs")
             .map_err(|e| format!("/sys/fs/cgroup/cgroup.procs: {e}"))?;
         check(procs.lines().any(|l| l == "1"), || {
@@ -466,9 +474,7 @@ fn runc_default_config_in_real_namespaces() {
     );
     let opts = options(&bundle, &rootfs);
     let r = in_container(CloneFlags::empty(), || {
-        rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
-        rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
-        rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
+        set_up_root(&spec, &opts)?;
         check_default_container(false)?;
         // Binds: a bundle-relative file, read-only; a directory, read-write.
         let hf = fs::read_to_string("/etc/hostfile").map_err(|e| format!("/etc/hostfile: {e}"))?;
@@ -508,9 +514,7 @@ fn cgroup_namespace_gets_fresh_cgroup_mounts() {
     let mut opts = options(&bundle, &rootfs);
     opts.cgroup_ns = true;
     let r = in_container(CloneFlags::CLONE_NEWCGROUP, || {
-        rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
-        rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
-        rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
+        set_up_root(&spec, &opts)?;
         check_default_container(false)
     });
     r.unwrap();
@@ -529,9 +533,7 @@ fn no_pivot_moves_the_root() {
     let mut opts = options(&bundle, &rootfs);
     opts.no_pivot = true;
     let r = in_container(CloneFlags::empty(), || {
-        rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
-        rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
-        rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
+        set_up_root(&spec, &opts)?;
         check_default_container(false)
     });
     r.unwrap();
@@ -725,9 +727,7 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
     let r = in_container_with(CloneFlags::CLONE_NEWUSER, pre, || {
         // Without a network namespace of its own, sysfs cannot be mounted here:
         // the host's /sys is bound instead.
-        rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
-        rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
-        rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
+        set_up_root(&spec, &opts)?;
         check_default_container(true)?;
         let probe =
             fs::read_to_string("/locked/probe").map_err(|e| format!("/locked/probe: {e}"))?;
@@ -753,9 +753,7 @@ fn shared_root_propagation_is_applied_after_the_pivot() {
     let spec: Spec = serde_json::from_str(&json).unwrap();
     let opts = options(&bundle, &rootfs);
     let r = in_container(CloneFlags::empty(), || {
-        rootfs::prepare(&spec, &opts).map_err(|e| format!("prepare: {e}"))?;
-        rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
-        rootfs::finish(&spec, &opts).map_err(|e| format!("finish: {e}"))?;
+        set_up_root(&spec, &opts)?;
         check_default_container(false)?;
         let mi = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
         let root = mi
