@@ -356,13 +356,17 @@ impl Manager {
 
     /// Chooses the host ports of `wanted`: fixed ports are checked, a range gives its
     /// first free port, 0 gives one the kernel picks. A port is taken if another berth
-    /// endpoint publishes it or a host socket is bound to it.
+    /// endpoint publishes it or a host socket is bound to it. Without ports to publish
+    /// (most containers) no other network's state is read.
     fn resolve_ports(
         &self,
         lock: &Locked,
         wanted: &[PortMapping],
         ip: Ipv4Addr,
     ) -> Result<Vec<PortMapping>> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut used: Vec<PortMapping> = self
             .store
             .load_all(lock)?
