@@ -317,16 +317,7 @@ fn read_archive(
                 store
                     .content()
                     .write_from(&mut e, Some(&d))
-                    .map_err(|err| match err {
-                        Error::DigestMismatch {
-                            expected, actual, ..
-                        } => Error::DigestMismatch {
-                            what: format!("archive blob {path}"),
-                            expected,
-                            actual,
-                        },
-                        other => other,
-                    })?;
+                    .map_err(|err| blob_error(err, &path))?;
             }
             progress(Progress::Blob {
                 digest: d.clone(),
