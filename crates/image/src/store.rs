@@ -227,6 +227,14 @@ impl Store {
         resolve_in(&idx, name)
     }
 
+    /// The image `name` refers to (as [`Store::resolve`] finds it), from one reading of
+    /// the index: what `resolve` then `image` would give, without reading it twice.
+    pub fn resolve_image(&self, name: &str) -> Result<Image> {
+        let idx = self.read_index()?;
+        let id = resolve_in(&idx, name)?;
+        self.image_in(&idx, &id)
+    }
+
     /// The image with ID `id`.
     ///
     /// Readers take no lock; [`Store::images`] tolerates images deleted under it.
