@@ -1175,37 +1175,8 @@ fn run(eng: &Engine, a: RunArgs) -> CmdResult {
         println!("{}", c.id);
         return Ok(());
     }
-    let (out, err, input) = (std::io::stdout(), std::io::stderr(), std::io::stdin());
-    let attach = berth_engine::monitor::Attach {
-        stdin: a.create.interactive.then(|| input.as_fd()),
-        stdout: out.as_fd(),
-        stderr: err.as_fd(),
-    };
-    let raw = (a.create.tty && a.create.interactive && crate::is_tty(0)).then(RawMode::enter);
-    let (_, handle) = match eng.start(&c.id, Some(attach)) {
-        Ok(v) => v,
-        Err(e) => {
-            drop(raw);
-            return Err(cleanup(e));
-        }
-    };
-    eng.proxy_signals(&c.id);
-    let code = match wait_reported(eng, &c.id, handle) {
-        Ok(code) => code,
-        Err(f) => {
-            drop(raw);
-            return Err(f);
-        }
-    };
-    drop(raw);
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(Fail {
-            code: code as u8,
-            message: String::new(),
-        })
-    }
+    let raw = a.create.tty && a.create.interactive && crate::is_tty(0);
+    run_attached(eng, &c.id, a.create.interactive, raw, cleanup)
 }
 
 fn start(eng: &Engine, a: StartArgs) -> CmdResult {
@@ -1240,34 +1211,48 @@ fn attach_start(eng: &Engine, name: &str, interactive: bool) -> CmdResult {
             c.id
         )));
     }
-    let tty = c.config.tty && interactive && crate::is_tty(0);
+    let raw = c.config.tty && interactive && crate::is_tty(0);
+    run_attached(eng, &c.id, interactive, raw, |e| Fail {
+        code: 1,
+        message: format!("Error response from daemon: {e}"),
+    })
+}
+
+/// The foreground part of `run` and `start -a`: starts container `id` with this
+/// process's stdout and stderr (stdin too when `interactive`, the terminal raw while
+/// it runs when `raw`), forwards signals to it and exits with its exit code;
+/// `start_fail` words a failure to start.
+fn run_attached(
+    eng: &Engine,
+    id: &str,
+    interactive: bool,
+    raw: bool,
+    start_fail: impl FnOnce(berth_engine::Error) -> Fail,
+) -> CmdResult {
     let (out, err, input) = (std::io::stdout(), std::io::stderr(), std::io::stdin());
     let attach = berth_engine::monitor::Attach {
         stdin: interactive.then(|| input.as_fd()),
         stdout: out.as_fd(),
         stderr: err.as_fd(),
     };
-    let raw = tty.then(RawMode::enter);
-    let (_, handle) = match eng.start(&c.id, Some(attach)) {
+    let raw = raw.then(RawMode::enter);
+    let (_, handle) = match eng.start(id, Some(attach)) {
         Ok(v) => v,
         Err(e) => {
+            // The terminal back first, then whatever `start_fail` cleans up.
             drop(raw);
-            return Err(Fail {
-                code: 1,
-                message: format!("Error response from daemon: {e}"),
-            });
+            return Err(start_fail(e));
         }
     };
-    eng.proxy_signals(&c.id);
-    let code = wait_reported(eng, &c.id, handle)?;
+    eng.proxy_signals(id);
+    let code = wait_reported(eng, id, handle);
     drop(raw);
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(Fail {
+    match code? {
+        0 => Ok(()),
+        code => Err(Fail {
             code: code as u8,
             message: String::new(),
-        })
+        }),
     }
 }
 
