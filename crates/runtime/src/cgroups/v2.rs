@@ -179,31 +179,21 @@ impl V2Manager {
             value,
             dir,
             source,
-        } = e
+        } = &e
         else {
             return e;
         };
         let controller = file.split('.').next().unwrap_or_default();
         if source.raw_os_error() != Some(libc::ENOENT) || controller == "cgroup" {
-            return Error::Write {
-                file,
-                value,
-                dir,
-                source,
-            };
+            return e;
         }
-        let parent = dir.parent().unwrap_or(&self.mount_point).to_path_buf();
+        let parent = dir.parent().unwrap_or(&self.mount_point);
         let (Ok(offered), Ok(enabled)) = (
             fs::read(&self.mount_point, "cgroup.controllers"),
-            fs::read(&parent, "cgroup.subtree_control"),
+            fs::read(parent, "cgroup.subtree_control"),
         ) else {
             // Not a cgroup2 hierarchy that can tell more: the kernel's word stands.
-            return Error::Write {
-                file,
-                value,
-                dir,
-                source,
-            };
+            return e;
         };
         let why = if !offered.split_whitespace().any(|c| c == controller) {
             format!(
@@ -218,12 +208,7 @@ impl V2Manager {
                 parent.display()
             )
         } else {
-            return Error::Write {
-                file,
-                value,
-                dir,
-                source,
-            };
+            return e;
         };
         Error::Config(format!(
             "cgroup {file}: cannot set {value} in {}: {why}",
