@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use berth_tests::{Run, TestDir, bin, is_root, run, unique};
+use berth_tests::{Run, TestDir, bin, is_root, run, run_logged, unique};
 use dropin_support::*;
 
 const IMAGE: &str = "localhost/berth-busybox:latest";
@@ -180,26 +180,20 @@ disabled_plugins = [
     /// container's stdio, so ctr's output goes to a file, not a pipe.
     #[track_caller]
     fn run_detached(&self, flags: &[&str], id: &str, args: &[&str]) {
-        let out = self.dir.path().join(format!("{id}.out"));
-        let f = std::fs::File::create(&out).unwrap();
-        let status = self
-            .cmd()
-            .arg("run")
+        let mut c = self.cmd();
+        c.arg("run")
             .arg("-d")
             .args(self.run_flags(id))
             .args(flags)
             .arg(IMAGE)
             .arg(id)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
+            .args(args);
+        let r = run_logged(&mut c, &self.dir.path().join(format!("{id}.out")));
+        assert_eq!(
+            r.code(),
+            0,
             "ctr run -d {id}: {}\ncontainerd: {}",
-            std::fs::read_to_string(&out).unwrap_or_default(),
+            r.stderr(),
             self.log()
         );
     }

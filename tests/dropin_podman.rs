@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use berth_tests::{Run, TestDir, bin, is_root, mounts_below, run, unique};
+use berth_tests::{Run, TestDir, bin, is_root, mounts_below, run, run_logged, unique};
 use dropin_support::*;
 
 const IMAGE: &str = "localhost/berth-busybox:latest";
@@ -173,29 +173,7 @@ impl Podman {
         let a = self.run_args("run", args);
         if args.contains(&"-d") {
             let log = self.dir.path().join(format!("{}.out", unique("run")));
-            let f = std::fs::File::create(&log).unwrap();
-            let status = self
-                .cmd()
-                .args(&a)
-                .stdin(Stdio::null())
-                .stdout(f.try_clone().unwrap())
-                .stderr(f)
-                .status()
-                .unwrap();
-            let text = std::fs::read(&log).unwrap_or_default();
-            let (stdout, stderr) = if status.success() {
-                (text, Vec::new())
-            } else {
-                (Vec::new(), text)
-            };
-            return Run {
-                what: format!("podman {a:?}"),
-                out: std::process::Output {
-                    status,
-                    stdout,
-                    stderr,
-                },
-            };
+            return run_logged(self.cmd().args(&a), &log);
         }
         run(self.cmd().args(&a))
     }

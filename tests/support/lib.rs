@@ -213,6 +213,35 @@ pub fn run(cmd: &mut Command) -> Run {
     Run { what, out }
 }
 
+/// Runs `cmd` with stdin closed and its stdout and stderr both written to file `log`,
+/// for commands that leave a process holding them (a detached container, its shim
+/// or monitor), which would keep a pipe open. The file's text is the result's
+/// stdout if the command succeeded, its stderr if it failed.
+pub fn run_logged(cmd: &mut Command, log: &Path) -> Run {
+    let what = format!("{cmd:?}");
+    let f = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .status()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let text = std::fs::read(log).unwrap_or_default();
+    let (stdout, stderr) = if status.success() {
+        (text, Vec::new())
+    } else {
+        (Vec::new(), text)
+    };
+    Run {
+        what,
+        out: Output {
+            status,
+            stdout,
+            stderr,
+        },
+    }
+}
+
 /// True when /sys/fs/cgroup is a pure cgroup v2 mount.
 pub fn cgroup_v2() -> bool {
     // SAFETY: statfs into a zeroed struct with a valid path.
@@ -363,31 +392,11 @@ impl Runtime {
     }
 
     /// Runs a command whose container outlives it, with the container's stdio sent
-    /// to `<root>/<name>.out`; returns the command's result (its stderr is in the
-    /// same file).
+    /// to `<root>/<name>.out`; returns the command's result (its own output is in
+    /// the same file, see [`run_logged`]) and that file.
     pub fn detached(&self, args: &[&str], name: &str) -> (Run, PathBuf) {
         let log = self.root.path().join(format!("{name}.out"));
-        let f = std::fs::File::create(&log).unwrap();
-        let status = self
-            .cmd()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .status()
-            .unwrap();
-        let text = std::fs::read(&log).unwrap_or_default();
-        (
-            Run {
-                what: format!("berth-runtime {args:?}"),
-                out: Output {
-                    status,
-                    stdout: Vec::new(),
-                    stderr: text,
-                },
-            },
-            log,
-        )
+        (run_logged(self.cmd().args(args), &log), log)
     }
 
     /// The `state` JSON of a container.
