@@ -278,24 +278,13 @@ impl Drop for Containerd {
         for pid in pids_with_arg(sock.to_str().unwrap()) {
             end_process(pid, libc::SIGTERM, Duration::from_secs(2));
         }
-        for rt_root in [
-            self.runtime_root().join(&self.ns),
-            self.dir.path().join("runtime-v1").join(&self.ns),
-        ] {
-            for id in runtime_state_ids(&rt_root) {
-                let _ = Command::new(bin("berth-runtime"))
-                    .arg("--root")
-                    .arg(&rt_root)
-                    .args(["delete", "--force", &id])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
-        let left = remove_cgroup_tree(&self.cgroup_parent);
-        if !left.is_empty() && !std::thread::panicking() {
-            panic!("cgroups left behind: {left:?}");
-        }
+        delete_runtime_state_and_cgroups(
+            &[
+                self.runtime_root().join(&self.ns),
+                self.dir.path().join("runtime-v1").join(&self.ns),
+            ],
+            &self.cgroup_parent,
+        );
     }
 }
 

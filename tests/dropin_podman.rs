@@ -213,19 +213,7 @@ impl Drop for Podman {
         for pid in pids_with_arg(&mine) {
             end_process(pid, libc::SIGTERM, Duration::from_secs(2));
         }
-        for id in runtime_state_ids(&self.runtime_root()) {
-            let _ = Command::new(bin("berth-runtime"))
-                .arg("--root")
-                .arg(self.runtime_root())
-                .args(["delete", "--force", &id])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        let left = remove_cgroup_tree(&self.cgroup_parent);
-        if !left.is_empty() && !std::thread::panicking() {
-            panic!("cgroups left behind: {left:?}");
-        }
+        delete_runtime_state_and_cgroups(&[self.runtime_root()], &self.cgroup_parent);
     }
 }
 

@@ -236,3 +236,25 @@ pub fn runtime_state_ids(root: &Path) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The end of an engine's teardown, once the engine and its processes are gone:
+/// force-deletes every container berth-runtime still has state for under each of
+/// `runtime_roots`, then removes the test's cgroup `parent` tree; panics (unless the
+/// test already is) if any of that tree is left.
+pub fn delete_runtime_state_and_cgroups(runtime_roots: &[PathBuf], parent: &str) {
+    for root in runtime_roots {
+        for id in runtime_state_ids(root) {
+            let _ = std::process::Command::new(berth_tests::bin("berth-runtime"))
+                .arg("--root")
+                .arg(root)
+                .args(["delete", "--force", &id])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    let left = remove_cgroup_tree(parent);
+    if !left.is_empty() && !std::thread::panicking() {
+        panic!("cgroups left behind: {left:?}");
+    }
+}
