@@ -10,18 +10,6 @@ use std::time::{Duration, Instant};
 use berth_network::{AttachOptions, NetworkOptions, default_pools};
 use network_support::*;
 
-fn attach_opts<'a>(container: &'a str, ns: &'a Ns) -> AttachOptions<'a> {
-    AttachOptions {
-        container,
-        netns: &ns.netns,
-        ifname: "eth0",
-        ip: None,
-        ports: &[],
-        mac: None,
-        names: &[],
-    }
-}
-
 #[test]
 fn two_containers_on_a_bridge_ping_each_other_and_leave_nothing_behind() {
     let net = Net::new();
@@ -42,11 +30,11 @@ fn two_containers_on_a_bridge_ping_each_other_and_leave_nothing_behind() {
     let (a, b) = (Ns::new(), Ns::new());
     let ea = net
         .manager
-        .attach(&cfg.name, &attach_opts("ctr-a", &a))
+        .attach(&cfg.name, &attach_opts("ctr-a", &a, &[]))
         .unwrap();
     let eb = net
         .manager
-        .attach(&cfg.name, &attach_opts("ctr-b", &b))
+        .attach(&cfg.name, &attach_opts("ctr-b", &b, &[]))
         .unwrap();
     assert_eq!(ea.ip, Ipv4Addr::from(u32::from(subnet.network()) + 2));
     assert_eq!(eb.ip, Ipv4Addr::from(u32::from(subnet.network()) + 3));
@@ -87,7 +75,7 @@ fn two_containers_on_a_bridge_ping_each_other_and_leave_nothing_behind() {
     let c = Ns::new();
     assert_eq!(
         net.manager
-            .attach(&cfg.name, &attach_opts("ctr-c", &c))
+            .attach(&cfg.name, &attach_opts("ctr-c", &c, &[]))
             .unwrap()
             .ip,
         ea.ip
@@ -210,7 +198,7 @@ fn bad_input_gets_dockers_messages_and_leaves_nothing() {
     let a = Ns::new();
     let ea = net
         .manager
-        .attach(&cfg.name, &attach_opts("a", &a))
+        .attach(&cfg.name, &attach_opts("a", &a, &[]))
         .unwrap();
     assert_eq!(ea.ip, Ipv4Addr::from(u32::from(subnet.network()) + 16));
     let b = Ns::new();
@@ -221,7 +209,7 @@ fn bad_input_gets_dockers_messages_and_leaves_nothing() {
             &cfg.name,
             &AttachOptions {
                 ip: Some(outside),
-                ..attach_opts("b", &b)
+                ..attach_opts("b", &b, &[])
             },
         )
         .unwrap_err();
@@ -236,7 +224,7 @@ fn bad_input_gets_dockers_messages_and_leaves_nothing() {
             &cfg.name,
             &AttachOptions {
                 ip: Some(ea.ip),
-                ..attach_opts("b", &b)
+                ..attach_opts("b", &b, &[])
             },
         )
         .unwrap_err();
@@ -248,7 +236,7 @@ fn bad_input_gets_dockers_messages_and_leaves_nothing() {
     );
     let e = net
         .manager
-        .attach(&cfg.name, &attach_opts("a", &b))
+        .attach(&cfg.name, &attach_opts("a", &b, &[]))
         .unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -259,7 +247,7 @@ fn bad_input_gets_dockers_messages_and_leaves_nothing() {
     );
     assert_eq!(
         net.manager
-            .attach("nope", &attach_opts("b", &b))
+            .attach("nope", &attach_opts("b", &b, &[]))
             .unwrap_err()
             .to_string(),
         "network nope not found"
@@ -275,7 +263,7 @@ fn bad_input_gets_dockers_messages_and_leaves_nothing() {
                 &cfg.name,
                 &AttachOptions {
                     ip: Some(fixed),
-                    ..attach_opts("b", &b)
+                    ..attach_opts("b", &b, &[])
                 }
             )
             .unwrap()
@@ -293,18 +281,12 @@ fn attaching_to_the_bridge_costs_a_few_milliseconds() {
     let net = Net::new();
     // A network's own setup and teardown (bridge, address, rules), once.
     let t = Instant::now();
-    let scratch = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let scratch = net.create_on_test_subnet();
     let created = t.elapsed();
     let t = Instant::now();
     net.manager.remove_network(&scratch.name).unwrap();
     eprintln!("network create {created:?}, remove {:?}", t.elapsed());
-    let cfg = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let cfg = net.create_on_test_subnet();
     let namespaces: Vec<Ns> = (0..10).map(|_| Ns::new()).collect();
     let mut attach = Vec::new();
     let mut detach = Vec::new();
@@ -312,7 +294,7 @@ fn attaching_to_the_bridge_costs_a_few_milliseconds() {
         let id = format!("c{i}");
         let t = Instant::now();
         net.manager
-            .attach(&cfg.name, &attach_opts(&id, ns))
+            .attach(&cfg.name, &attach_opts(&id, ns, &[]))
             .unwrap();
         attach.push(t.elapsed());
         let t = Instant::now();
@@ -336,7 +318,7 @@ fn attaching_to_the_bridge_costs_a_few_milliseconds() {
                 &cfg.name,
                 &AttachOptions {
                     ports: &ports,
-                    ..attach_opts(&id, ns)
+                    ..attach_opts(&id, ns, &[])
                 },
             )
             .unwrap();
@@ -359,17 +341,11 @@ fn attaching_to_the_bridge_costs_a_few_milliseconds() {
 #[test]
 fn a_container_on_two_networks_keeps_its_first_gateway() {
     let net = Net::new();
-    let one = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
-    let two = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let one = net.create_on_test_subnet();
+    let two = net.create_on_test_subnet();
     let (both, peer1, peer2) = (Ns::new(), Ns::new(), Ns::new());
     net.manager
-        .attach(&one.name, &attach_opts("both", &both))
+        .attach(&one.name, &attach_opts("both", &both, &[]))
         .unwrap();
     let mac = berth_network::parse_mac("02:00:00:be:e7:01").unwrap();
     let second = net
@@ -379,7 +355,7 @@ fn a_container_on_two_networks_keeps_its_first_gateway() {
             &AttachOptions {
                 ifname: "eth1",
                 mac: Some(mac),
-                ..attach_opts("both", &both)
+                ..attach_opts("both", &both, &[])
             },
         )
         .unwrap();
@@ -394,11 +370,11 @@ fn a_container_on_two_networks_keeps_its_first_gateway() {
     );
     let e1 = net
         .manager
-        .attach(&one.name, &attach_opts("p1", &peer1))
+        .attach(&one.name, &attach_opts("p1", &peer1, &[]))
         .unwrap();
     let e2 = net
         .manager
-        .attach(&two.name, &attach_opts("p2", &peer2))
+        .attach(&two.name, &attach_opts("p2", &peer2, &[]))
         .unwrap();
     assert!(
         both.ping(e1.ip) && both.ping(e2.ip),
@@ -422,14 +398,11 @@ fn none_mode_has_loopback_only_and_a_dead_containers_endpoint_detaches() {
     assert_eq!(none.ip(&["-o", "link"]).lines().count(), 1, "only lo");
 
     let net = Net::new();
-    let cfg = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let cfg = net.create_on_test_subnet();
     let ns = Ns::new();
     let ep = net
         .manager
-        .attach(&cfg.name, &attach_opts("gone", &ns))
+        .attach(&cfg.name, &attach_opts("gone", &ns, &[]))
         .unwrap();
     // The container dies: its namespace goes, and the kernel takes the pair with it.
     drop(ns);

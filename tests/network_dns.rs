@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use berth_network::{AttachOptions, DnsServer, NetworkNames, NetworkOptions};
+use berth_network::{AttachOptions, DnsServer, NetworkNames};
 use network_support::*;
 
 /// `/etc/netns/NAME/resolv.conf`, which `ip netns exec` mounts over /etc/resolv.conf.
@@ -200,14 +200,8 @@ fn names(list: &[&str]) -> Vec<String> {
 #[test]
 fn containers_resolve_each_other_by_name_and_alias_and_nothing_else() {
     let net = Net::new();
-    let front = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
-    let back = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let front = net.create_on_test_subnet();
+    let back = net.create_on_test_subnet();
     let (web, db, lonely) = (Ns::new(), Ns::new(), Ns::new());
     let attach = |network: &str, id: &str, ns: &Ns, n: &[String]| {
         net.manager

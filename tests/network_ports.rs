@@ -9,39 +9,20 @@ mod network_support;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
-use berth_network::{AttachOptions, NetworkOptions, parse_publish};
+use berth_network::{NetworkOptions, parse_publish};
 use network_support::*;
-
-fn attach<'a>(
-    container: &'a str,
-    ns: &'a Ns,
-    ports: &'a [berth_network::PortMapping],
-) -> AttachOptions<'a> {
-    AttachOptions {
-        container,
-        netns: &ns.netns,
-        ifname: "eth0",
-        ip: None,
-        ports,
-        mac: None,
-        names: &[],
-    }
-}
 
 #[test]
 fn published_port_answers_on_loopback_host_address_containers_and_another_host() {
     let net = Net::new();
-    let cfg = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let cfg = net.create_on_test_subnet();
     let server = Ns::new();
     let _srv = server.serve(80);
     // -p 80: the host port is chosen.
     let ports = parse_publish("80").unwrap();
     let ep = net
         .manager
-        .attach(&cfg.name, &attach("web", &server, &ports))
+        .attach(&cfg.name, &attach_opts("web", &server, &ports))
         .unwrap();
     let port = ep.ports[0].host_port;
     assert_ne!(port, 0);
@@ -65,7 +46,7 @@ fn published_port_answers_on_loopback_host_address_containers_and_another_host()
     let client = Ns::new();
     let ec = net
         .manager
-        .attach(&cfg.name, &attach("client", &client, &[]))
+        .attach(&cfg.name, &attach_opts("client", &client, &[]))
         .unwrap();
     let hairpin = client.fetch(SocketAddrV4::new(cfg.gateway, port)).unwrap();
     assert!(
@@ -124,10 +105,7 @@ fn published_port_answers_on_loopback_host_address_containers_and_another_host()
 #[test]
 fn fixed_ports_ranges_udp_and_conflicts() {
     let net = Net::new();
-    let cfg = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let cfg = net.create_on_test_subnet();
     let server = Ns::new();
     let _a = server.serve(81);
     let _b = server.serve(82);
@@ -143,7 +121,7 @@ fn fixed_ports_ranges_udp_and_conflicts() {
     ports.extend(parse_publish(&format!("127.0.0.1:{base}:53/udp")).unwrap());
     let ep = net
         .manager
-        .attach(&cfg.name, &attach("ranged", &server, &ports))
+        .attach(&cfg.name, &attach_opts("ranged", &server, &ports))
         .unwrap();
     assert_eq!(ep.ports.len(), 3);
     assert_eq!(
@@ -192,7 +170,7 @@ fn fixed_ports_ranges_udp_and_conflicts() {
     let again = parse_publish(&format!("{base}:80")).unwrap();
     let err = net
         .manager
-        .attach(&cfg.name, &attach("again", &other, &again))
+        .attach(&cfg.name, &attach_opts("again", &other, &again))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -207,7 +185,7 @@ fn fixed_ports_ranges_udp_and_conflicts() {
         .manager
         .attach(
             &cfg.name,
-            &attach(
+            &attach_opts(
                 "again",
                 &other,
                 &parse_publish(&format!("{held_port}:80")).unwrap(),
@@ -229,28 +207,22 @@ fn fixed_ports_ranges_udp_and_conflicts() {
 #[test]
 fn separate_bridges_cannot_reach_each_other() {
     let net = Net::new();
-    let one = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
-    let two = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let one = net.create_on_test_subnet();
+    let two = net.create_on_test_subnet();
     let (a, b, a2) = (Ns::new(), Ns::new(), Ns::new());
     let _srv = b.serve(80);
     let _srv_a2 = a2.serve(80);
     let ea = net
         .manager
-        .attach(&one.name, &attach("a", &a, &[]))
+        .attach(&one.name, &attach_opts("a", &a, &[]))
         .unwrap();
     let ea2 = net
         .manager
-        .attach(&one.name, &attach("a2", &a2, &[]))
+        .attach(&one.name, &attach_opts("a2", &a2, &[]))
         .unwrap();
     let eb = net
         .manager
-        .attach(&two.name, &attach("b", &b, &[]))
+        .attach(&two.name, &attach_opts("b", &b, &[]))
         .unwrap();
     // Within a network, everything flows.
     assert!(a.ping(ea2.ip));
@@ -269,10 +241,7 @@ fn separate_bridges_cannot_reach_each_other() {
 fn internal_network_has_no_way_out() {
     // This test drives nftables through the `nft` binary, the others through libnftables.
     let net = Net::with_nft_binary();
-    let open = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let open = net.create_on_test_subnet();
     let internal = net.create(NetworkOptions {
         subnet: Some(subnet()),
         internal: true,
@@ -281,11 +250,11 @@ fn internal_network_has_no_way_out() {
     let (a, b) = (Ns::new(), Ns::new());
     let ea = net
         .manager
-        .attach(&internal.name, &attach("a", &a, &[]))
+        .attach(&internal.name, &attach_opts("a", &a, &[]))
         .unwrap();
     let eb = net
         .manager
-        .attach(&internal.name, &attach("b", &b, &[]))
+        .attach(&internal.name, &attach_opts("b", &b, &[]))
         .unwrap();
     assert!(
         a.ping(eb.ip),
@@ -296,7 +265,7 @@ fn internal_network_has_no_way_out() {
     let c_int = Ns::new();
     let published = net
         .manager
-        .attach(&internal.name, &attach("unpublished", &c_int, &ports))
+        .attach(&internal.name, &attach_opts("unpublished", &c_int, &ports))
         .unwrap();
     assert!(published.ports.is_empty());
     assert_eq!(
@@ -311,7 +280,7 @@ fn internal_network_has_no_way_out() {
         .manager
         .attach(
             &open.name,
-            &attach("web", &web, &parse_publish("80").unwrap()),
+            &attach_opts("web", &web, &parse_publish("80").unwrap()),
         )
         .unwrap();
     let through_gateway = SocketAddrV4::new(internal.gateway, ep.ports[0].host_port);
@@ -332,7 +301,7 @@ fn internal_network_has_no_way_out() {
     // While a container of the open network gets there.
     let c = Ns::new();
     net.manager
-        .attach(&open.name, &attach("c", &c, &[]))
+        .attach(&open.name, &attach_opts("c", &c, &[]))
         .unwrap();
     let seen = c.fetch(SocketAddrV4::new(other.far_side, 80)).unwrap();
     // Masqueraded: the other host sees the host's address on its link.
@@ -344,7 +313,7 @@ fn internal_network_has_no_way_out() {
     let _s = srv.serve(80);
     let ep = net
         .manager
-        .attach(&open.name, &attach("web", &srv, &ports))
+        .attach(&open.name, &attach_opts("web", &srv, &ports))
         .unwrap();
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, ep.ports[0].host_port);
     assert!(fetch(addr).unwrap().starts_with(&srv.name));
@@ -355,16 +324,13 @@ fn internal_network_has_no_way_out() {
 #[test]
 fn restore_rebuilds_lost_rules_without_duplicates() {
     let net = Net::new();
-    let cfg = net.create(NetworkOptions {
-        subnet: Some(subnet()),
-        ..Default::default()
-    });
+    let cfg = net.create_on_test_subnet();
     let server = Ns::new();
     let _srv = server.serve(80);
     let ports = parse_publish("127.0.0.1::80").unwrap();
     let ep = net
         .manager
-        .attach(&cfg.name, &attach("web", &server, &ports))
+        .attach(&cfg.name, &attach_opts("web", &server, &ports))
         .unwrap();
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, ep.ports[0].host_port);
     assert!(fetch(addr).is_ok());

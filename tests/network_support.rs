@@ -241,6 +241,32 @@ impl Net {
         self.bridges.lock().unwrap().push(cfg.bridge.clone());
         cfg
     }
+
+    /// Creates a network with a unique name and a test subnet of its own, every other
+    /// option left at its default.
+    pub fn create_on_test_subnet(&self) -> NetworkConfig {
+        self.create(NetworkOptions {
+            subnet: Some(subnet()),
+            ..Default::default()
+        })
+    }
+}
+
+/// What attaching the "container" in `ns` as `eth0` asks for, publishing `ports`.
+pub fn attach_opts<'a>(
+    container: &'a str,
+    ns: &'a Ns,
+    ports: &'a [berth_network::PortMapping],
+) -> berth_network::AttachOptions<'a> {
+    berth_network::AttachOptions {
+        container,
+        netns: &ns.netns,
+        ifname: "eth0",
+        ip: None,
+        ports,
+        mac: None,
+        names: &[],
+    }
 }
 
 impl Drop for Net {
