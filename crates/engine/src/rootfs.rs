@@ -12,13 +12,29 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use crate::error::{Error, Result, io};
 
-/// True when `path` is a mount point (listed in /proc/self/mountinfo).
+/// True when `path` is a mount point: it is on another mount than its parent. Two
+/// statx calls instead of reading and scanning /proc/self/mountinfo, which grows with
+/// every running container (and escapes the paths it lists).
 pub fn is_mounted(path: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
+    let mount_id = |p: &Path| {
+        rustix::fs::statx(
+            rustix::fs::CWD,
+            p,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            rustix::fs::StatxFlags::MNT_ID,
+        )
+        .ok()
+        .map(|st| st.stx_mnt_id)
     };
-    let want = path.to_string_lossy();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(&*want))
+    let parent = match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => return true, // `/`
+    };
+    match (mount_id(path), mount_id(parent)) {
+        (Some(here), Some(up)) => here != up,
+        _ => false,
+    }
 }
 
 /// Mounts snapshot `key` at `target` (creating the directory) unless already there.
@@ -169,5 +185,13 @@ mod tests {
         assert!(root.join("srv/app").is_dir());
         assert!(!Path::new("/srv/app").exists() || Path::new("/srv/app").is_dir());
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn mount_points_are_told_from_plain_directories() {
+        assert!(is_mounted(Path::new("/proc")));
+        assert!(!is_mounted(Path::new("/proc/self")));
+        assert!(!is_mounted(Path::new("/no/such/berth/dir")));
+        assert!(is_mounted(Path::new("/")));
     }
 }
