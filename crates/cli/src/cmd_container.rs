@@ -18,19 +18,6 @@ use crate::template::{inspect_template, print_docs, print_rows, tabwrite};
 use crate::units::{human_duration, since};
 use crate::{CmdResult, Fail};
 
-impl From<berth_engine::Error> for Fail {
-    fn from(e: berth_engine::Error) -> Fail {
-        if e.is_user_error() {
-            Fail::user(e)
-        } else {
-            Fail {
-                code: 125,
-                message: format!("Error: {e}"),
-            }
-        }
-    }
-}
-
 /// A failure of `run`/`create`/`start -a` in docker's words: `berth: Error response
 /// from daemon: ...`, with 125 (or 126/127 when the command cannot run).
 fn run_fail(e: berth_engine::Error) -> Fail {

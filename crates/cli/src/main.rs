@@ -62,9 +62,11 @@ pub fn fail_if(failed: bool) -> CmdResult {
     if failed { Err(Fail::plain("")) } else { Ok(()) }
 }
 
-impl From<berth_image::Error> for Fail {
-    fn from(e: berth_image::Error) -> Fail {
-        if e.is_user_error() {
+impl Fail {
+    /// An error of the engine or the image store: a refusal of what was asked (exit 1,
+    /// as [`Fail::user`]) when `user`, else a failure of berth itself (125).
+    fn of_error(user: bool, e: impl std::fmt::Display) -> Fail {
+        if user {
             Fail::user(e)
         } else {
             Fail {
@@ -72,6 +74,18 @@ impl From<berth_image::Error> for Fail {
                 message: format!("Error: {e}"),
             }
         }
+    }
+}
+
+impl From<berth_image::Error> for Fail {
+    fn from(e: berth_image::Error) -> Fail {
+        Fail::of_error(e.is_user_error(), e)
+    }
+}
+
+impl From<berth_engine::Error> for Fail {
+    fn from(e: berth_engine::Error) -> Fail {
+        Fail::of_error(e.is_user_error(), e)
     }
 }
 
