@@ -28,6 +28,29 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     )
 }
 
+/// Writes `value` to `dir/file`; when the kernel refuses it with EINVAL and `first`
+/// (another file of `dir` and its value) is given, writes that first and then
+/// `value` again: a limit bounded by another (the CPU quota by its burst, the
+/// realtime period by its runtime) is refused until the other is lowered. Returns
+/// whether `first` was written.
+pub(crate) fn write_making_room(
+    dir: &Path,
+    file: &str,
+    value: &str,
+    first: Option<(&str, &str)>,
+) -> Result<bool> {
+    match (write(dir, file, value), first) {
+        (Err(Error::Write { source, .. }), Some((other, v)))
+            if source.raw_os_error() == Some(libc::EINVAL) =>
+        {
+            write(dir, other, v)?;
+            write(dir, file, value)?;
+            Ok(true)
+        }
+        (r, _) => r.map(|()| false),
+    }
+}
+
 fn write_raw(path: &Path, value: &str) -> io::Result<()> {
     // No O_CREAT: a missing file means a missing controller, never a file to create.
     // O_TRUNC is what a shell's `>` does; cgroupfs ignores it.

@@ -198,19 +198,15 @@ impl V1Manager {
             let burst = burst.filter(|_| dir.join("cpu.cfs_burst_us").exists());
             let mut burst_written = false;
             if let Some(q) = quota {
-                match fs::write(dir, "cpu.cfs_quota_us", &q.to_string()) {
-                    // The burst may not exceed the quota: a quota lowered below the
-                    // current burst needs the new burst first.
-                    Err(Error::Write { source, .. })
-                        if source.raw_os_error() == Some(libc::EINVAL) && burst.is_some() =>
-                    {
-                        burst_written = true;
-                        let b = burst.unwrap_or(0).to_string();
-                        fs::write(dir, "cpu.cfs_burst_us", &b)?;
-                        fs::write(dir, "cpu.cfs_quota_us", &q.to_string())?;
-                    }
-                    r => r?,
-                }
+                // The burst may not exceed the quota: a quota lowered below the
+                // current burst needs the new burst first.
+                let b = burst.map(|b| b.to_string());
+                burst_written = fs::write_making_room(
+                    dir,
+                    "cpu.cfs_quota_us",
+                    &q.to_string(),
+                    b.as_deref().map(|b| ("cpu.cfs_burst_us", b)),
+                )?;
             }
             if let (Some(b), false) = (burst, burst_written) {
                 fs::write(dir, "cpu.cfs_burst_us", &b.to_string())?;
@@ -220,18 +216,15 @@ impl V1Manager {
             if let Some(p) = rt_period
                 && dir.join("cpu.rt_period_us").exists()
             {
-                match fs::write(dir, "cpu.rt_period_us", &p.to_string()) {
-                    // A period shorter than the current runtime is refused; lowering
-                    // the runtime first makes room.
-                    Err(Error::Write { source, .. })
-                        if source.raw_os_error() == Some(libc::EINVAL) && rt_runtime.is_some() =>
-                    {
-                        let r = rt_runtime.unwrap_or(0).to_string();
-                        fs::write(dir, "cpu.rt_runtime_us", &r)?;
-                        fs::write(dir, "cpu.rt_period_us", &p.to_string())?;
-                    }
-                    r => r?,
-                }
+                // A period shorter than the current runtime is refused; lowering the
+                // runtime first makes room.
+                let r = rt_runtime.map(|r| r.to_string());
+                fs::write_making_room(
+                    dir,
+                    "cpu.rt_period_us",
+                    &p.to_string(),
+                    r.as_deref().map(|r| ("cpu.rt_runtime_us", r)),
+                )?;
             }
             if let Some(r) = rt_runtime
                 && dir.join("cpu.rt_runtime_us").exists()

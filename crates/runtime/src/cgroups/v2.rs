@@ -274,19 +274,15 @@ impl V2Manager {
             } else {
                 None
             };
-            let max = cpu_max(quota, period, current.as_deref());
-            match fs::write(dir, "cpu.max", &max) {
-                // The burst may not exceed the quota: a quota lowered below the
-                // current burst needs the new burst first.
-                Err(Error::Write { source, .. })
-                    if source.raw_os_error() == Some(libc::EINVAL) && c.burst().is_some() =>
-                {
-                    burst_written = true;
-                    fs::write(dir, "cpu.max.burst", &c.burst().unwrap_or(0).to_string())?;
-                    fs::write(dir, "cpu.max", &max)?;
-                }
-                r => r?,
-            }
+            // The burst may not exceed the quota: a quota lowered below the current
+            // burst needs the new burst first.
+            let burst = c.burst().map(|b| b.to_string());
+            burst_written = fs::write_making_room(
+                dir,
+                "cpu.max",
+                &cpu_max(quota, period, current.as_deref()),
+                burst.as_deref().map(|b| ("cpu.max.burst", b)),
+            )?;
         }
         if let (Some(b), false) = (c.burst(), burst_written) {
             fs::write(dir, "cpu.max.burst", &b.to_string())?;
