@@ -102,16 +102,8 @@ fn import_tag_save_rmi_load_round_trip() {
         format!("Untagged: bb:1\nUntagged: registry.local:5000/team/bb:latest\nDeleted: {id}\n")
     );
     // The last image gone, its layer and blobs are freed.
-    assert_eq!(
-        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-        0
-    );
-    assert_eq!(
-        std::fs::read_dir(b.root().join("blobs/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(b.entries("layers"), 0);
+    assert_eq!(b.entries("blobs/sha256"), 0);
     assert_eq!(b.run(&["images", "-q"]).ok(), "");
 
     let out = b.run(&["load", "-i", archive.to_str().unwrap()]).ok();
@@ -273,10 +265,7 @@ fn images_flags_filters_and_formats() {
         "{out}"
     );
     assert!(!out.ends_with("Total reclaimed space: 0B\n"), "{out}");
-    assert_eq!(
-        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-        0
-    );
+    assert_eq!(b.entries("layers"), 0);
 }
 
 #[test]
@@ -364,12 +353,7 @@ fn errors_use_docker_exit_codes() {
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("digest mismatch"), "{}", r.stderr());
     assert!(b.run(&["images", "-q"]).ok().is_empty());
-    assert_eq!(
-        std::fs::read_dir(b.root().join("blobs/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(b.entries("blobs/sha256"), 0);
 }
 
 #[test]
@@ -397,11 +381,7 @@ fn concurrent_imports_share_one_layer_and_lose_no_name() {
     let mut names: Vec<&str> = names.lines().collect();
     names.sort();
     assert_eq!(names, ["c0", "c1", "c2", "c3"]);
-    assert_eq!(
-        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-        1,
-        "one layer, shared"
-    );
+    assert_eq!(b.entries("layers"), 1, "one layer, shared");
     assert!(b.tmp_leftovers().is_empty(), "{:?}", b.tmp_leftovers());
 }
 
@@ -439,10 +419,7 @@ fn an_import_killed_midway_leaves_nothing_visible_and_the_next_writer_cleans_up(
         "",
         "no half-made image is visible"
     );
-    assert_eq!(
-        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-        0
-    );
+    assert_eq!(b.entries("layers"), 0);
     assert!(
         !b.tmp_leftovers().is_empty(),
         "the killed import left its work in tmp/"
@@ -450,12 +427,7 @@ fn an_import_killed_midway_leaves_nothing_visible_and_the_next_writer_cleans_up(
     // The next writer clears it.
     b.run(&["image", "prune", "-f"]).ok();
     assert!(b.tmp_leftovers().is_empty(), "{:?}", b.tmp_leftovers());
-    assert_eq!(
-        std::fs::read_dir(b.root().join("blobs/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(b.entries("blobs/sha256"), 0);
 }
 
 #[test]
@@ -639,31 +611,20 @@ fn legacy_docker_archives_with_symlinked_layers_load() {
     assert!(ids.contains(&format!("legacy/one sha256:{h1}")), "{ids}");
     assert!(ids.contains(&format!("legacy/two sha256:{h2}")), "{ids}");
     // The shared base layer is unpacked once, under the same chain ID for both.
-    assert_eq!(
-        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-        2
-    );
+    assert_eq!(b.entries("layers"), 2);
     // Removing one image keeps the base layer the other still uses.
     let b3 = Berth::new("img-legacy3");
     b3.run(&["load", "-i", archive.to_str().unwrap()]).ok();
     b3.run(&["rmi", "legacy/two:2"]).ok();
-    assert_eq!(
-        std::fs::read_dir(b3.root().join("layers")).unwrap().count(),
-        1
-    );
+    assert_eq!(b3.entries("layers"), 1);
     let store = b3.store();
-    let one = store
-        .image(&store.resolve("legacy/one:1").unwrap())
-        .unwrap();
+    let one = store.resolve_image("legacy/one:1").unwrap();
     let base_dir = store
         .layers()
         .diff_dir(one.record.top_layer.as_ref().unwrap());
     assert_eq!(std::fs::read(base_dir.join("etc/base")).unwrap(), b"base");
     b3.run(&["rmi", "legacy/one:1"]).ok();
-    assert_eq!(
-        std::fs::read_dir(b3.root().join("layers")).unwrap().count(),
-        0
-    );
+    assert_eq!(b3.entries("layers"), 0);
     // Saved again, the images come out in today's format and load elsewhere unchanged.
     let resaved = b.path("resaved.tar");
     b.run(&["save", "-o", resaved.to_str().unwrap(), "legacy/two:2"])
@@ -694,10 +655,7 @@ fn a_corrupted_layer_in_a_streamed_archive_is_refused_whole() {
     assert_eq!(r.code(), 1, "{}", r.stderr());
     assert!(r.stderr().contains("digest mismatch"), "{}", r.stderr());
     assert_eq!(b2.run(&["images", "-q"]).ok(), "");
-    assert_eq!(
-        std::fs::read_dir(b2.root().join("layers")).unwrap().count(),
-        0
-    );
+    assert_eq!(b2.entries("layers"), 0);
     assert!(b2.tmp_leftovers().is_empty(), "{:?}", b2.tmp_leftovers());
     // The intact archive loads into the same root afterwards.
     b2.run(&["load", "-i", archive.to_str().unwrap()]).ok();

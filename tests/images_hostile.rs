@@ -50,6 +50,17 @@ fn rel(p: &Path) -> String {
     p.to_str().unwrap().trim_start_matches('/').to_string()
 }
 
+/// Imports a layer holding one file `name` aimed at `out`'s directory, and asserts the
+/// file landed at that path inside the layer, `out` untouched.
+fn assert_lands_inside(b: &Berth, out: &Outside, name: &str) {
+    let layer = import(b, &raw_tar(&[Entry::File(name, b"pwned")])).unwrap();
+    out.assert_untouched();
+    assert_eq!(
+        std::fs::read(layer.join(rel(&out.dir)).join("evil")).unwrap(),
+        b"pwned"
+    );
+}
+
 /// Imports `tar`; returns the layer directory when the import succeeded.
 fn import(b: &Berth, tar: &[u8]) -> Result<PathBuf, String> {
     let r = b.run_stdin(&["import", "-", "hostile:1"], tar);
@@ -63,7 +74,7 @@ fn import(b: &Berth, tar: &[u8]) -> Result<PathBuf, String> {
         return Err(r.stderr());
     }
     let store = b.store();
-    let img = store.image(&store.resolve("hostile:1").unwrap()).unwrap();
+    let img = store.resolve_image("hostile:1").unwrap();
     Ok(store
         .layers()
         .diff_dir(img.record.top_layer.as_ref().unwrap()))
@@ -74,13 +85,8 @@ fn dot_dot_traversal_stays_inside() {
     let b = Berth::new("hostile-dotdot");
     let out = Outside::new(&b);
     let name = format!("{}{}/evil", up(), rel(&out.dir));
-    let layer = import(&b, &raw_tar(&[Entry::File(&name, b"pwned")])).unwrap();
-    out.assert_untouched();
     // Clamped at the layer root, as a kernel resolving `..` at `/` would.
-    assert_eq!(
-        std::fs::read(layer.join(rel(&out.dir)).join("evil")).unwrap(),
-        b"pwned"
-    );
+    assert_lands_inside(&b, &out, &name);
 }
 
 #[test]
@@ -89,12 +95,7 @@ fn absolute_names_stay_inside() {
     let out = Outside::new(&b);
     let name = format!("{}/evil", out.dir.display());
     assert!(name.starts_with('/'));
-    let layer = import(&b, &raw_tar(&[Entry::File(&name, b"pwned")])).unwrap();
-    out.assert_untouched();
-    assert_eq!(
-        std::fs::read(layer.join(rel(&out.dir)).join("evil")).unwrap(),
-        b"pwned"
-    );
+    assert_lands_inside(&b, &out, &name);
 }
 
 #[test]
@@ -173,16 +174,8 @@ fn hardlinks_to_host_files_are_refused() {
     // Nothing half-made is visible or left behind.
     assert_eq!(b.run(&["images", "-q"]).ok(), "");
     assert!(b.tmp_leftovers().is_empty(), "{:?}", b.tmp_leftovers());
-    assert_eq!(
-        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-        0
-    );
-    assert_eq!(
-        std::fs::read_dir(b.root().join("blobs/sha256"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(b.entries("layers"), 0);
+    assert_eq!(b.entries("blobs/sha256"), 0);
 }
 
 #[test]
@@ -233,7 +226,7 @@ fn hostile_layers_in_a_loaded_archive_stay_inside() {
     // Inside the image, the upper layer's writes are its own: the clamped path, and
     // a directory that hides the lower layer's symlink.
     let store = b.store();
-    let img = store.image(&store.resolve("h/x:1").unwrap()).unwrap();
+    let img = store.resolve_image("h/x:1").unwrap();
     let top = store
         .layers()
         .diff_dir(img.record.top_layer.as_ref().unwrap());
@@ -294,17 +287,7 @@ fn malformed_tars_are_refused_with_clear_errors_and_leave_nothing() {
             "{what}: {:?}",
             b.tmp_leftovers()
         );
-        assert_eq!(
-            std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-            0,
-            "{what}"
-        );
-        assert_eq!(
-            std::fs::read_dir(b.root().join("blobs/sha256"))
-                .unwrap()
-                .count(),
-            0,
-            "{what}"
-        );
+        assert_eq!(b.entries("layers"), 0, "{what}");
+        assert_eq!(b.entries("blobs/sha256"), 0, "{what}");
     }
 }

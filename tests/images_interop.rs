@@ -153,7 +153,7 @@ fn skopeo_archives_load_with_the_same_image_id() {
         id
     );
     let store = b2.store();
-    let img = store.image(&store.resolve("bb:1").unwrap()).unwrap();
+    let img = store.resolve_image("bb:1").unwrap();
     let diff = store
         .layers()
         .diff_dir(img.record.top_layer.as_ref().unwrap());
@@ -240,11 +240,7 @@ fn reloading_an_image_with_other_compression_keeps_one_set_of_blobs() {
         .arg(format!("docker-archive:{}", archive.display()))
         .arg(format!("oci-archive:{}:bb:1", zst.display())))
     .ok();
-    let blobs = || {
-        std::fs::read_dir(b.root().join("blobs/sha256"))
-            .unwrap()
-            .count()
-    };
+    let blobs = || b.entries("blobs/sha256");
     assert_eq!(blobs(), 3, "manifest, config, layer");
     b.run(&["load", "-i", zst.to_str().unwrap()]).ok();
     assert_eq!(b.run(&["images", "-q", "--no-trunc"]).ok().trim(), id);
@@ -253,9 +249,5 @@ fn reloading_an_image_with_other_compression_keeps_one_set_of_blobs() {
         3,
         "the replaced manifest and its layer blob are freed"
     );
-    assert_eq!(
-        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-        1,
-        "the unpacked layer is shared"
-    );
+    assert_eq!(b.entries("layers"), 1, "the unpacked layer is shared");
 }

@@ -65,9 +65,7 @@ fn hand_written_oci_archive_loads_and_its_whiteouts_apply_in_a_mounted_snapshot(
 
     // On disk, the top layer holds overlayfs's whiteout forms.
     let store = b.store();
-    let img = store
-        .image(&store.resolve("example.com/hand/made:v1").unwrap())
-        .unwrap();
+    let img = store.resolve_image("example.com/hand/made:v1").unwrap();
     let top = img.record.top_layer.clone().unwrap();
     let diff = store.layers().diff_dir(&top);
     let wh = std::fs::symlink_metadata(diff.join("a/gone")).unwrap();
@@ -159,10 +157,7 @@ fn hand_written_oci_archive_loads_and_its_whiteouts_apply_in_a_mounted_snapshot(
     // layer is not referenced by anything either.
     b.run(&["rmi", "example.com/hand/made:v1"]).ok();
     store.gc().unwrap();
-    assert_eq!(
-        std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-        0
-    );
+    assert_eq!(b.entries("layers"), 0);
     assert!(berth_tests::mounts_below(b.dir.path()).is_empty());
 }
 
@@ -210,7 +205,7 @@ fn layer_content_keeps_types_owners_modes_times_and_xattrs() {
     );
     b.run(&["load", "-i", archive.to_str().unwrap()]).ok();
     let store = b.store();
-    let img = store.image(&store.resolve("meta:1").unwrap()).unwrap();
+    let img = store.resolve_image("meta:1").unwrap();
     let d = store
         .layers()
         .diff_dir(img.record.top_layer.as_ref().unwrap());
@@ -357,11 +352,7 @@ fn lying_or_malformed_archives_are_refused_whole() {
             "",
             "{want}: no image is visible"
         );
-        assert_eq!(
-            std::fs::read_dir(b.root().join("layers")).unwrap().count(),
-            0,
-            "{want}"
-        );
+        assert_eq!(b.entries("layers"), 0, "{want}");
         assert!(
             b.tmp_leftovers().is_empty(),
             "{want}: {:?}",
@@ -403,7 +394,7 @@ fn a_hardlink_to_a_lower_layer_file_copies_it_up() {
     );
     b.run(&["load", "-i", archive.to_str().unwrap()]).ok();
     let store = b.store();
-    let img = store.image(&store.resolve("hl/x:1").unwrap()).unwrap();
+    let img = store.resolve_image("hl/x:1").unwrap();
     let top = store
         .layers()
         .diff_dir(img.record.top_layer.as_ref().unwrap());

@@ -76,6 +76,11 @@ impl Berth {
             .map(|rd| rd.flatten().map(|e| e.path()).collect())
             .unwrap_or_default()
     }
+
+    /// How many entries the root's directory `rel` holds (`layers`, `blobs/sha256`).
+    pub fn entries(&self, rel: &str) -> usize {
+        std::fs::read_dir(self.root().join(rel)).unwrap().count()
+    }
 }
 
 /// sha256 of `data` as `sha256:<hex>`.
