@@ -2049,15 +2049,8 @@ fn stats(eng: &Engine, a: StatsArgs) -> CmdResult {
 
 /// `container prune`: removes every container that does not run.
 fn prune(eng: &Engine, a: PruneArgs) -> CmdResult {
-    if !a.force {
-        eprint!(
-            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
-        );
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Ok(());
-        }
+    if !a.force && !crate::confirmed("WARNING! This will remove all stopped containers.") {
+        return Ok(());
     }
     let mut deleted = Vec::new();
     for c in eng.list()? {

@@ -399,15 +399,8 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
         }
         NetworkCmd::Disconnect(a) => Ok(eng.disconnect(&a.container, &a.network, a.force)?),
         NetworkCmd::Prune(a) => {
-            if !a.force {
-                eprint!(
-                    "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
-                );
-                let mut answer = String::new();
-                let _ = std::io::stdin().read_line(&mut answer);
-                if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                    return Ok(());
-                }
+            if !a.force && !crate::confirmed("WARNING! This will remove all custom networks not used by at least one container.") {
+                return Ok(());
             }
             // "Used" as Docker counts it: any container, running or not, on the network.
             let used: std::collections::BTreeSet<String> = eng

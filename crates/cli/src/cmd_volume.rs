@@ -132,15 +132,8 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
             crate::fail_if(failed)
         }
         VolumeCmd::Prune(a) => {
-            if !a.force {
-                eprint!(
-                    "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
-                );
-                let mut answer = String::new();
-                let _ = std::io::stdin().read_line(&mut answer);
-                if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                    return Ok(());
-                }
+            if !a.force && !crate::confirmed("WARNING! This will remove anonymous local volumes not used by at least one container.") {
+                return Ok(());
             }
             let (removed, bytes) = eng.volume_prune(a.all)?;
             if !removed.is_empty() {

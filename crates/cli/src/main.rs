@@ -380,6 +380,15 @@ pub fn open_engine(
     Ok(berth_engine::Engine::open(root, state, &exe)?)
 }
 
+/// Asks on stderr, after `warning`, whether to go on, as the prune commands do: true
+/// when the answer read from stdin is y, Y or yes.
+pub fn confirmed(warning: &str) -> bool {
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
 /// True when file descriptor `fd` is a terminal.
 pub fn is_tty(fd: i32) -> bool {
     // SAFETY: isatty only reads the descriptor number.
