@@ -159,10 +159,12 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
     }
 
     let mut namespaces = vec![json!({"type": "mount"})];
-    for (typ, mode) in [
-        ("pid", &c.host.pid_mode),
-        ("ipc", &c.host.ipc_mode),
-        ("uts", &c.host.uts_mode),
+    // Each kind: its OCI type, its file under /proc/PID/ns, the mode asked for.
+    for (typ, file, mode) in [
+        ("pid", "pid", &c.host.pid_mode),
+        ("ipc", "ipc", &c.host.ipc_mode),
+        ("uts", "uts", &c.host.uts_mode),
+        ("network", "net", &c.host.network_mode),
     ] {
         match mode.as_str() {
             "host" => {}
@@ -171,25 +173,11 @@ pub fn generate(c: &Container, user: &ExecUser, paths: &Paths) -> Result<Value> 
                     let pid = paths.shared_pid.get(other).copied().ok_or_else(|| {
                         Error::Conflict(format!("cannot join the {typ} namespace of container {other}: it is not running"))
                     })?;
-                    namespaces.push(json!({"type": typ, "path": format!("/proc/{pid}/ns/{typ}")}));
+                    namespaces.push(json!({"type": typ, "path": format!("/proc/{pid}/ns/{file}")}));
                 }
                 None => namespaces.push(json!({"type": typ})),
             },
         }
-    }
-    match c.host.network_mode.as_str() {
-        "host" => {}
-        m => match m.strip_prefix("container:") {
-            Some(other) => {
-                let pid = paths.shared_pid.get(other).copied().ok_or_else(|| {
-                    Error::Conflict(format!(
-                        "cannot join the network namespace of container {other}: it is not running"
-                    ))
-                })?;
-                namespaces.push(json!({"type": "network", "path": format!("/proc/{pid}/ns/net")}));
-            }
-            None => namespaces.push(json!({"type": "network"})),
-        },
     }
     // Docker's default cgroup namespace is private on cgroup v2 hosts, the host's on
     // v1 and hybrid ones.
