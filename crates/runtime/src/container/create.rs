@@ -304,9 +304,7 @@ impl Runtime {
         };
         let (ours, theirs) = process::channel::pair()?;
         // Born in its cgroup where the host allows it (pure v2), else moved there.
-        let into: Option<OwnedFd> = cg.clone_into_dir().and_then(|d| {
-            nix::fcntl::open(&d, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).ok()
-        });
+        let into = super::clone_into(&**cg);
         let stage1 = process::spawn(&cfg, &ours, theirs, into.as_ref())?;
         undo.pids.push(stage1);
         drop(console);

@@ -107,14 +107,7 @@ impl Runtime {
         }
         let cg = self.cgroup(&s)?;
         let (ours, theirs) = process::channel::pair()?;
-        let into: Option<OwnedFd> = cg.clone_into_dir().and_then(|d| {
-            nix::fcntl::open(
-                &d,
-                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .ok()
-        });
+        let into = super::clone_into(&*cg);
         let stage1 = process::spawn(&cfg, &ours, theirs, into.as_ref())?;
         drop(console);
         let reap = |p: i32| {

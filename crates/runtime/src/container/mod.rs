@@ -63,3 +63,17 @@ impl Runtime {
         self.root.container_dir(id)
     }
 }
+
+/// The cgroup directory a new process can be born into (clone3 with
+/// CLONE_INTO_CGROUP), opened O_PATH, where the host allows it (pure v2); None
+/// means the process is moved there with [`cgroups::Manager::add_task`].
+fn clone_into(cg: &dyn cgroups::Manager) -> Option<std::os::fd::OwnedFd> {
+    use nix::fcntl::OFlag;
+    let dir = cg.clone_into_dir()?;
+    nix::fcntl::open(
+        &dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()
+}
