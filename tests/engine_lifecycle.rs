@@ -248,13 +248,7 @@ fn parallel_runs_keep_names_unique_and_state_whole() {
     for mut h in rms {
         assert!(h.wait().unwrap().success());
     }
-    assert!(b.ps().is_empty());
-    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    assert!(
-        b.runtime_leftovers().is_empty(),
-        "{:?}",
-        b.runtime_leftovers()
-    );
+    b.assert_nothing_left();
 }
 
 #[test]
@@ -468,12 +462,7 @@ fn state_is_reconciled_after_a_simulated_reboot_and_a_killed_cli() {
         finish_with_rm(&b, "interrupted");
     }
     std::thread::sleep(Duration::from_millis(300));
-    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    assert!(
-        b.runtime_leftovers().is_empty(),
-        "{:?}",
-        b.runtime_leftovers()
-    );
+    b.assert_nothing_left();
 }
 
 #[test]
@@ -1536,8 +1525,7 @@ fn rm_interrupted_by_a_killed_cli_is_finished_by_the_next() {
         b.eventually(5, "the container's processes to go", || procs().is_empty());
     }
     std::thread::sleep(Duration::from_millis(300));
-    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    assert!(b.runtime_leftovers().is_empty(), "{:?}", b.runtime_leftovers());
+    b.assert_nothing_left();
 }
 
 /// Runs `berth ARGS` and kills it (SIGKILL) after `delay_ms`, wherever it is.

@@ -37,13 +37,7 @@ fn exit_codes_are_the_containers_and_dockers() {
     assert_eq!(r.code(), 126, "stderr: {}", r.stderr());
 
     // --rm left nothing: no container, no mount, no runtime state.
-    assert!(b.ps().is_empty(), "{:?}", b.ps());
-    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
-    assert!(
-        b.runtime_leftovers().is_empty(),
-        "{:?}",
-        b.runtime_leftovers()
-    );
+    b.assert_nothing_left();
 }
 
 #[test]

@@ -217,6 +217,19 @@ impl Berth {
             .unwrap_or_default()
     }
 
+    /// Asserts the root has nothing left running or half-removed: no container
+    /// listed, no mount below the test directory, no container in the runtime's state.
+    #[track_caller]
+    pub fn assert_nothing_left(&self) {
+        assert!(self.ps().is_empty(), "containers: {:?}", self.ps());
+        assert!(self.mounts().is_empty(), "mounts: {:?}", self.mounts());
+        assert!(
+            self.runtime_leftovers().is_empty(),
+            "runtime state: {:?}",
+            self.runtime_leftovers()
+        );
+    }
+
     /// Mount points below the test directory.
     pub fn mounts(&self) -> Vec<String> {
         berth_tests::mounts_below(self.dir.path())
