@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::template::{inspect_template, print_docs, print_rows, tabwrite};
-use crate::units::{human_duration, since};
+use crate::units::{human_duration, now_secs, since};
 use crate::{CmdResult, Fail};
 
 /// A failure of `run`/`create`/`start -a` in docker's words: `berth: Error response
@@ -1234,13 +1234,7 @@ fn run_attached(
     eng.proxy_signals(id);
     let code = wait_reported(eng, id, handle);
     drop(raw);
-    match code? {
-        0 => Ok(()),
-        code => Err(Fail {
-            code: code as u8,
-            message: String::new(),
-        }),
-    }
+    crate::exit_with(code?)
 }
 
 /// The exit code a monitor reports, or the record's when the monitor vanished.
@@ -1301,13 +1295,6 @@ fn wait(eng: &Engine, a: WaitArgs) -> CmdResult {
         println!("{code}");
         Ok(())
     })
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn secs(t: &str) -> i64 {
@@ -1657,15 +1644,8 @@ fn exec(eng: &Engine, a: ExecArgs) -> CmdResult {
         tty: a.tty,
     };
     match eng.exec(&a.container, &o) {
-        Ok(code) if a.detach => {
-            let _ = code;
-            Ok(())
-        }
-        Ok(0) => Ok(()),
-        Ok(code) => Err(Fail {
-            code: code as u8,
-            message: String::new(),
-        }),
+        Ok(_) if a.detach => Ok(()),
+        Ok(code) => crate::exit_with(code),
         Err(e @ berth_engine::Error::Start { .. }) => Err(Fail {
             code: e.run_exit_code() as u8,
             message: e.to_string(),
@@ -2236,13 +2216,5 @@ fn attach(eng: &Engine, a: AttachArgs) -> CmdResult {
     if detached.load(std::sync::atomic::Ordering::SeqCst) {
         return Ok(());
     }
-    let code = eng.wait(&c.id).unwrap_or(0);
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(Fail {
-            code: code as u8,
-            message: String::new(),
-        })
-    }
+    crate::exit_with(eng.wait(&c.id).unwrap_or(0))
 }

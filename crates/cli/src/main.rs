@@ -77,6 +77,18 @@ impl Fail {
     }
 }
 
+/// A container's exit code as the command's (run, start -a, exec, attach): success
+/// for 0, else that code with nothing more to print.
+pub fn exit_with(code: i32) -> CmdResult {
+    match code {
+        0 => Ok(()),
+        code => Err(Fail {
+            code: code as u8,
+            message: String::new(),
+        }),
+    }
+}
+
 impl From<berth_image::Error> for Fail {
     fn from(e: berth_image::Error) -> Fail {
         Fail::of_error(e.is_user_error(), e)

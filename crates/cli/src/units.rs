@@ -69,16 +69,18 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
+/// The time now in seconds since the epoch.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// How long ago RFC 3339 time `t` was, as Docker's CREATED column says it.
 pub fn since(t: Option<&str>) -> String {
     match t.and_then(berth_image::time::parse_rfc3339) {
-        Some(ts) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            format!("{} ago", human_duration(now - ts))
-        }
+        Some(ts) => format!("{} ago", human_duration(now_secs() - ts)),
         None => "N/A".into(),
     }
 }
