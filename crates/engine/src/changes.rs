@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use berth_image::snapshot::Snapshotter;
 
 use crate::error::{Error, Result, io};
-use crate::record::Status;
-use crate::{Engine, rootfs};
+use crate::Engine;
 
 /// One change: `A` added, `C` changed, `D` deleted, and the path in the container.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -245,23 +244,14 @@ impl Engine {
     /// Writes container `key`'s root filesystem as a tar stream to `w`. A container
     /// that does not run has its root mounted for the time of the export.
     pub fn export(&self, key: &str, w: &mut dyn Write) -> Result<()> {
-        let c = self.find(key)?;
-        let root = self.dir(&c.id).join("rootfs");
-        let mounted_here = c.state.status != Status::Running && !rootfs::is_mounted(&root);
-        if mounted_here {
-            rootfs::mount(&self.snapshots(), &c.id, &root)?;
-        }
-        let r = (|| {
+        let r = self.with_root(key, |c, root| {
             let mut t = tar::Builder::new(w);
             t.follow_symlinks(false);
             t.mode(tar::HeaderMode::Complete);
-            t.append_dir_all(".", &root)
+            t.append_dir_all(".", root)
                 .map_err(io(format!("export the root of container {}", c.id)))?;
             t.finish().map_err(io("finish the export"))
-        })();
-        if mounted_here {
-            rootfs::unmount(&root)?;
-        }
+        });
         r.map_err(|e| match e {
             Error::Io { what, source } if source.kind() == std::io::ErrorKind::BrokenPipe => {
                 Error::Io {

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use crate::error::{Error, Result};
-use crate::record::Status;
 use crate::{Engine, rootfs};
 
 fn err(what: String) -> impl FnOnce(rustix::io::Errno) -> Error {
@@ -45,19 +44,35 @@ fn open_in_root(root: BorrowedFd, rel: &str) -> rustix::io::Result<OwnedFd> {
     )
 }
 
+/// Opens directory `name` below `dir`, not following a symlink there.
+fn open_dir_at(dir: BorrowedFd, name: &Path) -> Result<OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(err(format!("open {} in the container", name.display())))
+}
+
+/// Opens directory `rel` inside the root open as `root`, for reading.
+fn open_dir_in_root(root: BorrowedFd, rel: &str) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat2(
+        root,
+        relative(rel),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
 fn copy_out_at(dir: BorrowedFd, name: &Path, dst: &Path) -> Result<()> {
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
         .map_err(err(format!("stat {} in the container", name.display())))?;
     let mode = st.st_mode & 0o7777;
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => {
-            let sub = rustix::fs::openat(
-                dir,
-                name,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(err(format!("open {} in the container", name.display())))?;
+            let sub = open_dir_at(dir, name)?;
             std::fs::create_dir_all(dst).map_err(ioerr(format!("create {}", dst.display())))?;
             let entries = rustix::fs::Dir::read_from(&sub)
                 .map_err(err(format!("list {}", name.display())))?;
@@ -117,13 +132,7 @@ fn copy_in_at(src: &Path, dir: BorrowedFd, name: &Path) -> Result<()> {
                 ));
             }
         }
-        let sub = rustix::fs::openat(
-            dir,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(err(format!("open {} in the container", name.display())))?;
+        let sub = open_dir_at(dir, name)?;
         for e in std::fs::read_dir(src).map_err(ioerr(format!("list {}", src.display())))? {
             let e = e.map_err(ioerr(format!("list {}", src.display())))?;
             copy_in_at(&e.path(), sub.as_fd(), Path::new(&e.file_name()))?;
@@ -187,30 +196,11 @@ fn split(path: &str) -> Result<(String, PathBuf)> {
 }
 
 impl Engine {
-    fn with_root<T>(&self, key: &str, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-        let c = self.find(key)?;
-        let root = self.dir(&c.id).join("rootfs");
-        let mounted_here = c.state.status != Status::Running && !rootfs::is_mounted(&root);
-        if mounted_here {
-            rootfs::mount(&self.snapshots(), &c.id, &root)?;
-        }
-        let r = f(&root);
-        if mounted_here {
-            rootfs::unmount(&root)?;
-        }
-        r
-    }
-
     /// Copies `src` from container `key` to host path `dst` (into it when it is an
     /// existing directory).
     pub fn copy_out(&self, key: &str, src: &str, dst: &Path) -> Result<()> {
-        self.with_root(key, |root| {
-            let rootfd = rustix::fs::open(
-                root,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(err(format!("open {}", root.display())))?;
+        self.with_root(key, |_, root| {
+            let rootfd = rootfs::open_root(root)?;
             let (parent, name) = split(if src.trim_matches('/').is_empty() {
                 "/."
             } else {
@@ -245,34 +235,16 @@ impl Engine {
                 src.display()
             )));
         }
-        self.with_root(key, |root| {
-            let rootfd = rustix::fs::open(
-                root,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(err(format!("open {}", root.display())))?;
+        self.with_root(key, |_, root| {
+            let rootfd = rootfs::open_root(root)?;
             let src_name = PathBuf::from(src.file_name().unwrap_or(std::ffi::OsStr::new(".")));
             // An existing directory receives the source under its own name.
-            let into = rustix::fs::openat2(
-                rootfd.as_fd(),
-                relative(dst),
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-            );
+            let into = open_dir_in_root(rootfd.as_fd(), dst);
             let (dir, name) = match into {
                 Ok(d) => (d, src_name),
                 Err(_) => {
                     let (parent, name) = split(dst)?;
-                    let d = rustix::fs::openat2(
-                        rootfd.as_fd(),
-                        relative(&parent),
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-                    )
-                    .map_err(|_| {
+                    let d = open_dir_in_root(rootfd.as_fd(), &parent).map_err(|_| {
                         Error::InvalidArgument(format!(
                             "Could not find the file {parent} in container {key}"
                         ))

@@ -10,7 +10,9 @@ use std::path::{Component, Path};
 use berth_image::snapshot::{Overlay, Snapshotter};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
+use crate::Engine;
 use crate::error::{Error, Result, io};
+use crate::record::{Container, Status};
 
 /// True when `path` is a mount point: it is on another mount than its parent. Two
 /// statx calls instead of reading and scanning /proc/self/mountinfo, which grows with
@@ -65,7 +67,8 @@ pub fn unmount(target: &Path) -> Result<()> {
     Ok(())
 }
 
-fn open_root(root: &Path) -> Result<OwnedFd> {
+/// Opens the root at `root` as an `O_PATH` directory to resolve paths in.
+pub(crate) fn open_root(root: &Path) -> Result<OwnedFd> {
     rustix::fs::open(
         root,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -75,6 +78,28 @@ fn open_root(root: &Path) -> Result<OwnedFd> {
         what: format!("open {}", root.display()),
         source: e.into(),
     })
+}
+
+impl Engine {
+    /// Runs `f` on container `key` and its root, mounted for the time of `f` when the
+    /// container does not run and it was not mounted.
+    pub(crate) fn with_root<T>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&Container, &Path) -> Result<T>,
+    ) -> Result<T> {
+        let c = self.find(key)?;
+        let root = self.dir(&c.id).join("rootfs");
+        let mounted_here = c.state.status != Status::Running && !is_mounted(&root);
+        if mounted_here {
+            mount(&self.snapshots(), &c.id, &root)?;
+        }
+        let r = f(&c, &root);
+        if mounted_here {
+            unmount(&root)?;
+        }
+        r
+    }
 }
 
 /// Reads file `rel` inside `root` (symlinks resolved within the root); an absent
