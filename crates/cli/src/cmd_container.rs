@@ -1354,18 +1354,25 @@ fn ellipsis(s: &str, max: usize) -> String {
     }
 }
 
-/// Docker's SIZE column: the container's own files, and with the image's.
-fn size_text(eng: &Engine, c: &Container) -> String {
+/// The size of a container's own files, and of them with its image's (Docker's
+/// SizeRw and SizeRootFs).
+pub fn sizes(eng: &Engine, c: &Container) -> (u64, u64) {
     let own = eng.container_size(c);
     let image = eng
         .store()
         .resolve(&c.image_id)
         .and_then(|id| eng.store().image(&id))
         .map_or(0, |i| i.size);
+    (own, own + image)
+}
+
+/// Docker's SIZE column: the container's own files, and with the image's.
+fn size_text(eng: &Engine, c: &Container) -> String {
+    let (own, all) = sizes(eng, c);
     format!(
         "{} (virtual {})",
         crate::units::human_size(own),
-        crate::units::human_size(own + image)
+        crate::units::human_size(all)
     )
 }
 

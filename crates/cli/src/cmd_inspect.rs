@@ -227,14 +227,9 @@ fn find_object(
             Ok(c) => {
                 let mut d = crate::cmd_container::inspect_doc(eng, &c);
                 if size {
-                    let own = eng.container_size(&c);
-                    let image = eng
-                        .store()
-                        .resolve(&c.image_id)
-                        .and_then(|id| eng.store().image(&id))
-                        .map_or(0, |i| i.size);
+                    let (own, all) = crate::cmd_container::sizes(eng, &c);
                     d["SizeRw"] = json!(own);
-                    d["SizeRootFs"] = json!(own + image);
+                    d["SizeRootFs"] = json!(all);
                 }
                 Ok(Some(d))
             }
