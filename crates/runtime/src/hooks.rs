@@ -15,7 +15,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{Hook, Hooks, Spec};
+use oci_spec::runtime::{ContainerState, Hook, Hooks, Spec, State};
 
 use crate::error::{Error, Result};
 use crate::explain::step;
@@ -75,17 +75,24 @@ pub fn any(spec: &Spec, kinds: &[Kind]) -> bool {
     kinds.iter().any(|k| !list(spec, *k).is_empty())
 }
 
-/// The state document a hook reads on stdin.
-pub fn state_json(id: &str, status: &str, pid: i32, bundle: &std::path::Path, spec: &Spec) -> String {
-    serde_json::json!({
-        "ociVersion": crate::spec::OCI_VERSION,
-        "id": id,
-        "status": status,
-        "pid": pid,
-        "bundle": bundle,
-        "annotations": spec.annotations().clone().unwrap_or_default(),
-    })
-    .to_string()
+/// The container's state, as hooks and the seccomp agent are given it.
+pub fn state(id: &str, status: ContainerState, pid: i32, bundle: &std::path::Path, spec: &Spec) -> State {
+    let mut s = State::default();
+    s.set_version(crate::spec::OCI_VERSION.into());
+    s.set_id(id.into());
+    s.set_status(status);
+    s.set_pid(Some(pid));
+    s.set_bundle(bundle.to_path_buf());
+    s.set_annotations(Some(spec.annotations().clone().unwrap_or_default()));
+    s
+}
+
+/// The state document a hook reads on stdin ([`state`] as JSON).
+pub fn state_json(id: &str, status: ContainerState, pid: i32, bundle: &std::path::Path, spec: &Spec) -> String {
+    // Through a JSON value, whose object keys are written in a fixed order.
+    serde_json::to_value(state(id, status, pid, bundle, spec))
+        .expect("a container state is plain data")
+        .to_string()
 }
 
 /// Runs every hook of `kind` in order, each with `state` on stdin, stopping at the
@@ -165,5 +172,32 @@ fn run_one(h: &Hook, kind: Kind, state: &str) -> Result<()> {
             )));
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_json_is_the_oci_state_document() {
+        let spec: Spec = serde_json::from_str(
+            r#"{"ociVersion": "1.0.2", "annotations": {"a": "b"}}"#,
+        )
+        .unwrap();
+        let bundle = std::path::Path::new("/b");
+        let expected = serde_json::json!({
+            "ociVersion": crate::spec::OCI_VERSION,
+            "id": "c1",
+            "status": "creating",
+            "pid": 42,
+            "bundle": bundle,
+            "annotations": {"a": "b"},
+        })
+        .to_string();
+        assert_eq!(state_json("c1", ContainerState::Creating, 42, bundle, &spec), expected);
+        let stopped = state_json("c1", ContainerState::Stopped, 0, bundle, &Spec::default());
+        assert!(stopped.contains(r#""pid":0"#) && stopped.contains(r#""annotations":{}"#), "{stopped}");
+        assert!(stopped.contains(r#""status":"stopped""#), "{stopped}");
     }
 }

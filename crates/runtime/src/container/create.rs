@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
+use oci_spec::runtime::{ContainerState, LinuxNamespaceType, LinuxResources, Spec};
 
 use super::{Runtime, rootless};
 use crate::cgroups::{self, Manager};
@@ -334,11 +334,11 @@ impl Runtime {
             match ours.recv()? {
                 Some(Msg::Ready) => break,
                 Some(Msg::SeccompListener) => {
-                    let state = hooks::state_json(&o.id, "creating", init, &bundle, &spec);
+                    let state = hooks::state(&o.id, ContainerState::Creating, init, &bundle, &spec);
                     process::forward_seccomp_listener(&ours, &spec, &state, init)?;
                 }
                 Some(Msg::Hooks) => {
-                    let state = hooks::state_json(&o.id, "creating", init, &bundle, &spec);
+                    let state = hooks::state_json(&o.id, ContainerState::Creating, init, &bundle, &spec);
                     let r = hooks::run(&spec, Kind::Prestart, &state)
                         .and_then(|_| hooks::run(&spec, Kind::CreateRuntime, &state));
                     if let Err(e) = r {

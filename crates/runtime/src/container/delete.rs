@@ -117,7 +117,7 @@ impl Runtime {
         if s.poststop
             && let Ok(spec) = crate::spec::load(&s.bundle)
         {
-            let state = hooks::state_json(&s.id, "stopped", 0, &s.bundle, &spec);
+            let state = hooks::state_json(&s.id, oci_spec::runtime::ContainerState::Stopped, 0, &s.bundle, &spec);
             hooks::run_warn(&spec, Kind::Poststop, &state);
         }
         Ok(())

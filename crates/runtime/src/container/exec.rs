@@ -4,7 +4,7 @@
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-use oci_spec::runtime::{LinuxNamespaceType, Process};
+use oci_spec::runtime::{ContainerState, LinuxNamespaceType, Process};
 
 use super::Runtime;
 use crate::error::{Error, Result, io};
@@ -134,7 +134,7 @@ impl Runtime {
         reap(stage1);
         let mut msg = ours.recv()?;
         if msg == Some(Msg::SeccompListener) {
-            let state = crate::hooks::state_json(id, "running", pid, &s.bundle, &spec);
+            let state = crate::hooks::state(id, ContainerState::Running, pid, &s.bundle, &spec);
             process::forward_seccomp_listener(&ours, &spec, &state, pid)?;
             msg = ours.recv()?;
         }

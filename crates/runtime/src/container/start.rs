@@ -56,7 +56,7 @@ impl Runtime {
                 || read_fifo(fd.as_fd(), &s, &mut [0u8; 16], |n| n == 0).map(drop),
             )?;
             let spec = crate::spec::load(&s.bundle)?;
-            let state = hooks::state_json(id, "running", s.pid, &s.bundle, &spec);
+            let state = hooks::state_json(id, oci_spec::runtime::ContainerState::Running, s.pid, &s.bundle, &spec);
             hooks::run_warn(&spec, Kind::Poststart, &state);
         }
         Ok(())

@@ -31,7 +31,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{ContainerState, LinuxNamespaceType, Process, Spec};
 
 use self::channel::{Channel, Msg};
 use crate::error::{Error, Result, io, sys};
@@ -194,7 +194,7 @@ fn stage1(cfg: &Config<'_>, ch: &Channel) -> Result<()> {
                     eprintln!("berth-runtime: container init: {e}");
                     raw::exit_now(1);
                 }
-                let state = hooks::state_json(cfg.id, "created", host_pid, cfg.bundle, cfg.spec);
+                let state = hooks::state_json(cfg.id, ContainerState::Created, host_pid, cfg.bundle, cfg.spec);
                 if let Err(e) = hooks::run(cfg.spec, Kind::StartContainer, &state) {
                     eprintln!("berth-runtime: {e}");
                     raw::exit_now(1);
@@ -277,7 +277,7 @@ fn init(cfg: &Config<'_>, ch: &Channel) -> Result<(setup::ExecTarget, i32)> {
                 Some(Msg::Error(e)) => return Err(Error::Init(e)),
                 other => return Err(Error::Init(format!("hooks: unexpected {other:?}"))),
             };
-            let state = hooks::state_json(cfg.id, "created", host_pid, cfg.bundle, cfg.spec);
+            let state = hooks::state_json(cfg.id, ContainerState::Created, host_pid, cfg.bundle, cfg.spec);
             hooks::run(cfg.spec, Kind::CreateContainer, &state)?;
         }
         rootfs::pivot(opts)?;
@@ -407,18 +407,21 @@ pub fn compile_seccomp(spec: &Spec, state_root: &std::path::Path) -> Result<Opti
 
 /// The runtime's side of [`Msg::SeccompListener`]: receives the notify fd from init
 /// and hands it to the agent at listenerPath with the container's state.
-pub fn forward_seccomp_listener(ch: &Channel, spec: &Spec, state_json: &str, pid: i32) -> Result<()> {
+pub fn forward_seccomp_listener(
+    ch: &Channel,
+    spec: &Spec,
+    state: &oci_spec::runtime::State,
+    pid: i32,
+) -> Result<()> {
     let fd = terminal::recv_fd(ch.raw())?;
     let sc = spec
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
         .ok_or_else(|| Error::Init("a seccomp listener without a seccomp config".into()))?;
-    let state: oci_spec::runtime::State = serde_json::from_str(state_json)
-        .map_err(|e| Error::Init(format!("state for the seccomp agent: {e}")))?;
     step(
         || "send seccomp listener to the agent".into(),
-        || crate::seccomp::send_listener(sc, std::os::fd::AsFd::as_fd(&fd), pid, &state),
+        || crate::seccomp::send_listener(sc, std::os::fd::AsFd::as_fd(&fd), pid, state),
     )?;
     Ok(())
 }
