@@ -15,7 +15,9 @@ pub fn on_command(root: &Path, state: &Path) {
     if berth_engine::boot::done(state) {
         return;
     }
-    let Ok(eng) = crate::open_engine(root, state) else { return };
+    let Ok(eng) = crate::open_engine(root, state) else {
+        return;
+    };
     if let Ok(Some(report)) = eng.boot_once() {
         for (name, action) in report {
             if let Action::Failed(e) = action {

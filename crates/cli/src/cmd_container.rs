@@ -776,7 +776,10 @@ fn port(eng: &Engine, a: PortArgs) -> CmdResult {
     if found.is_empty() {
         return Err(Fail {
             code: 1,
-            message: format!("Error: No public port '{num}/{proto}' published for {}", c.name),
+            message: format!(
+                "Error: No public port '{num}/{proto}' published for {}",
+                c.name
+            ),
         });
     }
     for p in found {

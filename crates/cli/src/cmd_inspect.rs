@@ -287,7 +287,10 @@ pub fn inspect_any(eng: &berth_engine::Engine, a: ObjectInspectArgs) -> CmdResul
         })?),
     };
     if a.size && a.kind.as_deref().is_some_and(|k| k != "container") {
-        eprintln!("WARNING: --size ignored for {}", a.kind.as_deref().unwrap_or_default());
+        eprintln!(
+            "WARNING: --size ignored for {}",
+            a.kind.as_deref().unwrap_or_default()
+        );
     }
     let mut docs = Vec::new();
     let mut errors = Vec::new();

@@ -267,7 +267,8 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             };
             if opts.gateway.is_some() && opts.subnet.is_none() {
                 return Err(Fail::user(
-                    "no matching subnet for gateway ".to_string() + a.gateway.as_deref().unwrap_or(""),
+                    "no matching subnet for gateway ".to_string()
+                        + a.gateway.as_deref().unwrap_or(""),
                 ));
             }
             for o in &a.opt {
@@ -300,9 +301,23 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             // (ID, name, driver, internal, created) of every network, host and none too.
             let mut rows: Vec<(String, String, &str, bool, String)> = nets
                 .iter()
-                .map(|n| (n.id.clone(), n.name.clone(), "bridge", n.internal, created(n)))
+                .map(|n| {
+                    (
+                        n.id.clone(),
+                        n.name.clone(),
+                        "bridge",
+                        n.internal,
+                        created(n),
+                    )
+                })
                 .chain(PREDEFINED.iter().map(|(name, driver)| {
-                    (predefined_id(eng, name), name.to_string(), *driver, false, since.clone())
+                    (
+                        predefined_id(eng, name),
+                        name.to_string(),
+                        *driver,
+                        false,
+                        since.clone(),
+                    )
                 }))
                 .collect();
             rows.sort_by(|x, y| x.1.cmp(&y.1));
@@ -336,7 +351,12 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
             print_rows(
                 a.format.as_deref(),
                 "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-                &[("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER"), ("Scope", "SCOPE")],
+                &[
+                    ("ID", "NETWORK ID"),
+                    ("Name", "NAME"),
+                    ("Driver", "DRIVER"),
+                    ("Scope", "SCOPE"),
+                ],
                 &rows,
             )
         }
@@ -399,7 +419,11 @@ pub fn dispatch(eng: &Engine, cmd: NetworkCmd) -> CmdResult {
         }
         NetworkCmd::Disconnect(a) => Ok(eng.disconnect(&a.container, &a.network, a.force)?),
         NetworkCmd::Prune(a) => {
-            if !a.force && !crate::confirmed("WARNING! This will remove all custom networks not used by at least one container.") {
+            if !a.force
+                && !crate::confirmed(
+                    "WARNING! This will remove all custom networks not used by at least one container.",
+                )
+            {
                 return Ok(());
             }
             // "Used" as Docker counts it: any container, running or not, on the network.

@@ -132,7 +132,11 @@ pub fn dispatch(eng: &Engine, cmd: VolumeCmd) -> CmdResult {
             crate::fail_if(failed)
         }
         VolumeCmd::Prune(a) => {
-            if !a.force && !crate::confirmed("WARNING! This will remove anonymous local volumes not used by at least one container.") {
+            if !a.force
+                && !crate::confirmed(
+                    "WARNING! This will remove anonymous local volumes not used by at least one container.",
+                )
+            {
                 return Ok(());
             }
             let (removed, bytes) = eng.volume_prune(a.all)?;

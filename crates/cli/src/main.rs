@@ -8,11 +8,11 @@
 mod cmd_archive;
 mod cmd_boot;
 mod cmd_container;
-mod cmd_network;
-mod cmd_volume;
 mod cmd_images;
 mod cmd_inspect;
+mod cmd_network;
 mod cmd_remove;
+mod cmd_volume;
 mod template;
 mod units;
 
@@ -257,19 +257,34 @@ fn main() -> ExitCode {
 /// there is the same).
 fn monitor_fast_path() -> Option<ExitCode> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let [root_flag, root, state_flag, state, sub, id, sync_flag, sync_fd, rest @ ..] =
-        args.as_slice()
+    let [
+        root_flag,
+        root,
+        state_flag,
+        state,
+        sub,
+        id,
+        sync_flag,
+        sync_fd,
+        rest @ ..,
+    ] = args.as_slice()
     else {
         return None;
     };
-    if root_flag != "--root" || state_flag != "--state" || sub != "__monitor" || sync_flag != "--sync-fd" {
+    if root_flag != "--root"
+        || state_flag != "--state"
+        || sub != "__monitor"
+        || sync_flag != "--sync-fd"
+    {
         return None;
     }
     let attach: Vec<i32> = match rest {
         [] => Vec::new(),
-        [flag, fds] if flag == "--attach" => {
-            fds.to_str()?.split(',').map(|n| n.parse().ok()).collect::<Option<_>>()?
-        }
+        [flag, fds] if flag == "--attach" => fds
+            .to_str()?
+            .split(',')
+            .map(|n| n.parse().ok())
+            .collect::<Option<_>>()?,
         _ => return None,
     };
     let sync_fd: i32 = sync_fd.to_str()?.parse().ok()?;
