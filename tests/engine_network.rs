@@ -365,8 +365,11 @@ fn user_network_containers_reach_each_other_by_name() {
     let r = b.run(&["network", "inspect", "front"]);
     assert_eq!(r.code(), 1);
     assert_eq!(r.stderr(), "Error response from daemon: network front not found\n");
-    let r = b.run(&["run", "--rm", "--network", "front", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
+    b.fails_with(
+        &["run", "--rm", "--network", "front", IMAGE, "true"],
+        125,
+        "network front not found",
+    );
 }
 
 #[test]

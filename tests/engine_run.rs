@@ -190,8 +190,11 @@ fn refused_runs_leave_nothing_behind() {
         125,
         "invalid argument \"4x\" for \"-m, --memory\" flag",
     );
-    let r = b.run(&["run", "--rm", "--cpus", "abc", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
+    b.fails_with(
+        &["run", "--rm", "--cpus", "abc", IMAGE, "true"],
+        125,
+        "invalid argument \"abc\" for \"--cpus\" flag",
+    );
     b.fails_with(
         &["run", "--rm", "no-such-image", "true"],
         125,
@@ -308,8 +311,11 @@ fn stdin_env_file_hosts_read_only_tmpfs_caps_seccomp_ulimits() {
         125,
         "invalid ulimit type: bogus",
     );
-    let r = b.run(&["run", "--rm", "--cap-add", "NOT_A_CAP", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
+    b.fails_with(
+        &["run", "--rm", "--cap-add", "NOT_A_CAP", IMAGE, "true"],
+        125,
+        "invalid capability: NOT_A_CAP",
+    );
     assert!(b.ps().is_empty());
 }
 
@@ -469,17 +475,11 @@ fn oom_kill_fork_bomb_and_more_resources() {
         125,
         "is not in a separate kernel namespace",
     );
-    let r = b.run(&[
-        "run",
-        "--rm",
-        "-m",
-        "64m",
-        "--memory-swap",
-        "32m",
-        IMAGE,
-        "true",
-    ]);
-    assert_eq!(r.code(), 125);
+    b.fails_with(
+        &["run", "--rm", "-m", "64m", "--memory-swap", "32m", IMAGE, "true"],
+        125,
+        "Minimum memoryswap limit should be larger than memory limit",
+    );
 }
 
 #[test]
@@ -616,8 +616,11 @@ fn mount_flag_devices_and_privileged() {
             .ok();
         assert_eq!(out, "refused\n");
     }
-    let r = b.run(&["run", "--rm", "--device", "/etc/passwd", IMAGE, "true"]);
-    assert_eq!(r.code(), 125);
+    b.fails_with(
+        &["run", "--rm", "--device", "/etc/passwd", IMAGE, "true"],
+        125,
+        "error gathering device information while adding custom device \"/etc/passwd\"",
+    );
 
     // --privileged: every capability berth has, no seccomp, the host's devices.
     let own = std::fs::read_to_string("/proc/self/status").unwrap();
