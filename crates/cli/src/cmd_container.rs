@@ -1960,18 +1960,6 @@ fn bytes_size(v: u64) -> String {
     )
 }
 
-/// go-units' HumanSizeWithPrecision(v, 3): decimal units (`1.23MB`).
-fn decimal_size(v: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut x = v as f64;
-    let mut i = 0;
-    while x >= 1000.0 && i + 1 < units.len() {
-        x /= 1000.0;
-        i += 1;
-    }
-    format!("{}{}", crate::units::go_g(x, 3), units[i])
-}
-
 fn stats_rows(eng: &Engine, a: &StatsArgs) -> Result<String, Fail> {
     let names: Vec<String> = if a.containers.is_empty() {
         eng.list()?
@@ -2013,10 +2001,10 @@ fn stats_rows(eng: &Engine, a: &StatsArgs) -> Result<String, Fail> {
             bytes_size(s.mem_usage),
             bytes_size(s.mem_limit),
             mem_pct,
-            decimal_size(s.net.0),
-            decimal_size(s.net.1),
-            decimal_size(s.block.0),
-            decimal_size(s.block.1),
+            crate::units::human_size(s.net.0),
+            crate::units::human_size(s.net.1),
+            crate::units::human_size(s.block.0),
+            crate::units::human_size(s.block.1),
             s.pids
         ));
     }
