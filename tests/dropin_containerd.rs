@@ -391,14 +391,14 @@ fn detached_task_exec_pause_kill() {
     c.ok(&["task", "pause", "svc"]);
     c.wait_task("svc", "PAUSED");
     assert_eq!(
-        frozen(&c.cgroup_of("svc")),
+        is_frozen(&c.cgroup_of("svc")),
         Some(true),
         "paused, but not frozen"
     );
     c.ok(&["task", "resume", "svc"]);
     c.wait_task("svc", "RUNNING");
     assert_eq!(
-        frozen(&c.cgroup_of("svc")),
+        is_frozen(&c.cgroup_of("svc")),
         Some(false),
         "resumed, but still frozen"
     );
@@ -420,21 +420,6 @@ fn detached_task_exec_pause_kill() {
     assert_eq!(c.delete_task("victim"), 137);
     c.ok(&["container", "rm", "victim"]);
     assert_eq!(c.runtime_ids(), Vec::<String>::new());
-}
-
-/// Whether a cgroup is frozen: v1 freezer.state where there is a v1 freezer, else v2
-/// cgroup.events; None when neither file is there.
-fn frozen(trees: &[PathBuf]) -> Option<bool> {
-    let v1 = trees
-        .iter()
-        .find_map(|d| std::fs::read_to_string(d.join("freezer.state")).ok());
-    if let Some(s) = v1 {
-        return Some(s.trim() == "FROZEN");
-    }
-    trees
-        .iter()
-        .find_map(|d| std::fs::read_to_string(d.join("cgroup.events")).ok())
-        .map(|s| s.lines().any(|l| l == "frozen 1"))
 }
 
 /// A terminal: the shim receives the pty master on its console socket and ctr

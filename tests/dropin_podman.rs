@@ -446,21 +446,9 @@ fn tty_pause_kill_restart() {
     assert_eq!(runtime_state_ids(&p.runtime_root()), Vec::<String>::new());
 }
 
-/// Whether the container's cgroup is frozen: v1 freezer.state where there is a v1
-/// freezer (a hybrid host's unified tree is then not the one frozen), else v2
-/// cgroup.events; None when neither is there.
+/// Whether the container's cgroup is frozen ([`is_frozen`]).
 fn frozen(p: &Podman, id: &str) -> Option<bool> {
-    let trees = cgroup_trees(&format!("{}/libpod-{id}", p.cgroup_parent));
-    let v1 = trees
-        .iter()
-        .find_map(|d| std::fs::read_to_string(d.join("freezer.state")).ok());
-    if let Some(s) = v1 {
-        return Some(s.trim() == "FROZEN");
-    }
-    trees
-        .iter()
-        .find_map(|d| std::fs::read_to_string(d.join("cgroup.events")).ok())
-        .map(|s| s.lines().any(|l| l == "frozen 1"))
+    is_frozen(&cgroup_trees(&format!("{}/libpod-{id}", p.cgroup_parent)))
 }
 
 /// Limits podman writes into config.json land in the container's cgroup, below the

@@ -124,6 +124,23 @@ pub fn cgroup_trees(rel: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Whether a cgroup (its directories `trees` in every hierarchy, from
+/// [`cgroup_trees`]) is frozen: v1 freezer.state where there is a v1 freezer (a hybrid
+/// host's unified tree is then not the one frozen), else v2 cgroup.events; None when
+/// neither file is there.
+pub fn is_frozen(trees: &[PathBuf]) -> Option<bool> {
+    let v1 = trees
+        .iter()
+        .find_map(|d| std::fs::read_to_string(d.join("freezer.state")).ok());
+    if let Some(s) = v1 {
+        return Some(s.trim() == "FROZEN");
+    }
+    trees
+        .iter()
+        .find_map(|d| std::fs::read_to_string(d.join("cgroup.events")).ok())
+        .map(|s| s.lines().any(|l| l == "frozen 1"))
+}
+
 /// Removes the cgroup `rel` and everything below it in every hierarchy, deepest
 /// first, after SIGKILLing any process still in it (the tree is the test's own, so
 /// are they: a test that failed half-way must not leave them running); returns what
