@@ -282,8 +282,11 @@ fn run_failures_map_to_dockers_exit_codes() {
         let r = p.run(&["--rm", IMAGE, "/etc/passwd"]);
         assert_eq!(r.code(), 126, "json log {json_log}: {}", r.stderr());
         assert!(r.stderr().contains("permission denied"), "{}", r.stderr());
+        // A file as the working directory: podman refuses it itself, before the
+        // runtime is asked.
         let r = p.run(&["--rm", "--workdir", "/etc/passwd", IMAGE, "true"]);
-        assert_ne!(r.code(), 0, "a file as the working directory");
+        assert_eq!(r.code(), 126, "json log {json_log}: {}", r.stderr());
+        assert!(r.stderr().contains("but is not a directory"), "{}", r.stderr());
         assert_eq!(p.ok(&["ps", "--all", "--quiet"]), "");
         assert_eq!(runtime_state_ids(&p.runtime_root()), Vec::<String>::new());
     }
