@@ -98,32 +98,8 @@ impl Engine {
         }
         let user_network =
             crate::network::is_bridge(network) && network != berth_network::DEFAULT_NETWORK;
-        if !o.network_aliases.is_empty() && !user_network {
-            return Err(Error::InvalidArgument(
-                "network-scoped alias is supported only for containers in user defined networks"
-                    .into(),
-            ));
-        }
-        let ip = match &o.ip {
-            None => None,
-            Some(_) if !user_network => {
-                return Err(Error::InvalidArgument(
-                    "user specified IP address is supported on user defined networks only".into(),
-                ));
-            }
-            Some(s) => {
-                let ip: std::net::Ipv4Addr = s.parse().map_err(|_| {
-                    Error::InvalidArgument(format!("invalid IPv4 address: {s}"))
-                })?;
-                let net = self.networks()?.network(network)?;
-                if !net.subnet.contains(&ip) {
-                    return Err(Error::InvalidArgument(format!(
-                        "Invalid address {ip}: It does not belong to any of this network's subnets"
-                    )));
-                }
-                Some(ip)
-            }
-        };
+        let ip =
+            self.check_attachment(network, user_network, &o.network_aliases, o.ip.as_deref())?;
 
         let mac = match &o.mac_address {
             None => None,

@@ -53,6 +53,40 @@ impl Engine {
 }
 
 impl Engine {
+    /// Checks `--network-alias` and `--ip` for bridge network `network` (`user`: a
+    /// user-defined one, where alone they are allowed) with Docker's messages; returns
+    /// the address, which must be in the network's subnet.
+    pub(crate) fn check_attachment(
+        &self,
+        network: &str,
+        user: bool,
+        aliases: &[String],
+        ip: Option<&str>,
+    ) -> Result<Option<std::net::Ipv4Addr>> {
+        if !aliases.is_empty() && !user {
+            return Err(Error::InvalidArgument(
+                "network-scoped alias is supported only for containers in user defined networks"
+                    .into(),
+            ));
+        }
+        let Some(s) = ip else { return Ok(None) };
+        if !user {
+            return Err(Error::InvalidArgument(
+                "user specified IP address is supported on user defined networks only".into(),
+            ));
+        }
+        let ip: std::net::Ipv4Addr = s
+            .parse()
+            .map_err(|_| Error::InvalidArgument(format!("invalid IPv4 address: {s}")))?;
+        let net = self.networks()?.network(network)?;
+        if !net.subnet.contains(&ip) {
+            return Err(Error::InvalidArgument(format!(
+                "Invalid address {ip}: It does not belong to any of this network's subnets"
+            )));
+        }
+        Ok(Some(ip))
+    }
+
     /// Removes network `name` (no container may be attached). An endpoint whose
     /// container is already removed belongs to a monitor finishing a `--rm` (it leaves
     /// the network after reporting the exit) or to one that died: it is waited for,
@@ -165,10 +199,7 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
         }
         joined.endpoints.insert(a.name.clone(), ep);
     }
-    let addresses: Vec<_> = attachments
-        .iter()
-        .filter_map(|a| joined.endpoints.get(&a.name).map(|ep| ep.ip))
-        .collect();
+    let addresses = addresses(&attachments, &joined.endpoints);
     if let Err(e) = crate::etc_files::write_addresses(&c, &engine.dir(id), &addresses) {
         let _ = joined.leave();
         return Err(e);
@@ -191,6 +222,18 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
         }
     }
     Ok(Some(joined))
+}
+
+/// The container's address on each of its networks that has its endpoint, first
+/// network first.
+fn addresses(
+    attachments: &[NetworkAttachment],
+    endpoints: &BTreeMap<String, Endpoint>,
+) -> Vec<std::net::Ipv4Addr> {
+    attachments
+        .iter()
+        .filter_map(|a| endpoints.get(&a.name).map(|ep| ep.ip))
+        .collect()
 }
 
 /// Attaches container `c` to network `a` in `netns` as `ifname`, with the published
@@ -314,32 +357,7 @@ impl Engine {
             return Err(Error::Conflict(NO_NETWORK.into()));
         }
         let user = target != DEFAULT_NETWORK;
-        if !o.aliases.is_empty() && !user {
-            return Err(Error::InvalidArgument(
-                "network-scoped alias is supported only for containers in user defined networks"
-                    .into(),
-            ));
-        }
-        let ip = match &o.ip {
-            None => None,
-            Some(_) if !user => {
-                return Err(Error::InvalidArgument(
-                    "user specified IP address is supported on user defined networks only".into(),
-                ));
-            }
-            Some(s) => {
-                let ip: std::net::Ipv4Addr = s
-                    .parse()
-                    .map_err(|_| Error::InvalidArgument(format!("invalid IPv4 address: {s}")))?;
-                let net = self.networks()?.network(&target)?;
-                if !net.subnet.contains(&ip) {
-                    return Err(Error::InvalidArgument(format!(
-                        "Invalid address {ip}: It does not belong to any of this network's subnets"
-                    )));
-                }
-                Some(ip)
-            }
-        };
+        let ip = self.check_attachment(&target, user, &o.aliases, o.ip.as_deref())?;
         // Under the container's lock: its monitor records a start or an exit under it
         // too, and leaves every network again after recording an exit.
         let lock = self.containers().lock(&c.id)?;
@@ -392,12 +410,7 @@ impl Engine {
     /// Rewrites a running container's /etc/hosts with its address on each network it
     /// is on now, first network first.
     fn write_hosts(&self, c: &crate::Container) -> Result<()> {
-        let addresses: Vec<_> = c
-            .host
-            .attachments()
-            .iter()
-            .filter_map(|a| c.state.endpoints.get(&a.name).map(|ep| ep.ip))
-            .collect();
+        let addresses = addresses(&c.host.attachments(), &c.state.endpoints);
         crate::etc_files::write_addresses(c, &self.dir(&c.id), &addresses)
     }
 
