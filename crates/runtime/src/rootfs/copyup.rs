@@ -46,22 +46,19 @@ pub(crate) fn copy_tree(from: &OwnedFd, to: &OwnedFd) -> std::io::Result<()> {
         let name = std::ffi::OsStr::from_bytes(cname.as_bytes());
         let st = fstatat(from.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
         let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
-        match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
+        let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        match kind {
             SFlag::S_IFDIR => {
                 mkdirat(to.as_fd(), name, mode)?;
-                let sub_from: OwnedFd = nix::fcntl::openat(
-                    from.as_fd(),
-                    name,
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )?;
-                let sub_to: OwnedFd = nix::fcntl::openat(
-                    to.as_fd(),
-                    name,
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )?;
-                copy_tree(&sub_from, &sub_to)?;
+                let subdir = |parent: &OwnedFd| -> nix::Result<OwnedFd> {
+                    nix::fcntl::openat(
+                        parent.as_fd(),
+                        name,
+                        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                };
+                copy_tree(&subdir(from)?, &subdir(to)?)?;
             }
             SFlag::S_IFREG => {
                 let src: OwnedFd = nix::fcntl::openat(
@@ -86,14 +83,14 @@ pub(crate) fn copy_tree(from: &OwnedFd, to: &OwnedFd) -> std::io::Result<()> {
                 let target = nix::fcntl::readlinkat(from.as_fd(), name)?;
                 nix::unistd::symlinkat(target.as_os_str(), to.as_fd(), name)?;
             }
-            kind @ (SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO) => {
+            SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO => {
                 nix::sys::stat::mknodat(to.as_fd(), name, kind, mode, st.st_rdev)?;
             }
             // Sockets are bound by a running process; a copy would be meaningless.
             _ => continue,
         }
         chown_at(to.as_fd(), name, &st)?;
-        if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR {
+        if kind == SFlag::S_IFDIR {
             nix::sys::stat::fchmodat(to.as_fd(), name, mode, nix::sys::stat::FchmodatFlags::FollowSymlink)?;
         }
     }
