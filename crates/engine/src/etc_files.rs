@@ -64,14 +64,14 @@ pub fn write_addresses(c: &Container, dir: &Path, addresses: &[std::net::Ipv4Add
 
 /// Writes hostname, hosts and resolv.conf for `c` into `dir`.
 pub fn write(c: &Container, dir: &Path) -> Result<()> {
+    write_replace(
+        &dir.join("hostname"),
+        format!("{}\n", c.config.hostname).as_bytes(),
+    )?;
     // Sharing another container's network: its hosts and resolv.conf too, as Docker.
     if let Some(other) = c.host.network_mode.strip_prefix("container:")
         && let Some(containers) = dir.parent()
     {
-        write_replace(
-            &dir.join("hostname"),
-            format!("{}\n", c.config.hostname).as_bytes(),
-        )?;
         for f in ["hosts", "resolv.conf"] {
             let from = containers.join(other).join(f);
             let text = std::fs::read(&from)
@@ -81,10 +81,6 @@ pub fn write(c: &Container, dir: &Path) -> Result<()> {
         return Ok(());
     }
     let host_mode = c.host.network_mode == "host";
-    write_replace(
-        &dir.join("hostname"),
-        format!("{}\n", c.config.hostname).as_bytes(),
-    )?;
     write_replace(&dir.join("hosts"), hosts(c, &[])?.as_bytes())?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     // On a user-defined network when it starts (any of its networks), as in Docker.
