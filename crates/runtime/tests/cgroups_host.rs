@@ -256,23 +256,33 @@ fn can_open(g: &mut Guard, dev: &str) -> bool {
     out.trim() == "yes"
 }
 
+/// A device rule; `None` leaves a field out (all types, any number).
+fn device(
+    allow: bool,
+    typ: Option<LinuxDeviceType>,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).access(access);
+    if let Some(t) = typ {
+        b = b.typ(t);
+    }
+    if let Some(m) = major {
+        b = b.major(m);
+    }
+    if let Some(m) = minor {
+        b = b.minor(m);
+    }
+    b.build().unwrap()
+}
+
 fn rule(allow: bool, typ: LinuxDeviceType, major: i64, minor: i64) -> LinuxDeviceCgroup {
-    LinuxDeviceCgroupBuilder::default()
-        .allow(allow)
-        .typ(typ)
-        .major(major)
-        .minor(minor)
-        .access("rwm")
-        .build()
-        .unwrap()
+    device(allow, Some(typ), Some(major), Some(minor), "rwm")
 }
 
 fn deny_all() -> LinuxDeviceCgroup {
-    LinuxDeviceCgroupBuilder::default()
-        .allow(false)
-        .access("rwm")
-        .build()
-        .unwrap()
+    device(false, None, None, None, "rwm")
 }
 
 /// Device rules on the host's own device back end: devices.allow/deny on v1 and
@@ -317,18 +327,8 @@ fn device_rules() {
             l
         };
         assert_eq!(list(&g), ["c 1:3 rwm", "c 1:5 rwm"]);
-        let partial = |allow, typ, major: Option<i64>, minor: Option<i64>, access: &str| {
-            let mut b = LinuxDeviceCgroupBuilder::default()
-                .allow(allow)
-                .typ(typ)
-                .access(access);
-            if let Some(m) = major {
-                b = b.major(m);
-            }
-            if let Some(m) = minor {
-                b = b.minor(m);
-            }
-            b.build().unwrap()
+        let partial = |allow, typ, major, minor, access: &str| {
+            device(allow, Some(typ), major, minor, access)
         };
         let r = LinuxResourcesBuilder::default()
             .devices(vec![
