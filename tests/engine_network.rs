@@ -65,26 +65,6 @@ fn short(prefix: &str) -> String {
     name
 }
 
-/// Removes the test's networks when it ends, however it ends: containers first (the
-/// `Berth` inside is dropped after this guard's own cleanup ran `rm -f` on them),
-/// then every network of the test's root, the default one included.
-struct Networks {
-    b: Berth,
-}
-
-impl Drop for Networks {
-    fn drop(&mut self) {
-        for id in self.b.run(&["ps", "-aq", "--no-trunc"]).stdout().lines() {
-            let _ = self.b.cmd(&["rm", "-f", id]).output();
-        }
-        if let Ok(m) = berth_network::Manager::new(&self.b.root()) {
-            for n in m.networks().unwrap_or_default() {
-                let _ = m.remove_network(&n.name);
-            }
-        }
-    }
-}
-
 /// A plain HTTP/1.0 GET from the test process.
 fn http_get(addr: SocketAddrV4, path: &str) -> std::io::Result<String> {
     let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))?;
@@ -97,10 +77,7 @@ fn http_get(addr: SocketAddrV4, path: &str) -> std::io::Result<String> {
 
 #[test]
 fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks() {
-    let n = Networks {
-        b: Berth::new("engnet-bridge"),
-    };
-    let b = &n.b;
+    let b = &Berth::new("engnet-bridge");
     // `bridge` is the default network: listed from the start, on the root's own bridge.
     let ls = b.run(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]).ok();
     assert!(ls.lines().any(|l| l == "bridge bridge"), "{ls}");
@@ -231,10 +208,7 @@ fn default_bridge_publishes_httpd_on_loopback_and_is_cut_off_from_user_networks(
 
 #[test]
 fn user_network_containers_reach_each_other_by_name() {
-    let n = Networks {
-        b: Berth::new("engnet-user"),
-    };
-    let b = &n.b;
+    let b = &Berth::new("engnet-user");
     let bridge = short("btu");
     let opt = format!("com.docker.network.bridge.name={bridge}");
     // A subnet of its own outside Docker's pools: while this test deletes its bridge,
@@ -418,10 +392,7 @@ fn none_has_only_lo_and_host_shares_the_hosts_links() {
 
 #[test]
 fn a_second_host_reaches_a_published_port() {
-    let n = Networks {
-        b: Berth::new("engnet-remote"),
-    };
-    let b = &n.b;
+    let b = &Berth::new("engnet-remote");
     let bridge = short("btr");
     let opt = format!("com.docker.network.bridge.name={bridge}");
     let wanted = network_support::subnet().to_string();
@@ -505,10 +476,7 @@ fn assert_all_gone(bridges: &[&str], subnets: &[ipnet::Ipv4Net]) {
 
 #[test]
 fn network_connect_and_disconnect_a_running_container() {
-    let n = Networks {
-        b: Berth::new("engnet-connect"),
-    };
-    let b = &n.b;
+    let b = &Berth::new("engnet-connect");
     let (bf, bk) = (short("bcf"), short("bck"));
     let front = user_network(b, "front", &bf);
     let back = user_network(b, "back", &bk);
@@ -634,10 +602,7 @@ fn network_connect_and_disconnect_a_running_container() {
 
 #[test]
 fn mac_address_and_a_stopped_container_connected_before_its_start() {
-    let n = Networks {
-        b: Berth::new("engnet-mac"),
-    };
-    let b = &n.b;
+    let b = &Berth::new("engnet-mac");
     let r = b.run(&["run", "--rm", "--mac-address", "zz", IMAGE, "true"]);
     assert_eq!(
         (r.code(), r.stderr()),
@@ -699,10 +664,7 @@ fn mac_address_and_a_stopped_container_connected_before_its_start() {
 
 #[test]
 fn bad_network_input_leaves_nothing_half_configured() {
-    let n = Networks {
-        b: Berth::new("engnet-bad"),
-    };
-    let b = &n.b;
+    let b = &Berth::new("engnet-bad");
     let bridge = short("btb");
     let subnet = user_network(b, "one", &bridge);
 
