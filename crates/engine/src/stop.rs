@@ -49,6 +49,15 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         .map_err(|_| Error::InvalidArgument(format!("Invalid signal: {s}")))
 }
 
+/// The signal `stop` sends container `c` first: its `--stop-signal`, else SIGTERM.
+fn stop_signal(c: &Container) -> Result<i32> {
+    if c.config.stop_signal.is_empty() {
+        Ok(libc::SIGTERM)
+    } else {
+        parse_signal(&c.config.stop_signal)
+    }
+}
+
 impl Engine {
     /// Waits until `c`'s monitor has exited (it records the end before), up to
     /// `timeout`; returns the reloaded record.
@@ -56,10 +65,7 @@ impl Engine {
         if monitor::alive(c) {
             wait_pid(c.state.monitor_pid, timeout);
         }
-        match self.containers().load(&c.id) {
-            Ok(c) => self.find(&c.id),
-            Err(e) => Err(e),
-        }
+        self.reconcile(self.containers().load(&c.id)?)
     }
 
     /// Sends `signal` to container `key`'s init (to every process of it for
@@ -73,11 +79,7 @@ impl Engine {
                 c.id
             )));
         }
-        let stop_sig = if c.config.stop_signal.is_empty() {
-            libc::SIGTERM
-        } else {
-            parse_signal(&c.config.stop_signal)?
-        };
+        let stop_sig = stop_signal(&c)?;
         if signal == libc::SIGKILL || signal == stop_sig {
             self.containers()
                 .update(&c.id, |c| c.state.manual_stop = true)?;
@@ -104,11 +106,7 @@ impl Engine {
         self.containers()
             .update(&c.id, |c| c.state.manual_stop = true)?;
         let rt = self.runtime()?;
-        let sig = if c.config.stop_signal.is_empty() {
-            libc::SIGTERM
-        } else {
-            parse_signal(&c.config.stop_signal)?
-        };
+        let sig = stop_signal(&c)?;
         let t = timeout
             .or(c.config.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
