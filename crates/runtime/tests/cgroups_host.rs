@@ -51,6 +51,20 @@ impl Guard {
         }
     }
 
+    /// A new cgroup at cgroupsPath `path`, created.
+    fn create(path: &str) -> Guard {
+        let g = Guard::new(cgroups::new_manager(Some(Path::new(path)), "unused", false).unwrap());
+        g.m.create().unwrap();
+        g
+    }
+
+    /// Destroys the cgroup and checks that none of its directories is left.
+    fn destroy_leaving_nothing(&self) {
+        let paths = self.m.paths();
+        self.m.destroy().unwrap();
+        all_gone(&paths);
+    }
+
     fn path(&self, key: &str) -> PathBuf {
         self.m
             .paths()
@@ -160,8 +174,7 @@ fn limits_freezer_stats_and_destroy() {
     }
     let layout = cgroups::detect().unwrap();
     let path = unique_path();
-    let mut g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
-    g.m.create().unwrap();
+    let mut g = Guard::create(&path);
     g.m.create().expect("create is idempotent");
     g.m.apply(&limits()).unwrap();
 
@@ -228,9 +241,7 @@ fn limits_freezer_stats_and_destroy() {
     );
 
     g.kill_all();
-    let paths = g.m.paths();
-    g.m.destroy().unwrap();
-    all_gone(&paths);
+    g.destroy_leaving_nothing();
     g.m.destroy().expect("destroying twice is fine");
 }
 
@@ -293,8 +304,7 @@ fn device_rules() {
         return;
     }
     let path = unique_path();
-    let mut g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
-    g.m.create().unwrap();
+    let mut g = Guard::create(&path);
     // The shell itself needs /dev/null (1:3); /dev/zero (1:5) is what is tested.
     let null = rule(true, LinuxDeviceType::C, 1, 3);
     let r = LinuxResourcesBuilder::default()
@@ -350,9 +360,7 @@ fn device_rules() {
         assert!(can_open(&mut g, "/dev/zero"));
     }
     g.kill_all();
-    let paths = g.m.paths();
-    g.m.destroy().unwrap();
-    all_gone(&paths);
+    g.destroy_leaving_nothing();
 }
 
 /// Disables, when dropped, the controllers enabled in a hierarchy root's
@@ -464,9 +472,7 @@ fn unified_hierarchy_of_a_hybrid_host() {
     assert_eq!(g.m.procs().unwrap(), vec![pid]);
 
     g.kill_all();
-    let paths = g.m.paths();
-    g.m.destroy().unwrap();
-    all_gone(&paths);
+    g.destroy_leaving_nothing();
 }
 
 /// A relative cgroupsPath hangs below the runtime's own cgroup in each hierarchy.
@@ -516,8 +522,7 @@ fn refused_limit_names_file_and_value() {
         return;
     }
     let path = unique_path();
-    let g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
-    g.m.create().unwrap();
+    let g = Guard::create(&path);
     let bad = LinuxResourcesBuilder::default()
         .cpu(
             LinuxCpuBuilder::default()
@@ -537,9 +542,7 @@ fn refused_limit_names_file_and_value() {
     assert!(e.starts_with(&format!("cgroup {file}: cannot set ")), "{e}");
     assert!(e.contains("10"), "{e}");
     assert!(e.contains("invalid argument"), "{e}");
-    let paths = g.m.paths();
-    g.m.destroy().unwrap();
-    all_gone(&paths);
+    g.destroy_leaving_nothing();
 }
 
 fn memory(limit: i64, swap: i64) -> LinuxResources {
@@ -564,8 +567,7 @@ fn memory_and_swap_up_and_down() {
     }
     let layout = cgroups::detect().unwrap();
     let path = unique_path();
-    let g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
-    g.m.create().unwrap();
+    let g = Guard::create(&path);
     let (dir, mem_file, swap_file) = if layout == Layout::V2 {
         (g.path(""), "memory.max", "memory.swap.max")
     } else {
@@ -604,9 +606,7 @@ fn memory_and_swap_up_and_down() {
     }
     let e = g.m.apply(&memory(64 * M, 32 * M)).unwrap_err().to_string();
     assert!(e.contains("below the memory limit"), "{e}");
-    let paths = g.m.paths();
-    g.m.destroy().unwrap();
-    all_gone(&paths);
+    g.destroy_leaving_nothing();
 }
 
 /// The rest of the cpu, cpuset and memory knobs, and on v2 the unified map, which is
@@ -618,8 +618,7 @@ fn more_limits() {
     }
     let layout = cgroups::detect().unwrap();
     let path = unique_path();
-    let g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
-    g.m.create().unwrap();
+    let g = Guard::create(&path);
     let mut cpu = LinuxCpuBuilder::default()
         .shares(2048u64)
         .quota(50_000i64)
@@ -728,9 +727,7 @@ fn more_limits() {
         g.m.apply(&idle).unwrap();
         check(&cpu_dir, "cpu.idle", "1");
     }
-    let paths = g.m.paths();
-    g.m.destroy().unwrap();
-    all_gone(&paths);
+    g.destroy_leaving_nothing();
 }
 
 /// The first block device that is not a loop device, as (name, major, minor).
@@ -764,8 +761,7 @@ fn block_io_throttle() {
     };
     let layout = cgroups::detect().unwrap();
     let path = unique_path();
-    let g = Guard::new(cgroups::new_manager(Some(Path::new(&path)), "unused", false).unwrap());
-    g.m.create().unwrap();
+    let g = Guard::create(&path);
     let throttle = |rate: u64| {
         vec![
             oci_spec::runtime::LinuxThrottleDeviceBuilder::default()
@@ -825,7 +821,5 @@ fn block_io_throttle() {
             format!("{dev} 100")
         );
     }
-    let paths = g.m.paths();
-    g.m.destroy().unwrap();
-    all_gone(&paths);
+    g.destroy_leaving_nothing();
 }
