@@ -139,6 +139,10 @@ fn exit_codes_pass_through_the_init() {
         &["--rm", "--init", "-e", "PATH=/nowhere", IMAGE, "true"],
     );
     assert_eq!(r.code(), 127, "stderr: {}", r.stderr());
+    assert_eq!(
+        r.stderr(),
+        "berth-init: exec true failed: No such file or directory\n"
+    );
     assert!(b.ps().is_empty(), "{:?}", b.ps());
 }
 
