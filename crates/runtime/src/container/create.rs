@@ -244,7 +244,6 @@ impl Runtime {
             no_cgroup: false,
         };
         self.root.save(&saved)?;
-        let mut no_cgroup = false;
         let cg: Box<dyn Manager> =
             match cgroups::new_manager(cgroups_path.as_deref(), &o.id, self.systemd_cgroup)
                 .and_then(|cg| cg.create().map(|_| cg))
@@ -259,14 +258,14 @@ impl Runtime {
                              enforce them: {e} (delegate a cgroup to this user, or drop the limits)"
                         )));
                     }
-                    no_cgroup = true;
+                    saved.no_cgroup = true;
                     Box::new(rootless::NoCgroup)
                 }
                 Err(e) => return Err(e.into()),
             };
         undo.cgroup = Some(cg);
         let cg = undo.cgroup.as_ref().unwrap();
-        if !no_cgroup {
+        if !saved.no_cgroup {
             cg.apply(&effective_resources(&spec))?;
         }
 
@@ -358,7 +357,6 @@ impl Runtime {
             .ok_or_else(|| Error::Init("container init exited during create".into()))?;
         saved.pid = init;
         saved.pid_start = pid_start;
-        saved.no_cgroup = no_cgroup;
         step(|| format!("write {}/state.json", dir.display()), || self.root.save(&saved))?;
         if let Some(p) = &o.pid_file {
             write_pid_file(p, init)?;
