@@ -308,9 +308,7 @@ impl Engine {
         let name = match &o.name {
             Some(n) => {
                 if let Some((_, other)) = taken.iter().find(|(t, _)| t == n) {
-                    return Err(Error::Conflict(format!(
-                        "Conflict. The container name \"/{n}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
-                    )));
+                    return Err(names::in_use(n, other));
                 }
                 n.clone()
             }

@@ -60,10 +60,7 @@ impl Engine {
             ));
         }
         if let Some(other) = self.containers().all()?.into_iter().find(|o| o.name == new) {
-            return Err(Error::Conflict(format!(
-                "Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                other.id
-            )));
+            return Err(names::in_use(new, &other.id));
         }
         Ok(self
             .containers()

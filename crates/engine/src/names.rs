@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use crate::error::{Result, io};
+use crate::error::{Error, Result, io};
 
 const ADJECTIVES: &[&str] = &[
     "agile", "amber", "ancient", "bold", "brave", "breezy", "bright", "busy", "calm", "clever",
@@ -95,6 +95,13 @@ pub fn generate(seed: &[u8], attempt: u32) -> String {
     } else {
         format!("{a}_{n}{attempt}")
     }
+}
+
+/// Docker's refusal of name `name`, which container `by` has.
+pub fn in_use(name: &str, by: &str) -> Error {
+    Error::Conflict(format!(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{by}\". You have to remove (or rename) that container to be able to reuse that name."
+    ))
 }
 
 /// Checks a user-given name against Docker's rule `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
