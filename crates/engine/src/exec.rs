@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::monitor::start_error_code;
 use crate::options::merge_env;
 use crate::record::Status;
-use crate::{Engine, rootfs, user};
+use crate::{Engine, user};
 
 /// What `exec` runs and how.
 #[derive(Clone, Debug, Default)]
@@ -110,17 +110,15 @@ impl Engine {
         p.set_args(Some(o.cmd.clone()));
         let mut env = p.env().clone().unwrap_or_default();
         merge_env(&mut env, &o.env);
+        if o.tty {
+            merge_env(&mut env, &["TERM=xterm".to_string()]);
+        }
         p.set_env(Some(env));
         if let Some(w) = &o.workdir {
             p.set_cwd(w.into());
         }
         if let Some(u) = &o.user {
-            let root = self.dir(&c.id).join("rootfs");
-            let eu = user::resolve(
-                u,
-                &rootfs::read_in_root(&root, "/etc/passwd")?,
-                &rootfs::read_in_root(&root, "/etc/group")?,
-            )?;
+            let eu = user::resolve_in_root(u, &self.dir(&c.id).join("rootfs"))?;
             let mut pu = p.user().clone();
             pu.set_uid(eu.uid);
             pu.set_gid(eu.gid);
@@ -128,11 +126,6 @@ impl Engine {
             p.set_user(pu);
         }
         p.set_terminal(Some(o.tty));
-        if o.tty {
-            let mut env = p.env().clone().unwrap_or_default();
-            merge_env(&mut env, &["TERM=xterm".to_string()]);
-            p.set_env(Some(env));
-        }
         // The runtime writes it through /proc/self after joining the container's
         // mount namespace, where /proc belongs to a pid namespace the joining process
         // is not yet in; the process inherits init's score anyway.

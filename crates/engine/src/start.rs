@@ -13,11 +13,7 @@ impl Engine {
         let dir = self.dir(&c.id);
         let root = dir.join("rootfs");
         rootfs::mount(&self.snapshots(), &c.id, &root)?;
-        let u = user::resolve(
-            &c.config.user,
-            &rootfs::read_in_root(&root, "/etc/passwd")?,
-            &rootfs::read_in_root(&root, "/etc/group")?,
-        )?;
+        let u = user::resolve_in_root(&c.config.user, &root)?;
         for m in c.mounts.iter().filter(|m| m.kind == "volume") {
             self.seed_volume(&root, &m.destination, &m.source, &m.mode)?;
         }

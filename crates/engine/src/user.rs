@@ -54,6 +54,16 @@ fn group_entries(text: &str) -> Vec<Entry<'_>> {
         .collect()
 }
 
+/// Resolves `spec` with the passwd and group files of the container root mounted at
+/// `root` (read inside it).
+pub fn resolve_in_root(spec: &str, root: &std::path::Path) -> Result<ExecUser> {
+    resolve(
+        spec,
+        &crate::rootfs::read_in_root(root, "/etc/passwd")?,
+        &crate::rootfs::read_in_root(root, "/etc/group")?,
+    )
+}
+
 /// Resolves `spec` (empty means root) with the contents of the container's passwd
 /// and group files (empty when the image has none).
 pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
