@@ -63,11 +63,11 @@ impl Kind {
 }
 
 /// The hooks of `kind` in a config (empty when none).
-pub fn list(spec: &Spec, kind: Kind) -> Vec<Hook> {
+pub fn list(spec: &Spec, kind: Kind) -> &[Hook] {
     spec.hooks()
         .as_ref()
-        .and_then(|h| kind.of(h).cloned())
-        .unwrap_or_default()
+        .and_then(|h| kind.of(h))
+        .map_or(&[], Vec::as_slice)
 }
 
 /// Whether the config has any hook of the given kinds.
@@ -101,7 +101,7 @@ pub fn run(spec: &Spec, kind: Kind, state: &str) -> Result<()> {
     for h in list(spec, kind) {
         step(
             || format!("{} hook {}", kind.name(), h.path().display()),
-            || run_one(&h, kind, state),
+            || run_one(h, kind, state),
         )?;
     }
     Ok(())
@@ -114,7 +114,7 @@ pub fn run_warn(spec: &Spec, kind: Kind, state: &str) {
     for h in list(spec, kind) {
         let r = step(
             || format!("{} hook {}", kind.name(), h.path().display()),
-            || run_one(&h, kind, state),
+            || run_one(h, kind, state),
         );
         if let Err(e) = r {
             eprintln!("berth-runtime: warning: {e}");
