@@ -12,11 +12,10 @@
 //! reconciled; a command that finds it missing or different reconciles, once, under
 //! `boot.lock`.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::Engine;
-use crate::error::{Result, io};
+use crate::error::Result;
 use crate::record::{Container, Status};
 
 /// The kernel's ID of this boot.
@@ -75,26 +74,16 @@ impl Engine {
         if done(state) {
             return Ok(None);
         }
-        let lock_path = state.join("boot.lock");
-        let lock = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io(format!("open lock {}", lock_path.display())))?;
-        lock.lock()
-            .map_err(io(format!("lock {}", lock_path.display())))?;
+        let _lock = crate::record::lock_file(&state.join("boot.lock"))?;
         // Another command did it while this one waited.
         if done(state) {
             return Ok(None);
         }
         let report = self.boot()?;
-        let marker = state.join("boot-id");
-        let tmp = state.join("boot-id.tmp");
-        std::fs::File::create(&tmp)
-            .and_then(|mut f| writeln!(f, "{}", boot_id()))
-            .and_then(|()| std::fs::rename(&tmp, &marker))
-            .map_err(io(format!("write {}", marker.display())))?;
+        crate::record::write_replace(
+            &state.join("boot-id"),
+            format!("{}\n", boot_id()).as_bytes(),
+        )?;
         Ok(Some(report))
     }
 

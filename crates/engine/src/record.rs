@@ -480,7 +480,8 @@ pub struct Lock {
     _file: File,
 }
 
-fn lock_file(path: &Path) -> Result<Lock> {
+/// Opens (creating) and locks the lock file at `path`.
+pub(crate) fn lock_file(path: &Path) -> Result<Lock> {
     let f = File::options()
         .create(true)
         .truncate(false)
