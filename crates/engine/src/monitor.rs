@@ -199,8 +199,8 @@ fn monitor(
 ) -> Result<i32> {
     let dir = engine.dir(id);
     let rt = engine.runtime()?;
-    let record = engine.containers().load(id).ok();
-    let tty = record.as_ref().is_some_and(|c| c.config.tty);
+    let record = engine.containers().load(id);
+    let tty = record.as_ref().is_ok_and(|c| c.config.tty);
     // With a terminal the caller's input goes to the pty master, not to stdin.
     let (input, mut forward_in) = if tty { (None, input) } else { (input, None) };
     // `-i` without a caller's stdin (`run -di`): a pipe whose writing end the
@@ -208,8 +208,7 @@ fn monitor(
     let mut held_stdin = None;
     let input = match input {
         Some(fd) => Some(fd),
-        None if !tty && record.as_ref().is_some_and(|c| c.config.open_stdin) =>
-        {
+        None if !tty && record.as_ref().is_ok_and(|c| c.config.open_stdin) => {
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Io {
                 what: "create the container's stdin pipe".into(),
                 source: e.into(),
@@ -223,7 +222,13 @@ fn monitor(
     let size = forward_in
         .as_ref()
         .and_then(|i| berth_runtime::sys::window_size(i.as_raw_fd()));
-    let started = create_and_start(engine, &rt, id, input, tty.then_some(size));
+    let (record, started) = match record {
+        Ok(c) => {
+            let started = create_and_start(engine, &rt, &c, input, tty.then_some(size));
+            (Some(c), started)
+        }
+        Err(e) => (None, Err(e)),
+    };
     let (c, init) = match started {
         Ok(v) => v,
         Err(e) => {
@@ -365,7 +370,12 @@ fn monitor(
         } else {
             None
         };
-        match create_and_start(engine, &rt, id, input, tty.then_some(None)) {
+        // Loaded again: a `network connect` may have changed it during the back-off.
+        let next = engine
+            .containers()
+            .load(id)
+            .and_then(|c| create_and_start(engine, &rt, &c, input, tty.then_some(None)));
+        match next {
             Ok((_, next)) => init = next,
             Err(e) => {
                 let _ = engine
@@ -688,10 +698,11 @@ struct Init {
 fn create_and_start(
     engine: &Engine,
     rt: &berth_runtime::Runtime,
-    id: &str,
+    c: &Container,
     input: Option<OwnedFd>,
     tty: Option<Option<(u16, u16)>>,
 ) -> Result<(Container, Init)> {
+    let id = c.id.as_str();
     let dir = engine.dir(id);
     let size = tty.flatten();
     let tty = tty.is_some();
@@ -772,7 +783,7 @@ fn create_and_start(
         }
     };
     // The namespace exists and the process waits for start: join its network now.
-    let net = match crate::network::join(engine, id, pid) {
+    let net = match crate::network::join(engine, c, pid) {
         Ok(n) => n,
         Err(e) => {
             let _ = rt.delete(id, true);

@@ -153,11 +153,11 @@ pub struct Joined {
     dns: Option<DnsServer>,
 }
 
-/// Joins container `id` (init `pid`, not started yet) to each of its networks, in
+/// Joins container `c` (init `pid`, not started yet) to each of its networks, in
 /// order: `eth0` on the first (which gets the published ports and keeps the default
 /// route, as in Docker), `eth1` on the second...
-pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
-    let c = engine.containers().load(id)?;
+pub fn join(engine: &Engine, c: &Container, pid: i32) -> Result<Option<Joined>> {
+    let id = c.id.as_str();
     let network = c.host.network_mode.as_str();
     if network == "none" {
         // Only lo, but up, as in Docker: 127.0.0.1 works inside.
@@ -187,7 +187,7 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
         return Ok(Some(joined));
     }
     for (i, a) in attachments.iter().enumerate() {
-        let ep = match attach_one(&manager, &c, &netns, a, &format!("eth{i}"), i == 0) {
+        let ep = match attach_one(&manager, c, &netns, a, &format!("eth{i}"), i == 0) {
             Ok(ep) => ep,
             Err(e) => {
                 let _ = joined.leave();
@@ -200,7 +200,7 @@ pub fn join(engine: &Engine, id: &str, pid: i32) -> Result<Option<Joined>> {
         joined.endpoints.insert(a.name.clone(), ep);
     }
     let addresses = addresses(&attachments, &joined.endpoints);
-    if let Err(e) = crate::etc_files::write_addresses(&c, &engine.dir(id), &addresses) {
+    if let Err(e) = crate::etc_files::write_addresses(c, &engine.dir(id), &addresses) {
         let _ = joined.leave();
         return Err(e);
     }
