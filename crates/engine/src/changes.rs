@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use berth_image::snapshot::Snapshotter;
 
-use crate::error::{Error, Result, io};
 use crate::Engine;
+use crate::error::{Error, Result, io};
 
 /// One change: `A` added, `C` changed, `D` deleted, and the path in the container.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
