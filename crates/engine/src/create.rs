@@ -17,7 +17,8 @@ pub const SNAPSHOT_LABEL: &str = "berth.container";
 impl Engine {
     /// The image named `name`, with Docker's "No such image" for a missing one.
     pub fn resolve_image(&self, name: &str) -> Result<berth_image::store::Image> {
-        let id = self.store().resolve(name).map_err(|e| match e {
+        // One read of the image index (resolve, then image, would read it twice).
+        self.store().resolve_image(name).map_err(|e| match e {
             berth_image::Error::NoSuchImage(_) => {
                 let shown = berth_image::Reference::parse_with_default_tag(name)
                     .map(|r| r.familiar())
@@ -25,8 +26,7 @@ impl Engine {
                 Error::NoSuchImage(shown)
             }
             e => e.into(),
-        })?;
-        Ok(self.store().image(&id)?)
+        })
     }
 
     /// Creates a container; returns its record.
